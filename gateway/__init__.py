@@ -1,0 +1,1 @@
+"""The composition root: settings, the one ASGI app, policies, the CLI."""

@@ -1,0 +1,215 @@
+"""The composition root: build the store and the core once, hand them to every enabled style."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.observability import (
+    ASGIApp,
+    InstrumentedApi,
+    Message,
+    Metrics,
+    ObservabilityMiddleware,
+    Receive,
+    Scope,
+    Send,
+)
+from gateway.settings import Settings
+from services.core.events import InProcessNotifier
+from services.core.ports import EventNotifier, Store
+from services.core.service import ReservationService
+from services.store import open_store
+
+log = logging.getLogger("rosetta.gateway")
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class PathDispatcher:
+    """Routes by path prefix to each style's own ASGI app (paths are passed on unchanged)."""
+
+    def __init__(self, routes: dict[str, ASGIApp], default: ASGIApp) -> None:
+        self.routes = sorted(routes.items(), key=lambda item: -len(item[0]))
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            for prefix, app in self.routes:
+                if path == prefix or path.startswith(prefix + "/"):
+                    await app(scope, receive, send)
+                    return
+        await self.default(scope, receive, send)
+
+
+@dataclass
+class Runtime:
+    """What the running process holds: the store, the core, and the servers beside HTTP."""
+
+    settings: Settings
+    store: Store
+    notifier: EventNotifier
+    service: ReservationService
+    metrics: Metrics
+    grpc_port: int | None = None
+    background: list[Any] = field(default_factory=list)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    store = open_store(settings.db)
+    notifier = InProcessNotifier()
+    service = ReservationService(store, notifier=notifier)
+    return Runtime(settings=settings, store=store, notifier=notifier, service=service, metrics=Metrics())
+
+
+def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
+    """The one ASGI app: every enabled HTTP style, /healthz, /metrics and the landing page."""
+    rt = runtime or build_runtime(settings)
+
+    def api(style: str) -> Any:
+        return InstrumentedApi(rt.service, style, rt.metrics)
+
+    routes: dict[str, ASGIApp] = {}
+    rest_app: ASGIApp | None = None
+    if "rest" in settings.styles:
+        from services.rest.app import RestOptions
+        from services.rest.app import create_app as create_rest
+
+        rest_app = create_rest(
+            api("rest"), RestOptions(base_url=settings.base_url, max_body_bytes=settings.max_body_bytes)
+        )
+    if "graphql" in settings.styles:
+        from services.graphql.app import GraphQLOptions
+        from services.graphql.app import create_app as create_graphql
+
+        routes["/graphql"] = create_graphql(
+            api("graphql"),
+            GraphQLOptions(
+                max_depth=settings.graphql_max_depth,
+                max_tokens=settings.graphql_max_tokens,
+                max_aliases=settings.graphql_max_aliases,
+                introspection=settings.graphql_introspection,
+                max_body_bytes=settings.max_body_bytes,
+            ),
+        )
+    if "soap" in settings.styles:
+        from services.soap.app import SoapOptions
+        from services.soap.app import create_app as create_soap
+
+        routes["/soap"] = create_soap(
+            api("soap"), SoapOptions(public_url=settings.base_url + "/soap", max_body_bytes=settings.max_body_bytes)
+        )
+    if "websocket" in settings.styles:
+        from services.websocket.app import WebSocketOptions
+        from services.websocket.app import create_app as create_ws
+
+        routes["/ws"] = create_ws(
+            api("websocket"),
+            WebSocketOptions(
+                max_frame_bytes=settings.ws_max_frame_bytes,
+                rate_per_second=settings.ws_rate_per_second,
+                ping_interval=settings.ws_ping_interval,
+            ),
+        )
+
+    async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await rt.store.ping()
+        except Exception:
+            log.exception("health check failed")
+            body = {"status": "unavailable", "store": "down"}
+            await _respond(send, 503, json.dumps(body).encode(), "application/json")
+            return
+        body = {"status": "ok", "store": "up", "styles": sorted(settings.styles), "grpcPort": rt.grpc_port}
+        await _respond(send, 200, json.dumps(body).encode(), "application/json")
+
+    async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
+        await _respond(send, 200, generate_latest(rt.metrics.registry), CONTENT_TYPE_LATEST)
+
+    routes["/healthz"] = healthz
+    routes["/metrics"] = metrics
+
+    landing = resources.files("gateway").joinpath("static/index.html").read_bytes()
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in ("/", "/index.html"):
+            await _respond(send, 200, landing, "text/html; charset=utf-8")
+        elif rest_app is not None:
+            await rest_app(scope, receive, send)
+        elif scope["type"] == "http":
+            await _respond(send, 404, b'{"code":"NOT_FOUND"}', "application/json")
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+    app = ObservabilityMiddleware(PathDispatcher(routes, fallback), rt.metrics, access_log=settings.access_log)
+    return _with_lifespan(app, rt)
+
+
+def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
+    """Open the store, start gRPC (same event loop) and background tasks on startup; stop them on shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        await rt.store.open()
+        grpc_server = None
+        if "grpc" in rt.settings.styles:
+            from services.grpc.server import GrpcOptions, start_server
+
+            grpc_server, rt.grpc_port = await start_server(
+                InstrumentedApi(rt.service, "grpc", rt.metrics),
+                GrpcOptions(
+                    host=rt.settings.host,
+                    port=rt.settings.grpc_port,
+                    max_message_bytes=rt.settings.grpc_max_message_bytes,
+                ),
+            )
+        try:
+            yield
+        finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=2.0)
+            for stop in reversed(rt.background):
+                await stop()
+            await rt.store.close()
+
+    async def with_lifespan(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        message: Message = await receive()
+        assert message["type"] == "lifespan.startup"
+        manager = lifespan()
+        try:
+            await manager.__aenter__()
+        except Exception as error:
+            log.exception("startup failed")
+            await send({"type": "lifespan.startup.failed", "message": str(error)})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        assert message["type"] == "lifespan.shutdown"
+        await manager.__aexit__(None, None, None)
+        await send({"type": "lifespan.shutdown.complete"})
+
+    with_lifespan.runtime = rt  # type: ignore[attr-defined]
+    return with_lifespan
+
+
+AppFactory = Callable[[Settings], ASGIApp]

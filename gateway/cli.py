@@ -1,0 +1,104 @@
+"""``rosetta``: the command line. ``rosetta serve`` runs every style in one process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from gateway.app import build_app, build_runtime
+from gateway.observability import configure_logging
+from gateway.settings import STYLES, Settings
+
+log = logging.getLogger("rosetta")
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="serve the enabled styles (default: all) in one process")
+    serve.add_argument("--host", help="HTTP and gRPC bind address (ROSETTA_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (ROSETTA_PORT, default 8000)")
+    serve.add_argument("--grpc-port", type=int, help="gRPC port (ROSETTA_GRPC_PORT, default 50051)")
+    serve.add_argument("--db", help="store: sqlite:///path.db or memory:// (ROSETTA_DB)")
+    serve.add_argument("--styles", help=f"comma-separated subset of {','.join(STYLES)} (ROSETTA_STYLES)")
+    serve.add_argument("--public-url", help="public base URL, for links and the WSDL address (ROSETTA_PUBLIC_URL)")
+    serve.add_argument("--log-level", help="debug, info, warning (ROSETTA_LOG_LEVEL)")
+
+
+def banner(settings: Settings, grpc_port: int | None) -> str:
+    base = settings.base_url
+    lines = [f"Rosetta is serving {', '.join(sorted(settings.styles))} (store: {settings.db})"]
+    if "rest" in settings.styles:
+        lines.append(f"  REST       {base}/api/v1          (OpenAPI {base}/openapi.json, docs {base}/docs)")
+    if "graphql" in settings.styles:
+        lines.append(f"  GraphQL    {base}/graphql         (GraphiQL in a browser)")
+    if "soap" in settings.styles:
+        lines.append(f"  SOAP       {base}/soap            (WSDL {base}/soap?wsdl)")
+    if "websocket" in settings.styles:
+        ws = base.replace("http", "ws", 1)
+        lines.append(f"  WebSocket  {ws}/ws              (subprotocol rosetta.v1)")
+    if grpc_port is not None:
+        lines.append(f"  gRPC       {settings.host}:{grpc_port}   (reflection on; rosetta.reservations.v1)")
+    lines.append(f"  health     {base}/healthz   metrics {base}/metrics   landing page {base}/")
+    return "\n".join(lines)
+
+
+async def serve(settings: Settings) -> None:
+    runtime = build_runtime(settings)
+    app = build_app(settings, runtime)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_max_size=settings.ws_max_frame_bytes,
+        ws_ping_interval=settings.ws_ping_interval,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+
+    original_startup = server.startup
+
+    async def startup(sockets: list[object] | None = None) -> None:
+        await original_startup(sockets=sockets)  # type: ignore[arg-type]
+        if server.started:
+            print(banner(settings, runtime.grpc_port), flush=True)
+
+    server.startup = startup  # type: ignore[method-assign]
+    await server.serve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        try:
+            settings = Settings.from_env().override(
+                host=args.host,
+                port=args.port,
+                grpc_port=args.grpc_port,
+                db=args.db,
+                styles=args.styles,
+                public_url=args.public_url,
+                log_level=args.log_level,
+            )
+        except ValueError as error:
+            parser.error(str(error))
+        configure_logging(settings.log_level)
+        asyncio.run(serve(settings))
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Settings from ``ROSETTA_*`` environment variables; CLI flags override them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+STYLES: tuple[str, ...] = ("rest", "graphql", "grpc", "soap", "websocket", "webhooks")
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _styles(value: str) -> frozenset[str]:
+    names = {part.strip() for part in value.split(",") if part.strip()}
+    if names == {"all"}:
+        return frozenset(STYLES)
+    unknown = names - set(STYLES)
+    if unknown:
+        raise ValueError(f"unknown style(s): {', '.join(sorted(unknown))}; choose from {', '.join(STYLES)}")
+    return frozenset(names)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    grpc_port: int = 50051
+    db: str = "sqlite:///data/rosetta.db"
+    styles: frozenset[str] = field(default_factory=lambda: frozenset(STYLES))
+    public_url: str = ""  # e.g. https://rosetta.example; empty: http://{host}:{port}
+    log_level: str = "info"
+    access_log: bool = True
+    # GraphQL protection
+    graphql_max_depth: int = 8
+    graphql_max_tokens: int = 1000
+    graphql_max_aliases: int = 15
+    graphql_introspection: bool = True
+    # Limits shared by the request styles
+    max_body_bytes: int = 256 * 1024
+    ws_max_frame_bytes: int = 64 * 1024
+    ws_rate_per_second: float = 200.0
+    ws_ping_interval: float = 20.0
+    grpc_max_message_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
+        return f"http://{host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"ROSETTA_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _convert(f.name, raw)
+        return cls(**values)
+
+    def override(self, **changes: Any) -> Settings:
+        given = {k: (_convert(k, v) if isinstance(v, str) else v) for k, v in changes.items() if v is not None}
+        return replace(self, **given)
+
+
+def _convert(name: str, raw: str) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if name == "styles":
+        return _styles(raw)
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "bool":
+        return _bool(raw)
+    return raw

@@ -1,0 +1,266 @@
+"""The message catalog: a title and a detail template per error code, in en, ko and fr.
+
+Every style renders error text from here, so a code reads the same in REST, GraphQL, gRPC,
+SOAP and WebSocket. ``negotiate`` picks the language from an Accept-Language value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGUAGES: tuple[str, ...] = ("en", "ko", "fr")
+DEFAULT_LANGUAGE = "en"
+
+# code -> language -> (title, detail template). Templates use str.format fields from params.
+CATALOG: dict[str, dict[str, tuple[str, str]]] = {
+    "MISSING_MANDATORY_PROPERTY": {
+        "en": ("Missing mandatory property", "The property '{field}' is required."),
+        "ko": ("필수 속성 누락", "'{field}' 속성은 필수입니다."),
+        "fr": ("Propriété obligatoire manquante", "La propriété « {field} » est obligatoire."),
+    },
+    "INVALID_PROPERTY": {
+        "en": ("Invalid property", "The property '{field}' is invalid: {reason}"),
+        "ko": ("잘못된 속성", "'{field}' 속성이 올바르지 않습니다: {reason}"),
+        "fr": ("Propriété invalide", "La propriété « {field} » est invalide : {reason}"),
+    },
+    "MALFORMED_REQUEST": {
+        "en": ("Malformed request", "The request could not be read: {reason}"),
+        "ko": ("잘못된 형식의 요청", "요청을 읽을 수 없습니다: {reason}"),
+        "fr": ("Requête mal formée", "La requête n'a pas pu être lue : {reason}"),
+    },
+    "ROOM_NOT_FOUND": {
+        "en": ("Room not found", "No room with id '{roomId}' exists."),
+        "ko": ("회의실을 찾을 수 없음", "ID가 '{roomId}'인 회의실이 없습니다."),
+        "fr": ("Salle introuvable", "Aucune salle ne porte l'identifiant « {roomId} »."),
+    },
+    "RESERVATION_NOT_FOUND": {
+        "en": ("Reservation not found", "No reservation with id '{reservationId}' exists."),
+        "ko": ("예약을 찾을 수 없음", "ID가 '{reservationId}'인 예약이 없습니다."),
+        "fr": (
+            "Réservation introuvable",
+            "Aucune réservation ne porte l'identifiant « {reservationId} ».",
+        ),
+    },
+    "RESERVATION_CONFLICT": {
+        "en": (
+            "Reservation conflict",
+            "Room '{roomId}' is already reserved on {date} between {startTime} and {endTime}.",
+        ),
+        "ko": (
+            "예약 충돌",
+            "'{roomId}' 회의실은 {date} {startTime}–{endTime}에 이미 예약되어 있습니다.",
+        ),
+        "fr": (
+            "Conflit de réservation",
+            "La salle « {roomId} » est déjà réservée le {date} entre {startTime} et {endTime}.",
+        ),
+    },
+    "CAPACITY_EXCEEDED": {
+        "en": (
+            "Capacity exceeded",
+            "Room '{roomId}' holds at most {capacity} people; {attendees} were requested.",
+        ),
+        "ko": (
+            "수용 인원 초과",
+            "'{roomId}' 회의실의 최대 수용 인원은 {capacity}명인데 {attendees}명이 요청되었습니다.",
+        ),
+        "fr": (
+            "Capacité dépassée",
+            "La salle « {roomId} » accueille au plus {capacity} personnes ; {attendees} demandées.",
+        ),
+    },
+    "INVALID_STATE_TRANSITION": {
+        "en": (
+            "Invalid state transition",
+            "A reservation in status {status} cannot be {action}.",
+        ),
+        "ko": (
+            "잘못된 상태 전이",
+            "{status} 상태의 예약은 {action} 작업을 할 수 없습니다.",
+        ),
+        "fr": (
+            "Transition d'état invalide",
+            "Une réservation à l'état {status} ne peut pas être {action}.",
+        ),
+    },
+    "VERSION_MISMATCH": {
+        "en": (
+            "Version mismatch",
+            "The reservation is at version {actual}, not the expected version {expected}.",
+        ),
+        "ko": (
+            "버전 불일치",
+            "예약의 현재 버전은 {actual}이며 예상한 버전 {expected}와 다릅니다.",
+        ),
+        "fr": (
+            "Version différente",
+            "La réservation est à la version {actual}, et non à la version attendue {expected}.",
+        ),
+    },
+    "IDEMPOTENCY_KEY_REUSED": {
+        "en": (
+            "Idempotency key reused",
+            "The idempotency key '{key}' was already used with a different request.",
+        ),
+        "ko": (
+            "멱등성 키 재사용",
+            "멱등성 키 '{key}'는 이미 다른 요청에 사용되었습니다.",
+        ),
+        "fr": (
+            "Clé d'idempotence réutilisée",
+            "La clé d'idempotence « {key} » a déjà servi pour une autre requête.",
+        ),
+    },
+    "UNAUTHENTICATED": {
+        "en": ("Unauthenticated", "Valid credentials are required for this request."),
+        "ko": ("인증 필요", "이 요청에는 유효한 자격 증명이 필요합니다."),
+        "fr": ("Non authentifié", "Cette requête exige des identifiants valides."),
+    },
+    "RATE_LIMITED": {
+        "en": ("Too many requests", "Too many requests; slow down and retry later."),
+        "ko": ("요청 과다", "요청이 너무 많습니다. 잠시 후 다시 시도하세요."),
+        "fr": ("Trop de requêtes", "Trop de requêtes ; ralentissez et réessayez plus tard."),
+    },
+    "PAYLOAD_TOO_LARGE": {
+        "en": ("Payload too large", "The request body exceeds the limit of {limit} bytes."),
+        "ko": ("요청 본문이 너무 큼", "요청 본문이 {limit}바이트 제한을 넘었습니다."),
+        "fr": ("Requête trop volumineuse", "Le corps de la requête dépasse la limite de {limit} octets."),
+    },
+    "INTERNAL": {
+        "en": ("Internal error", "An unexpected error occurred on the server."),
+        "ko": ("내부 오류", "서버에서 예기치 않은 오류가 발생했습니다."),
+        "fr": ("Erreur interne", "Une erreur inattendue s'est produite sur le serveur."),
+    },
+}
+
+# Localized fragments used inside templates: the reason of INVALID_PROPERTY / MALFORMED_REQUEST,
+# and the action and status words of INVALID_STATE_TRANSITION.
+FRAGMENTS: dict[str, dict[str, str]] = {
+    "unknown": {
+        "en": "this property is not recognised.",
+        "ko": "알 수 없는 속성입니다.",
+        "fr": "cette propriété est inconnue.",
+    },
+    "type": {
+        "en": "the value has the wrong type.",
+        "ko": "값의 형식이 잘못되었습니다.",
+        "fr": "la valeur n'a pas le bon type.",
+    },
+    "date": {
+        "en": "expected a date as YYYY-MM-DD.",
+        "ko": "YYYY-MM-DD 형식의 날짜가 필요합니다.",
+        "fr": "une date au format AAAA-MM-JJ est attendue.",
+    },
+    "time": {
+        "en": "expected a time as HH:MM (24 h).",
+        "ko": "HH:MM(24시간) 형식의 시각이 필요합니다.",
+        "fr": "une heure au format HH:MM (24 h) est attendue.",
+    },
+    "time_order": {
+        "en": "startTime must be before endTime.",
+        "ko": "startTime은 endTime보다 앞서야 합니다.",
+        "fr": "startTime doit précéder endTime.",
+    },
+    "date_order": {
+        "en": "dateFrom must not be after dateTo.",
+        "ko": "dateFrom은 dateTo보다 늦을 수 없습니다.",
+        "fr": "dateFrom ne doit pas être postérieure à dateTo.",
+    },
+    "range": {
+        "en": "expected a whole number from {min} to {max}.",
+        "ko": "{min}에서 {max} 사이의 정수가 필요합니다.",
+        "fr": "un entier entre {min} et {max} est attendu.",
+    },
+    "length": {
+        "en": "expected {min} to {max} characters.",
+        "ko": "{min}자에서 {max}자 사이여야 합니다.",
+        "fr": "entre {min} et {max} caractères sont attendus.",
+    },
+    "enum": {
+        "en": "expected one of {allowed}.",
+        "ko": "{allowed} 중 하나여야 합니다.",
+        "fr": "une valeur parmi {allowed} est attendue.",
+    },
+    "range_header": {
+        "en": "the requested range lies outside the collection.",
+        "ko": "요청한 범위가 컬렉션 밖에 있습니다.",
+        "fr": "la plage demandée est en dehors de la collection.",
+    },
+    "syntax": {
+        "en": "the body is not well-formed.",
+        "ko": "본문 형식이 올바르지 않습니다.",
+        "fr": "le corps n'est pas bien formé.",
+    },
+    "forbidden_construct": {
+        "en": "DTDs, entities and processing instructions are not accepted.",
+        "ko": "DTD, 엔티티, 처리 명령은 허용되지 않습니다.",
+        "fr": "les DTD, entités et instructions de traitement ne sont pas acceptées.",
+    },
+    "unknown_type": {
+        "en": "unknown message type.",
+        "ko": "알 수 없는 메시지 유형입니다.",
+        "fr": "type de message inconnu.",
+    },
+    "not_acceptable": {
+        "en": "none of the accepted media types can be produced.",
+        "ko": "요청한 미디어 타입을 제공할 수 없습니다.",
+        "fr": "aucun des types de média acceptés ne peut être produit.",
+    },
+    "modified": {"en": "modified", "ko": "변경", "fr": "modifiée"},
+    "canceled": {"en": "canceled", "ko": "취소", "fr": "annulée"},
+    "checked_in": {"en": "checked in", "ko": "체크인", "fr": "enregistrée"},
+}
+
+
+def negotiate(accept_language: str | None) -> str:
+    """Choose en, ko or fr from an Accept-Language value, honouring q-values (RFC 9110 §12.5.4)."""
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    best, best_q = DEFAULT_LANGUAGE, -1.0
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary == "*":
+            primary = DEFAULT_LANGUAGE
+        # Earlier tags win ties, as listed order expresses preference among equal q-values.
+        if primary in LANGUAGES and q > 0 and q > best_q:
+            best, best_q = primary, q - position * 1e-9
+    return best
+
+
+def _language(language: str | None) -> str:
+    if language and language in LANGUAGES:
+        return language
+    return negotiate(language)
+
+
+def title(code: str, language: str | None = None) -> str:
+    entry = CATALOG.get(code, CATALOG["INTERNAL"])
+    return entry[_language(language)][0]
+
+
+def detail(code: str, language: str | None = None, params: Mapping[str, object] | None = None) -> str:
+    """Render the detail message of ``code``; fragment keys in params are localized first."""
+    lang = _language(language)
+    entry = CATALOG.get(code, CATALOG["INTERNAL"])
+    values: dict[str, object] = dict(params or {})
+    for key in ("reason", "action"):
+        fragment = values.get(key)
+        if isinstance(fragment, str) and fragment in FRAGMENTS:
+            values[key] = FRAGMENTS[fragment][lang].format_map(_Defaulting(values))
+    return entry[lang][1].format_map(_Defaulting(values))
+
+
+class _Defaulting(dict[str, object]):
+    """format_map mapping that leaves unknown fields visible instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

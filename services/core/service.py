@@ -1,0 +1,381 @@
+"""The use cases: ``ReservationService`` implements ``ReservationApi`` over the store ports."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from services.core import validation as check
+from services.core.errors import (
+    CapacityExceeded,
+    IdempotencyKeyReused,
+    ReservationConflict,
+    ReservationNotFound,
+    RoomNotFound,
+    VersionMismatch,
+)
+from services.core.model import (
+    Action,
+    Event,
+    EventType,
+    Reservation,
+    ReservationChanges,
+    ReservationDraft,
+    ReservationPage,
+    ReservationQuery,
+    ReservationStatus,
+    Room,
+    truncate_to_millis,
+)
+from services.core.ports import (
+    Clock,
+    EventNotifier,
+    IdempotencyRecord,
+    IdGenerator,
+    ReservationFilter,
+    Store,
+    UnitOfWork,
+)
+
+
+def utc_now() -> datetime:
+    return truncate_to_millis(datetime.now(UTC))
+
+
+def random_id(prefix: str) -> str:
+    """``rsv_`` + 16 lowercase base32 characters (80 random bits): opaque and URL-safe."""
+    return f"{prefix}_{base64.b32encode(os.urandom(10)).decode().lower()}"
+
+
+def _fingerprint(operation: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps({"op": operation, **payload}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+EVENT_BATCH_MAX = 1000
+
+
+class ReservationService:
+    """The core object handed to every adapter (one per process)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock = utc_now,
+        ids: IdGenerator = random_id,
+        notifier: EventNotifier | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ids = ids
+        self._notifier = notifier
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    # -- rooms ---------------------------------------------------------------------------
+
+    async def list_rooms(self) -> list[Room]:
+        async with self._store.unit_of_work() as uow:
+            return await uow.rooms.list()
+
+    async def get_room(self, room_id: str) -> Room:
+        async with self._store.unit_of_work() as uow:
+            room = await uow.rooms.get(room_id)
+        if room is None:
+            raise RoomNotFound(params={"roomId": room_id})
+        return room
+
+    async def get_rooms(self, room_ids: Iterable[str]) -> dict[str, Room]:
+        """Batch lookup for DataLoaders: one store call for many rooms."""
+        async with self._store.unit_of_work() as uow:
+            return await uow.rooms.get_many(room_ids)
+
+    # -- reservations: reads -----------------------------------------------------------
+
+    async def get_reservation(self, reservation_id: str) -> Reservation:
+        async with self._store.unit_of_work() as uow:
+            reservation = await uow.reservations.get(reservation_id)
+        if reservation is None:
+            raise ReservationNotFound(params={"reservationId": reservation_id})
+        return reservation
+
+    async def list_reservations(self, query: ReservationQuery) -> ReservationPage:
+        page = check.whole_number("page", query.page, minimum=1, maximum=10**9, coerce=True)
+        size = check.whole_number(
+            "page_size", query.page_size, minimum=1, maximum=check.PAGE_SIZE_MAX, coerce=True
+        )
+        items, total = await self.search_reservations(query, offset=(page - 1) * size, limit=size)
+        return ReservationPage(items=tuple(items), page=page, page_size=size, total_items=total)
+
+    async def search_reservations(
+        self, query: ReservationQuery, *, offset: int, limit: int
+    ) -> tuple[list[Reservation], int]:
+        """Filtered, sorted slice by offset (REST's ``Range: items=`` uses it directly)."""
+        filters = self._filters(query)
+        sort = check.sort(query.sort)
+        async with self._store.unit_of_work() as uow:
+            return await uow.reservations.search(filters, sort, offset, limit)
+
+    async def reservations_of_rooms(self, room_ids: Sequence[str]) -> dict[str, list[Reservation]]:
+        """Batch lookup for DataLoaders: every room's reservations (date order) in one store call."""
+        filters = ReservationFilter(room_ids=tuple(room_ids))
+        async with self._store.unit_of_work() as uow:
+            items, _ = await uow.reservations.search(filters, check.DEFAULT_SORT, 0, 10**9)
+        grouped: dict[str, list[Reservation]] = {room_id: [] for room_id in room_ids}
+        for item in items:
+            grouped[item.room_id].append(item)
+        return grouped
+
+    @staticmethod
+    def _filters(query: ReservationQuery) -> ReservationFilter:
+        date_from = check.iso_date("date_from", query.date_from or None, required=False)
+        date_to = check.iso_date("date_to", query.date_to or None, required=False)
+        if date_from and date_to and date_from > date_to:
+            raise check.invalid("date_to", "date_order")
+        guest = query.guest_name.strip() if isinstance(query.guest_name, str) else None
+        return ReservationFilter(
+            status=check.status(query.status),
+            room_ids=(query.room_id,) if query.room_id else None,
+            date_from=date_from,
+            date_to=date_to,
+            guest_name=guest or None,
+        )
+
+    # -- reservations: changes ---------------------------------------------------------
+
+    async def create_reservation(
+        self, draft: ReservationDraft, *, idempotency_key: str | None = None
+    ) -> Reservation:
+        key = check.idempotency_key(idempotency_key)
+        room_id = check.text("room_id", draft.room_id, minimum=1, maximum=100, required=True)
+        guest = check.text("guest_name", draft.guest_name, minimum=1, maximum=check.GUEST_NAME_MAX, required=True)
+        date = check.iso_date("date", draft.date)
+        start = check.clock_time("start_time", draft.start_time)
+        end = check.clock_time("end_time", draft.end_time)
+        check.time_order(start, end)
+        if draft.attendees is None:
+            raise check.MissingMandatoryProperty(field="attendees")
+        attendees = check.whole_number("attendees", draft.attendees, minimum=1, maximum=check.ATTENDEES_MAX)
+        purpose = check.text("purpose", draft.purpose, minimum=0, maximum=check.PURPOSE_MAX, required=False)
+        assert room_id is not None and guest is not None and date is not None
+        fingerprint = _fingerprint("createReservation", asdict(draft))
+
+        async with self._store.unit_of_work() as uow:
+            if key is not None:
+                replay = await self._replay(uow, "createReservation", key, fingerprint)
+                if replay is not None:
+                    return replay
+            room = await uow.rooms.get(room_id)
+            if room is None:
+                raise RoomNotFound(field="roomId", params={"roomId": room_id})
+            self._check_capacity(room, attendees)
+            await self._check_free(uow, room_id, date, start, end, exclude_id=None)
+            now = self._clock()
+            reservation = Reservation(
+                reservation_id=self._ids("rsv"),
+                room_id=room_id,
+                guest_name=guest,
+                date=date,
+                start_time=start,
+                end_time=end,
+                attendees=attendees,
+                purpose=purpose or None,
+                status=ReservationStatus.RESERVED,
+                cancel_reason=None,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            await uow.reservations.add(reservation)
+            event = await self._record(uow, EventType.CREATED, reservation, now)
+            if key is not None:
+                await uow.idempotency.put(
+                    IdempotencyRecord("createReservation", key, fingerprint, reservation.to_dict())
+                )
+            await uow.commit()
+        self._published(event)
+        return reservation
+
+    async def modify_reservation(
+        self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None
+    ) -> Reservation:
+        update: dict[str, Any] = {}
+        if changes.room_id is not None:
+            update["room_id"] = check.text("room_id", changes.room_id, minimum=1, maximum=100, required=True)
+        if changes.guest_name is not None:
+            update["guest_name"] = check.text(
+                "guest_name", changes.guest_name, minimum=1, maximum=check.GUEST_NAME_MAX, required=True
+            )
+        if changes.date is not None:
+            update["date"] = check.iso_date("date", changes.date)
+        if changes.start_time is not None:
+            update["start_time"] = check.clock_time("start_time", changes.start_time)
+        if changes.end_time is not None:
+            update["end_time"] = check.clock_time("end_time", changes.end_time)
+        if changes.attendees is not None:
+            update["attendees"] = check.whole_number(
+                "attendees", changes.attendees, minimum=1, maximum=check.ATTENDEES_MAX
+            )
+        if changes.purpose is not None:
+            purpose = check.text("purpose", changes.purpose, minimum=0, maximum=check.PURPOSE_MAX, required=False)
+            update["purpose"] = purpose or None
+        if expected_version is not None:
+            check.whole_number("expected_version", expected_version, minimum=1, maximum=2**31 - 1)
+
+        async with self._store.unit_of_work() as uow:
+            current = await self._load(uow, reservation_id)
+            if expected_version is not None and expected_version != current.version:
+                raise VersionMismatch(params={"expected": expected_version, "actual": current.version})
+            current.require(Action.MODIFY)  # state is checked before the new values
+            merged = {
+                name: update.get(name, getattr(current, name))
+                for name in ("room_id", "date", "start_time", "end_time", "attendees")
+            }
+            check.time_order(merged["start_time"], merged["end_time"])
+            real_changes = {k: v for k, v in update.items() if getattr(current, k) != v}
+            if not real_changes:
+                return current
+            room = await uow.rooms.get(merged["room_id"])
+            if room is None:
+                raise RoomNotFound(field="roomId", params={"roomId": merged["room_id"]})
+            self._check_capacity(room, merged["attendees"])
+            await self._check_free(
+                uow, merged["room_id"], merged["date"], merged["start_time"], merged["end_time"],
+                exclude_id=current.reservation_id,
+            )
+            now = self._clock()
+            changed = current.modified(now, **real_changes)
+            await uow.reservations.update(changed)
+            event = await self._record(uow, EventType.MODIFIED, changed, now)
+            await uow.commit()
+        self._published(event)
+        return changed
+
+    async def cancel_reservation(
+        self, reservation_id: str, *, reason: str | None = None, idempotency_key: str | None = None
+    ) -> Reservation:
+        key = check.idempotency_key(idempotency_key)
+        text = check.text("reason", reason, minimum=0, maximum=check.REASON_MAX, required=False)
+        fingerprint = _fingerprint("cancelReservation", {"reservationId": reservation_id, "reason": reason})
+        async with self._store.unit_of_work() as uow:
+            if key is not None:
+                replay = await self._replay(uow, "cancelReservation", key, fingerprint)
+                if replay is not None:
+                    return replay
+            current = await self._load(uow, reservation_id)
+            now = self._clock()
+            canceled = current.canceled(now, text or None)
+            await uow.reservations.update(canceled)
+            event = await self._record(uow, EventType.CANCELED, canceled, now)
+            if key is not None:
+                await uow.idempotency.put(
+                    IdempotencyRecord("cancelReservation", key, fingerprint, canceled.to_dict())
+                )
+            await uow.commit()
+        self._published(event)
+        return canceled
+
+    async def check_in_reservation(self, reservation_id: str) -> Reservation:
+        async with self._store.unit_of_work() as uow:
+            current = await self._load(uow, reservation_id)
+            now = self._clock()
+            checked_in = current.checked_in(now)
+            await uow.reservations.update(checked_in)
+            event = await self._record(uow, EventType.CHECKED_IN, checked_in, now)
+            await uow.commit()
+        self._published(event)
+        return checked_in
+
+    # -- events ----------------------------------------------------------------------
+
+    async def watch_events(
+        self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 100
+    ) -> list[Event]:
+        after = check.whole_number("after", after, minimum=0, maximum=2**62, coerce=True)
+        limit = check.whole_number("limit", limit, minimum=1, maximum=EVENT_BATCH_MAX, coerce=True)
+        wanted = check.event_types(types)
+        async with self._store.unit_of_work() as uow:
+            return await uow.events.read_after(after, wanted, limit)
+
+    async def last_event_sequence(self) -> int:
+        async with self._store.unit_of_work() as uow:
+            return await uow.events.last_sequence()
+
+    async def stream_events(
+        self,
+        after: int = 0,
+        *,
+        types: Sequence[str] | None = None,
+        batch_size: int = 100,
+        wait_timeout: float = 30.0,
+    ) -> AsyncIterator[Event]:
+        """Every event after ``after``, then each new one as it is committed, forever.
+
+        Waits on the notifier between batches, so nothing polls the store while nothing happens.
+        """
+        wanted = check.event_types(types)
+        after = check.whole_number("after", after, minimum=0, maximum=2**62, coerce=True)
+        while True:
+            async with self._store.unit_of_work() as uow:
+                batch = await uow.events.read_after(after, wanted, batch_size)
+                horizon = batch[-1].sequence if batch else await uow.events.last_sequence()
+            for event in batch:
+                yield event
+            if batch:
+                after = batch[-1].sequence
+                continue
+            # With a type filter the log may hold newer, unwanted events: skip past them.
+            after = max(after, horizon)
+            if self._notifier is None:
+                raise RuntimeError("stream_events needs an EventNotifier")
+            await self._notifier.wait_beyond(after, wait_timeout)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    async def _load(self, uow: UnitOfWork, reservation_id: str) -> Reservation:
+        reservation = await uow.reservations.get(reservation_id)
+        if reservation is None:
+            raise ReservationNotFound(params={"reservationId": reservation_id})
+        return reservation
+
+    @staticmethod
+    async def _replay(uow: UnitOfWork, scope: str, key: str, fingerprint: str) -> Reservation | None:
+        record = await uow.idempotency.get(scope, key)
+        if record is None:
+            return None
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(field="idempotencyKey", params={"key": key})
+        return Reservation.from_dict(record.response)
+
+    @staticmethod
+    def _check_capacity(room: Room, attendees: int) -> None:
+        if attendees > room.capacity:
+            raise CapacityExceeded(
+                field="attendees",
+                params={"roomId": room.room_id, "capacity": room.capacity, "attendees": attendees},
+            )
+
+    @staticmethod
+    async def _check_free(
+        uow: UnitOfWork, room_id: str, date: str, start: str, end: str, *, exclude_id: str | None
+    ) -> None:
+        if await uow.reservations.overlapping(room_id, date, start, end, exclude_id):
+            raise ReservationConflict(
+                params={"roomId": room_id, "date": date, "startTime": start, "endTime": end}
+            )
+
+    async def _record(self, uow: UnitOfWork, type: EventType, reservation: Reservation, now: datetime) -> Event:
+        return await uow.events.append(self._ids("evt"), type.value, now, reservation.to_dict())
+
+    def _published(self, event: Event) -> None:
+        if self._notifier is not None:
+            self._notifier.published(event.sequence)

@@ -1,0 +1,150 @@
+"""Input checks shared by every style: the same bad input gets the same code and field everywhere."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from datetime import date as Date
+from typing import Any, TypeVar
+
+from services.core.errors import InvalidProperty, MissingMandatoryProperty
+from services.core.model import (
+    WIRE_NAMES,
+    EventType,
+    ReservationChanges,
+    ReservationDraft,
+    ReservationStatus,
+)
+from services.core.ports import SortKey
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_INT = re.compile(r"^[+-]?\d{1,9}$")
+
+GUEST_NAME_MAX = 100
+PURPOSE_MAX = 500
+REASON_MAX = 500
+ATTENDEES_MAX = 10_000
+PAGE_SIZE_MAX = 100
+IDEMPOTENCY_KEY_MAX = 255
+SORT_FIELDS: dict[str, str] = {"date": "date", "startTime": "start_time", "createdAt": "created_at"}
+DEFAULT_SORT: tuple[SortKey, ...] = (("date", False), ("start_time", False))
+
+T = TypeVar("T", ReservationDraft, ReservationChanges)
+
+
+def wire(name: str) -> str:
+    return WIRE_NAMES.get(name, name)
+
+
+def invalid(name: str, reason: str, **params: object) -> InvalidProperty:
+    return InvalidProperty(field=wire(name), params={"reason": reason, **params})
+
+
+def from_mapping(cls: type[T], body: Mapping[str, Any]) -> T:
+    """Build a draft or change set from camelCase JSON, refusing unknown properties by name."""
+    by_wire = {wire(f.name): f.name for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in body.items():
+        if key not in by_wire:
+            raise InvalidProperty(field=str(key), params={"reason": "unknown"})
+        values[by_wire[key]] = value
+    return cls(**values)
+
+
+def text(name: str, value: object, *, minimum: int, maximum: int, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise MissingMandatoryProperty(field=wire(name))
+        return None
+    if not isinstance(value, str):
+        raise invalid(name, "type")
+    stripped = value.strip()
+    if not minimum <= len(stripped) <= maximum:
+        raise invalid(name, "length", min=minimum, max=maximum)
+    return stripped
+
+
+def iso_date(name: str, value: object, *, required: bool = True) -> str | None:
+    if value is None:
+        if required:
+            raise MissingMandatoryProperty(field=wire(name))
+        return None
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise invalid(name, "date")
+    try:
+        Date.fromisoformat(value)
+    except ValueError:
+        raise invalid(name, "date") from None
+    return value
+
+
+def clock_time(name: str, value: object) -> str:
+    if value is None:
+        raise MissingMandatoryProperty(field=wire(name))
+    if not isinstance(value, str) or not _TIME.match(value):
+        raise invalid(name, "time")
+    return value
+
+
+def whole_number(name: str, value: object, *, minimum: int, maximum: int, coerce: bool = False) -> int:
+    """An int within bounds; with ``coerce``, decimal strings (query parameters) are accepted."""
+    if coerce and isinstance(value, str) and _INT.match(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(name, "type") if not coerce else invalid(name, "range", min=minimum, max=maximum)
+    if not minimum <= value <= maximum:
+        raise invalid(name, "range", min=minimum, max=maximum)
+    return value
+
+
+def time_order(start_time: str, end_time: str) -> None:
+    if not start_time < end_time:
+        raise invalid("end_time", "time_order")
+
+
+def status(value: object) -> ReservationStatus | None:
+    if value is None or value == "":
+        return None
+    allowed = [s.value for s in ReservationStatus]
+    if not isinstance(value, str) or value not in allowed:
+        raise invalid("status", "enum", allowed=", ".join(allowed))
+    return ReservationStatus(value)
+
+
+def sort(value: object) -> tuple[SortKey, ...]:
+    if value is None or value == "":
+        return DEFAULT_SORT
+    if not isinstance(value, str):
+        raise invalid("sort", "type")
+    keys: list[SortKey] = []
+    for part in value.split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        name = part[1:] if descending else part
+        if name not in SORT_FIELDS:
+            allowed = ", ".join(f"{k}, -{k}" for k in SORT_FIELDS)
+            raise invalid("sort", "enum", allowed=allowed)
+        keys.append((SORT_FIELDS[name], descending))
+    return tuple(keys)
+
+
+def event_types(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    allowed = [t.value for t in EventType]
+    for item in value:
+        if item not in allowed:
+            raise invalid("types", "enum", allowed=", ".join(allowed))
+    return tuple(value)
+
+
+def idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX or not value.isprintable():
+        raise InvalidProperty(
+            field="idempotencyKey", params={"reason": "length", "min": 1, "max": IDEMPOTENCY_KEY_MAX}
+        )
+    return value

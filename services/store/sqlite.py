@@ -1,0 +1,354 @@
+"""SQLite store, the embedded default: one file, WAL, real transactions.
+
+Every unit of work is one ``BEGIN IMMEDIATE`` transaction: SQLite takes its write lock at
+the start, so a check-then-insert (the overlap rule) cannot interleave with another writer,
+even one in another process. Inside this process an asyncio.Lock hands the one connection
+to one unit of work at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from services.core.model import (
+    SEED_ROOMS,
+    Event,
+    Reservation,
+    ReservationStatus,
+    Room,
+    format_timestamp,
+    parse_timestamp,
+)
+from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE rooms (
+        room_id   TEXT PRIMARY KEY,
+        name      TEXT NOT NULL,
+        capacity  INTEGER NOT NULL CHECK (capacity >= 1),
+        location  TEXT NOT NULL
+    );
+    CREATE TABLE reservations (
+        reservation_id TEXT PRIMARY KEY,
+        room_id        TEXT NOT NULL REFERENCES rooms(room_id),
+        guest_name     TEXT NOT NULL,
+        date           TEXT NOT NULL,
+        start_time     TEXT NOT NULL,
+        end_time       TEXT NOT NULL,
+        attendees      INTEGER NOT NULL,
+        purpose        TEXT,
+        status         TEXT NOT NULL,
+        cancel_reason  TEXT,
+        version        INTEGER NOT NULL,
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+    );
+    CREATE INDEX reservations_room_date ON reservations (room_id, date);
+    CREATE INDEX reservations_date_start ON reservations (date, start_time);
+    CREATE TABLE events (
+        sequence    INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id    TEXT NOT NULL UNIQUE,
+        type        TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        data        TEXT NOT NULL
+    );
+    CREATE TABLE idempotency_keys (
+        scope       TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        response    TEXT NOT NULL,
+        PRIMARY KEY (scope, key)
+    );
+    """,
+}
+
+COLUMNS = (
+    "reservation_id, room_id, guest_name, date, start_time, end_time, attendees, purpose, "
+    "status, cancel_reason, version, created_at, updated_at"
+)
+SORT_COLUMNS = {"date": "date", "start_time": "start_time", "created_at": "created_at"}
+
+
+def _reservation(row: sqlite3.Row | tuple[Any, ...]) -> Reservation:
+    return Reservation(
+        reservation_id=row[0],
+        room_id=row[1],
+        guest_name=row[2],
+        date=row[3],
+        start_time=row[4],
+        end_time=row[5],
+        attendees=row[6],
+        purpose=row[7],
+        status=ReservationStatus(row[8]),
+        cancel_reason=row[9],
+        version=row[10],
+        created_at=parse_timestamp(row[11]),
+        updated_at=parse_timestamp(row[12]),
+    )
+
+
+def _values(r: Reservation) -> tuple[Any, ...]:
+    return (
+        r.reservation_id,
+        r.room_id,
+        r.guest_name,
+        r.date,
+        r.start_time,
+        r.end_time,
+        r.attendees,
+        r.purpose,
+        r.status.value,
+        r.cancel_reason,
+        r.version,
+        format_timestamp(r.created_at),
+        format_timestamp(r.updated_at),
+    )
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    return Event(
+        sequence=row[0], event_id=row[1], type=row[2], occurred_at=parse_timestamp(row[3]), data=json.loads(row[4])
+    )
+
+
+def filter_clause(filters: ReservationFilter, placeholder: str = "?") -> tuple[str, list[Any]]:
+    """WHERE clause for the filters (shared with the PostgreSQL store, which uses ``%s``)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.status is not None:
+        clauses.append(f"status = {placeholder}")
+        params.append(filters.status.value)
+    if filters.room_ids is not None:
+        marks = ", ".join(placeholder for _ in filters.room_ids) or "NULL"
+        clauses.append(f"room_id IN ({marks})")
+        params.extend(filters.room_ids)
+    if filters.date_from is not None:
+        clauses.append(f"date >= {placeholder}")
+        params.append(filters.date_from)
+    if filters.date_to is not None:
+        clauses.append(f"date <= {placeholder}")
+        params.append(filters.date_to)
+    if filters.guest_name is not None:
+        escaped = filters.guest_name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(f"lower(guest_name) LIKE {placeholder} ESCAPE '\\'")
+        params.append(f"%{escaped.lower()}%")
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def order_clause(sort: Sequence[SortKey]) -> str:
+    parts = [f"{SORT_COLUMNS[a]} {'DESC' if d else 'ASC'}" for a, d in sort]
+    return " ORDER BY " + ", ".join([*parts, "created_at ASC", "reservation_id ASC"])
+
+
+class _Rooms:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def get(self, room_id: str) -> Room | None:
+        row = self._db.execute(
+            "SELECT room_id, name, capacity, location FROM rooms WHERE room_id = ?", (room_id,)
+        ).fetchone()
+        return Room(*row) if row else None
+
+    async def get_many(self, room_ids: Iterable[str]) -> dict[str, Room]:
+        ids = list(dict.fromkeys(room_ids))
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = self._db.execute(
+            f"SELECT room_id, name, capacity, location FROM rooms WHERE room_id IN ({marks})", ids
+        ).fetchall()
+        return {row[0]: Room(*row) for row in rows}
+
+    async def list(self) -> list[Room]:
+        rows = self._db.execute("SELECT room_id, name, capacity, location FROM rooms ORDER BY room_id").fetchall()
+        return [Room(*row) for row in rows]
+
+    async def add(self, room: Room) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO rooms VALUES (?, ?, ?, ?)", (room.room_id, room.name, room.capacity, room.location)
+        )
+
+
+class _Reservations:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def get(self, reservation_id: str) -> Reservation | None:
+        row = self._db.execute(
+            f"SELECT {COLUMNS} FROM reservations WHERE reservation_id = ?", (reservation_id,)
+        ).fetchone()
+        return _reservation(row) if row else None
+
+    async def add(self, reservation: Reservation) -> None:
+        self._db.execute(f"INSERT INTO reservations ({COLUMNS}) VALUES ({', '.join('?' * 13)})", _values(reservation))
+
+    async def update(self, reservation: Reservation) -> None:
+        names = COLUMNS.split(", ")[1:]
+        assignments = ", ".join(f"{name} = ?" for name in names)
+        values = _values(reservation)
+        self._db.execute(f"UPDATE reservations SET {assignments} WHERE reservation_id = ?", (*values[1:], values[0]))
+
+    async def overlapping(
+        self, room_id: str, date: str, start_time: str, end_time: str, exclude_id: str | None
+    ) -> list[Reservation]:
+        rows = self._db.execute(
+            f"SELECT {COLUMNS} FROM reservations WHERE room_id = ? AND date = ? AND status != 'CANCELED' "
+            "AND start_time < ? AND ? < end_time AND reservation_id != ?",
+            (room_id, date, end_time, start_time, exclude_id or ""),
+        ).fetchall()
+        return [_reservation(row) for row in rows]
+
+    async def search(
+        self, filters: ReservationFilter, sort: Sequence[SortKey], offset: int, limit: int
+    ) -> tuple[list[Reservation], int]:
+        where, params = filter_clause(filters)
+        total = self._db.execute(f"SELECT count(*) FROM reservations{where}", params).fetchone()[0]
+        if offset >= total:
+            return [], total
+        rows = self._db.execute(
+            f"SELECT {COLUMNS} FROM reservations{where}{order_clause(sort)} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return [_reservation(row) for row in rows], total
+
+
+class _Events:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def append(self, event_id: str, type: str, occurred_at: datetime, data: dict[str, Any]) -> Event:
+        cursor = self._db.execute(
+            "INSERT INTO events (event_id, type, occurred_at, data) VALUES (?, ?, ?, ?)",
+            (event_id, type, format_timestamp(occurred_at), json.dumps(data, separators=(",", ":"))),
+        )
+        assert cursor.lastrowid is not None
+        return Event(event_id, cursor.lastrowid, type, occurred_at, data)
+
+    async def read_after(self, after: int, types: Sequence[str] | None, limit: int) -> list[Event]:
+        sql = "SELECT sequence, event_id, type, occurred_at, data FROM events WHERE sequence > ?"
+        params: list[Any] = [after]
+        if types:
+            sql += f" AND type IN ({', '.join('?' for _ in types)})"
+            params.extend(types)
+        rows = self._db.execute(sql + " ORDER BY sequence LIMIT ?", [*params, limit]).fetchall()
+        return [_event(row) for row in rows]
+
+    async def last_sequence(self) -> int:
+        return int(self._db.execute("SELECT coalesce(max(sequence), 0) FROM events").fetchone()[0])
+
+
+class _Idempotency:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def get(self, scope: str, key: str) -> IdempotencyRecord | None:
+        row = self._db.execute(
+            "SELECT fingerprint, response FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key)
+        ).fetchone()
+        return IdempotencyRecord(scope, key, row[0], json.loads(row[1])) if row else None
+
+    async def put(self, record: IdempotencyRecord) -> None:
+        self._db.execute(
+            "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)",
+            (record.scope, record.key, record.fingerprint, json.dumps(record.response)),
+        )
+
+
+class SqliteUnitOfWork:
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        db = store.connection
+        self._db = db
+        self.rooms = _Rooms(db)
+        self.reservations = _Reservations(db)
+        self.events = _Events(db)
+        self.idempotency = _Idempotency(db)
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._store.lock.release()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        finally:
+            self._store.lock.release()
+
+    async def commit(self) -> None:
+        self._db.execute("COMMIT")
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path, rooms: Iterable[Room] = SEED_ROOMS) -> None:
+        self.path = str(path)
+        self._rooms = tuple(rooms)
+        self._connection: sqlite3.Connection | None = None
+        self.lock = asyncio.Lock()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise RuntimeError("SqliteStore.open() was not called")
+        return self._connection
+
+    def unit_of_work(self) -> SqliteUnitOfWork:
+        return SqliteUnitOfWork(self)
+
+    async def open(self) -> None:
+        if self._connection is not None:
+            return
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=10000")
+        self._connection = db
+        self._migrate(db)
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")  # serializes two processes migrating the same file
+        try:
+            current = db.execute("PRAGMA user_version").fetchone()[0]
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version}")
+            for room in self._rooms:
+                db.execute(
+                    "INSERT OR IGNORE INTO rooms VALUES (?, ?, ?, ?)",
+                    (room.room_id, room.name, room.capacity, room.location),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def ping(self) -> None:
+        self.connection.execute("SELECT 1").fetchone()
