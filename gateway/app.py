@@ -36,7 +36,10 @@ async def _respond(send: Send, status: int, body: bytes, content_type: str) -> N
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -114,7 +117,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
         from services.soap.app import create_app as create_soap
 
         routes["/soap"] = create_soap(
-            api("soap"), SoapOptions(public_url=settings.base_url + "/soap", max_body_bytes=settings.max_body_bytes)
+            api("soap"),
+            SoapOptions(public_url=settings.base_url + "/soap", max_body_bytes=settings.max_body_bytes),
         )
     if "websocket" in settings.styles:
         from services.websocket.app import WebSocketOptions
@@ -134,10 +138,15 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
             await rt.store.ping()
         except Exception:
             log.exception("health check failed")
-            body = {"status": "unavailable", "store": "down"}
-            await _respond(send, 503, json.dumps(body).encode(), "application/json")
+            down = {"status": "unavailable", "store": "down"}
+            await _respond(send, 503, json.dumps(down).encode(), "application/json")
             return
-        body = {"status": "ok", "store": "up", "styles": sorted(settings.styles), "grpcPort": rt.grpc_port}
+        body: dict[str, object] = {
+            "status": "ok",
+            "store": "up",
+            "styles": sorted(settings.styles),
+            "grpcPort": rt.grpc_port,
+        }
         await _respond(send, 200, json.dumps(body).encode(), "application/json")
 
     async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
@@ -158,7 +167,9 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
 
-    app = ObservabilityMiddleware(PathDispatcher(routes, fallback), rt.metrics, access_log=settings.access_log)
+    app = ObservabilityMiddleware(
+        PathDispatcher(routes, fallback), rt.metrics, access_log=settings.access_log
+    )
     return _with_lifespan(app, rt)
 
 

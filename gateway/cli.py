@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -24,7 +25,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--grpc-port", type=int, help="gRPC port (ROSETTA_GRPC_PORT, default 50051)")
     serve.add_argument("--db", help="store: sqlite:///path.db or memory:// (ROSETTA_DB)")
     serve.add_argument("--styles", help=f"comma-separated subset of {','.join(STYLES)} (ROSETTA_STYLES)")
-    serve.add_argument("--public-url", help="public base URL, for links and the WSDL address (ROSETTA_PUBLIC_URL)")
+    serve.add_argument(
+        "--public-url", help="public base URL, for links and the WSDL address (ROSETTA_PUBLIC_URL)"
+    )
     serve.add_argument("--log-level", help="debug, info, warning (ROSETTA_LOG_LEVEL)")
 
 
@@ -65,8 +68,8 @@ async def serve(settings: Settings) -> None:
 
     original_startup = server.startup
 
-    async def startup(sockets: list[object] | None = None) -> None:
-        await original_startup(sockets=sockets)  # type: ignore[arg-type]
+    async def startup(sockets: list[socket.socket] | None = None) -> None:
+        await original_startup(sockets=sockets)
         if server.started:
             print(banner(settings, runtime.grpc_port), flush=True)
 

@@ -69,26 +69,39 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "rosetta_http_requests", "HTTP requests by style and status", ["style", "method", "status"],
+            "rosetta_http_requests",
+            "HTTP requests by style and status",
+            ["style", "method", "status"],
             registry=self.registry,
         )
         self.operations = Counter(
-            "rosetta_operations", "Use-case calls by style and operation", ["style", "operation"],
+            "rosetta_operations",
+            "Use-case calls by style and operation",
+            ["style", "operation"],
             registry=self.registry,
         )
         self.errors = Counter(
-            "rosetta_operation_errors", "Use-case errors by style, operation and catalog code",
-            ["style", "operation", "code"], registry=self.registry,
+            "rosetta_operation_errors",
+            "Use-case errors by style, operation and catalog code",
+            ["style", "operation", "code"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "rosetta_operation_seconds", "Use-case latency by style and operation", ["style", "operation"],
+            "rosetta_operation_seconds",
+            "Use-case latency by style and operation",
+            ["style", "operation"],
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
 
 
 def style_of(path: str) -> str:
-    for prefix, style in (("/api/", "rest"), ("/graphql", "graphql"), ("/soap", "soap"), ("/ws", "websocket")):
+    for prefix, style in (
+        ("/api/", "rest"),
+        ("/graphql", "graphql"),
+        ("/soap", "soap"),
+        ("/ws", "websocket"),
+    ):
         if path.startswith(prefix):
             return style
     return "gateway"

@@ -64,7 +64,9 @@ class Settings:
         return cls(**values)
 
     def override(self, **changes: Any) -> Settings:
-        given = {k: (_convert(k, v) if isinstance(v, str) else v) for k, v in changes.items() if v is not None}
+        given = {
+            k: (_convert(k, v) if isinstance(v, str) else v) for k, v in changes.items() if v is not None
+        }
         return replace(self, **given)
 
 

@@ -69,7 +69,9 @@ class ReservationRepository(Protocol):
 
 
 class EventLog(Protocol):
-    async def append(self, event_id: str, type: str, occurred_at: datetime, data: dict[str, Any]) -> Event: ...
+    async def append(
+        self, event_id: str, type: str, occurred_at: datetime, data: dict[str, Any]
+    ) -> Event: ...
     async def read_after(self, after: int, types: Sequence[str] | None, limit: int) -> list[Event]: ...
     async def last_sequence(self) -> int: ...
 
@@ -80,10 +82,14 @@ class IdempotencyRecords(Protocol):
 
 
 class UnitOfWork(Protocol):
-    rooms: RoomRepository
-    reservations: ReservationRepository
-    events: EventLog
-    idempotency: IdempotencyRecords
+    @property
+    def rooms(self) -> RoomRepository: ...
+    @property
+    def reservations(self) -> ReservationRepository: ...
+    @property
+    def events(self) -> EventLog: ...
+    @property
+    def idempotency(self) -> IdempotencyRecords: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

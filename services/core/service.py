@@ -15,6 +15,7 @@ from services.core import validation as check
 from services.core.errors import (
     CapacityExceeded,
     IdempotencyKeyReused,
+    MissingMandatoryProperty,
     ReservationConflict,
     ReservationNotFound,
     RoomNotFound,
@@ -157,13 +158,15 @@ class ReservationService:
     ) -> Reservation:
         key = check.idempotency_key(idempotency_key)
         room_id = check.text("room_id", draft.room_id, minimum=1, maximum=100, required=True)
-        guest = check.text("guest_name", draft.guest_name, minimum=1, maximum=check.GUEST_NAME_MAX, required=True)
+        guest = check.text(
+            "guest_name", draft.guest_name, minimum=1, maximum=check.GUEST_NAME_MAX, required=True
+        )
         date = check.iso_date("date", draft.date)
         start = check.clock_time("start_time", draft.start_time)
         end = check.clock_time("end_time", draft.end_time)
         check.time_order(start, end)
         if draft.attendees is None:
-            raise check.MissingMandatoryProperty(field="attendees")
+            raise MissingMandatoryProperty(field="attendees")
         attendees = check.whole_number("attendees", draft.attendees, minimum=1, maximum=check.ATTENDEES_MAX)
         purpose = check.text("purpose", draft.purpose, minimum=0, maximum=check.PURPOSE_MAX, required=False)
         assert room_id is not None and guest is not None and date is not None
@@ -226,7 +229,9 @@ class ReservationService:
                 "attendees", changes.attendees, minimum=1, maximum=check.ATTENDEES_MAX
             )
         if changes.purpose is not None:
-            purpose = check.text("purpose", changes.purpose, minimum=0, maximum=check.PURPOSE_MAX, required=False)
+            purpose = check.text(
+                "purpose", changes.purpose, minimum=0, maximum=check.PURPOSE_MAX, required=False
+            )
             update["purpose"] = purpose or None
         if expected_version is not None:
             check.whole_number("expected_version", expected_version, minimum=1, maximum=2**31 - 1)
@@ -249,7 +254,11 @@ class ReservationService:
                 raise RoomNotFound(field="roomId", params={"roomId": merged["room_id"]})
             self._check_capacity(room, merged["attendees"])
             await self._check_free(
-                uow, merged["room_id"], merged["date"], merged["start_time"], merged["end_time"],
+                uow,
+                merged["room_id"],
+                merged["date"],
+                merged["start_time"],
+                merged["end_time"],
                 exclude_id=current.reservation_id,
             )
             now = self._clock()
@@ -373,7 +382,9 @@ class ReservationService:
                 params={"roomId": room_id, "date": date, "startTime": start, "endTime": end}
             )
 
-    async def _record(self, uow: UnitOfWork, type: EventType, reservation: Reservation, now: datetime) -> Event:
+    async def _record(
+        self, uow: UnitOfWork, type: EventType, reservation: Reservation, now: datetime
+    ) -> Event:
         return await uow.events.append(self._ids("evt"), type.value, now, reservation.to_dict())
 
     def _published(self, event: Event) -> None:

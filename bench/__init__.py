@@ -1,0 +1,1 @@
+"""The side-by-side benchmark of the styles (``rosetta bench``)."""

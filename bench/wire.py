@@ -1,0 +1,72 @@
+"""Bytes on the wire, measured on the connection: a TCP relay that counts what crosses it.
+
+Point a client at the relay instead of the server; every byte of every header, frame and
+body in each direction is counted (TLS is not used here, so nothing is hidden).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+
+@dataclass
+class WireCount:
+    to_server: int = 0
+    to_client: int = 0
+    connections: int = 0
+
+    def reset(self) -> None:
+        self.to_server = self.to_client = self.connections = 0
+
+
+class CountingRelay:
+    """``async with CountingRelay(host, port) as relay:`` then connect to ``relay.port``."""
+
+    def __init__(self, target_host: str, target_port: int, *, listen_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.listen_host = listen_host
+        self.count = WireCount()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> CountingRelay:
+        self._server = await asyncio.start_server(self._handle, self.listen_host, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self._server.wait_closed()
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.count.connections += 1
+        server_reader, server_writer = await asyncio.open_connection(*self.target)
+
+        async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: bool) -> None:
+            try:
+                while chunk := await reader.read(65536):
+                    if upstream:
+                        self.count.to_server += len(chunk)
+                    else:
+                        self.count.to_client += len(chunk)
+                    writer.write(chunk)
+                    await writer.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    writer.close()
+
+        up = asyncio.ensure_future(pump(client_reader, server_writer, True))
+        down = asyncio.ensure_future(pump(server_reader, client_writer, False))
+        for task in (up, down):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await asyncio.gather(up, down, return_exceptions=True)

@@ -1,0 +1,73 @@
+"""Real servers on real ports for tests: the whole gateway app under uvicorn in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from gateway.app import Runtime, build_app, build_runtime
+from gateway.settings import Settings
+
+
+@dataclass
+class LiveServer:
+    base_url: str  # http://127.0.0.1:PORT
+    port: int
+    grpc_target: str | None  # 127.0.0.1:PORT when gRPC is enabled
+    runtime: Runtime
+    settings: Settings
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://", 1) + "/ws"
+
+
+def free_socket(host: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    return sock
+
+
+@contextmanager
+def live_server(**overrides: Any) -> Iterator[LiveServer]:
+    """Start the gateway on a free port (gRPC on another) with a fresh in-memory store by default.
+
+    Keyword arguments override ``Settings`` fields, e.g. ``styles="rest,grpc"`` or ``db=...``.
+    """
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    base = Settings(host="127.0.0.1", port=port, grpc_port=0, db="memory://", access_log=False)
+    settings = base.override(**overrides)
+    runtime = build_runtime(settings)
+    app = build_app(settings, runtime)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_max_size=settings.ws_max_frame_bytes,
+        ws_ping_interval=settings.ws_ping_interval,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    grpc_target = f"127.0.0.1:{runtime.grpc_port}" if runtime.grpc_port else None
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", port, grpc_target, runtime, settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()

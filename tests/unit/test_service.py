@@ -1,0 +1,267 @@
+"""The use cases and their rules, run against every embedded store."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.core.errors import (
+    CapacityExceeded,
+    IdempotencyKeyReused,
+    InvalidProperty,
+    InvalidStateTransition,
+    MissingMandatoryProperty,
+    ReservationConflict,
+    ReservationNotFound,
+    RoomNotFound,
+    VersionMismatch,
+)
+from services.core.model import (
+    ReservationChanges,
+    ReservationDraft,
+    ReservationQuery,
+    ReservationStatus,
+)
+from services.core.service import ReservationService
+from services.core.validation import from_mapping
+
+
+def draft(**overrides: object) -> ReservationDraft:
+    values: dict[str, object] = {
+        "room_id": "room-b",
+        "guest_name": "Grace Hopper",
+        "date": "2026-12-01",
+        "start_time": "09:00",
+        "end_time": "10:00",
+        "attendees": 3,
+        "purpose": "compiler study group",
+    }
+    values.update(overrides)
+    return ReservationDraft(**values)  # type: ignore[arg-type]
+
+
+async def test_create_then_get_returns_the_same_reservation(service: ReservationService) -> None:
+    created = await service.create_reservation(draft())
+    assert created.status is ReservationStatus.RESERVED
+    assert created.version == 1
+    assert [a.value for a in created.actions] == ["modify", "cancel", "check-in"]
+    assert created.reservation_id.startswith("rsv_")
+    assert await service.get_reservation(created.reservation_id) == created
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "field"),
+    [
+        ({"guest_name": None}, MissingMandatoryProperty, "guestName"),
+        ({"room_id": None}, MissingMandatoryProperty, "roomId"),
+        ({"attendees": None}, MissingMandatoryProperty, "attendees"),
+        ({"date": "2026-02-30"}, InvalidProperty, "date"),
+        ({"date": "01/12/2026"}, InvalidProperty, "date"),
+        ({"start_time": "9:00"}, InvalidProperty, "startTime"),
+        ({"end_time": "24:00"}, InvalidProperty, "endTime"),
+        ({"start_time": "11:00"}, InvalidProperty, "endTime"),
+        ({"attendees": 0}, InvalidProperty, "attendees"),
+        ({"attendees": "3"}, InvalidProperty, "attendees"),
+        ({"guest_name": "   "}, InvalidProperty, "guestName"),
+        ({"guest_name": "x" * 101}, InvalidProperty, "guestName"),
+        ({"purpose": "x" * 501}, InvalidProperty, "purpose"),
+        ({"room_id": "room-zz"}, RoomNotFound, "roomId"),
+        ({"attendees": 9}, CapacityExceeded, "attendees"),
+    ],
+)
+async def test_bad_input_is_refused_with_its_code_and_field(
+    service: ReservationService, overrides: dict[str, object], error: type[Exception], field: str
+) -> None:
+    with pytest.raises(error) as caught:
+        await service.create_reservation(draft(**overrides))
+    assert caught.value.field == field  # type: ignore[attr-defined]
+    assert await service.watch_events(0) == []  # nothing half-written
+
+
+async def test_overlapping_slots_conflict_but_touching_slots_and_canceled_ones_do_not(
+    service: ReservationService,
+) -> None:
+    first = await service.create_reservation(draft())
+    with pytest.raises(ReservationConflict):
+        await service.create_reservation(draft(start_time="09:30", end_time="10:30"))
+    await service.create_reservation(draft(start_time="10:00", end_time="11:00"))  # touching is fine
+    await service.create_reservation(draft(room_id="room-c"))  # another room is fine
+    await service.cancel_reservation(first.reservation_id, reason="moved")
+    await service.create_reservation(draft(start_time="09:00", end_time="09:30"))  # freed by the cancel
+
+
+async def test_twenty_concurrent_creates_of_one_slot_yield_exactly_one_reservation(
+    service: ReservationService,
+) -> None:
+    results = await asyncio.gather(
+        *(service.create_reservation(draft(guest_name=f"guest {i}")) for i in range(20)),
+        return_exceptions=True,
+    )
+    created = [r for r in results if not isinstance(r, BaseException)]
+    conflicts = [r for r in results if isinstance(r, ReservationConflict)]
+    assert len(created) == 1 and len(conflicts) == 19
+    events = await service.watch_events(0)
+    assert [e.type for e in events] == ["reservation.created"]
+
+
+async def test_only_reserved_reservations_change_and_every_change_bumps_the_version(
+    service: ReservationService,
+) -> None:
+    created = await service.create_reservation(draft())
+    modified = await service.modify_reservation(created.reservation_id, ReservationChanges(attendees=2))
+    assert (modified.version, modified.attendees) == (2, 2)
+    checked_in = await service.check_in_reservation(created.reservation_id)
+    assert checked_in.status is ReservationStatus.CHECKED_IN and checked_in.version == 3
+    assert checked_in.actions == ()
+    for attempt in (
+        service.cancel_reservation(created.reservation_id),
+        service.check_in_reservation(created.reservation_id),
+        service.modify_reservation(created.reservation_id, ReservationChanges(attendees=1)),
+    ):
+        with pytest.raises(InvalidStateTransition):
+            await attempt
+
+
+async def test_cancel_twice_is_an_invalid_transition_with_a_localized_message(
+    service: ReservationService,
+) -> None:
+    created = await service.create_reservation(draft())
+    canceled = await service.cancel_reservation(created.reservation_id, reason="ill")
+    assert canceled.cancel_reason == "ill" and canceled.status is ReservationStatus.CANCELED
+    with pytest.raises(InvalidStateTransition) as caught:
+        await service.cancel_reservation(created.reservation_id)
+    assert caught.value.localized("en") == "A reservation in status CANCELED cannot be canceled."
+    assert caught.value.localized("fr") == "Une réservation à l'état CANCELED ne peut pas être annulée."
+
+
+async def test_stale_expected_version_is_refused(service: ReservationService) -> None:
+    created = await service.create_reservation(draft())
+    await service.modify_reservation(
+        created.reservation_id, ReservationChanges(guest_name="Ada"), expected_version=1
+    )
+    with pytest.raises(VersionMismatch):
+        await service.modify_reservation(
+            created.reservation_id, ReservationChanges(guest_name="Bo"), expected_version=1
+        )
+
+
+async def test_modify_rechecks_capacity_overlap_and_time_order_against_the_merged_reservation(
+    service: ReservationService,
+) -> None:
+    a = await service.create_reservation(draft())
+    b = await service.create_reservation(draft(start_time="11:00", end_time="12:00"))
+    with pytest.raises(ReservationConflict):
+        await service.modify_reservation(b.reservation_id, ReservationChanges(start_time="09:30"))
+    with pytest.raises(InvalidProperty) as caught:
+        await service.modify_reservation(b.reservation_id, ReservationChanges(end_time="10:30"))
+    assert caught.value.field == "endTime"
+    with pytest.raises(CapacityExceeded):
+        await service.modify_reservation(a.reservation_id, ReservationChanges(room_id="room-d"))
+    moved = await service.modify_reservation(a.reservation_id, ReservationChanges(start_time="08:00"))
+    assert (moved.start_time, moved.end_time, moved.version) == ("08:00", "10:00", 2)
+    cleared = await service.modify_reservation(a.reservation_id, ReservationChanges(purpose=""))
+    assert cleared.purpose is None
+    unchanged = await service.modify_reservation(a.reservation_id, ReservationChanges(start_time="08:00"))
+    assert unchanged == cleared  # no real change: no new version, no event
+
+
+async def test_idempotent_create_and_cancel_replay_the_first_result(service: ReservationService) -> None:
+    first = await service.create_reservation(draft(), idempotency_key="create-1")
+    again = await service.create_reservation(draft(), idempotency_key="create-1")
+    assert again == first
+    with pytest.raises(IdempotencyKeyReused):
+        await service.create_reservation(draft(attendees=2), idempotency_key="create-1")
+    canceled = await service.cancel_reservation(first.reservation_id, reason="x", idempotency_key="cancel-1")
+    assert (
+        await service.cancel_reservation(first.reservation_id, reason="x", idempotency_key="cancel-1")
+        == canceled
+    )
+    with pytest.raises(IdempotencyKeyReused):
+        await service.cancel_reservation(first.reservation_id, reason="y", idempotency_key="cancel-1")
+    assert [e.type for e in await service.watch_events(0)] == ["reservation.created", "reservation.canceled"]
+
+
+async def test_unknown_reservation_and_room(service: ReservationService) -> None:
+    with pytest.raises(ReservationNotFound):
+        await service.get_reservation("rsv_nope")
+    with pytest.raises(RoomNotFound):
+        await service.get_room("room-nope")
+    assert [r.room_id for r in await service.list_rooms()] == ["room-a", "room-b", "room-c", "room-d"]
+
+
+async def test_list_filters_sorts_and_pages(service: ReservationService) -> None:
+    for day, start, guest in [("03", "09:00", "Ann"), ("01", "10:00", "Bob"), ("02", "09:00", "ann-marie")]:
+        await service.create_reservation(
+            draft(date=f"2026-12-{day}", start_time=start, end_time="11:00", guest_name=guest)
+        )
+    page = await service.list_reservations(ReservationQuery(sort="-date", page_size=2))
+    assert [r.date for r in page.items] == ["2026-12-03", "2026-12-02"]
+    assert (page.total_items, page.total_pages) == (3, 2)
+    last = await service.list_reservations(ReservationQuery(sort="-date", page=2, page_size=2))
+    assert [r.date for r in last.items] == ["2026-12-01"]
+    beyond = await service.list_reservations(ReservationQuery(page=5))
+    assert beyond.items == () and beyond.total_items == 3
+    named = await service.list_reservations(ReservationQuery(guest_name="ANN"))
+    assert sorted(r.guest_name for r in named.items) == ["Ann", "ann-marie"]
+    window = await service.list_reservations(ReservationQuery(date_from="2026-12-02", date_to="2026-12-02"))
+    assert [r.date for r in window.items] == ["2026-12-02"]
+    for bad, field in [
+        (ReservationQuery(sort="name"), "sort"),
+        (ReservationQuery(page=0), "page"),
+        (ReservationQuery(page_size=101), "pageSize"),
+        (ReservationQuery(status="DONE"), "status"),
+        (ReservationQuery(date_from="2026-12-05", date_to="2026-12-01"), "dateTo"),
+        (ReservationQuery(page="two"), "page"),  # type: ignore[arg-type]
+    ]:
+        with pytest.raises(InvalidProperty) as caught:
+            await service.list_reservations(bad)
+        assert caught.value.field == field
+
+
+async def test_every_change_appends_one_ordered_event_in_its_transaction(service: ReservationService) -> None:
+    created = await service.create_reservation(draft())
+    await service.modify_reservation(created.reservation_id, ReservationChanges(attendees=1))
+    await service.check_in_reservation(created.reservation_id)
+    events = await service.watch_events(0)
+    assert [e.type for e in events] == [
+        "reservation.created",
+        "reservation.modified",
+        "reservation.checked_in",
+    ]
+    assert [e.sequence for e in events] == sorted({e.sequence for e in events})
+    assert events[-1].data["status"] == "CHECKED_IN" and events[-1].data["version"] == 3
+    assert [e.type for e in await service.watch_events(events[0].sequence, limit=1)] == [
+        "reservation.modified"
+    ]
+    only = await service.watch_events(0, types=["reservation.checked_in"])
+    assert [e.sequence for e in only] == [events[-1].sequence]
+
+
+async def test_stream_events_delivers_backlog_then_live_events_without_polling(
+    service: ReservationService,
+) -> None:
+    first = await service.create_reservation(draft())
+    received: list[int] = []
+
+    async def consume() -> None:
+        async for event in service.stream_events(0):
+            received.append(event.sequence)
+            if len(received) == 2:
+                return
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.05)
+    assert received == [1]
+    await service.check_in_reservation(first.reservation_id)
+    await asyncio.wait_for(task, 5)
+    assert received == [1, 2]
+
+
+def test_from_mapping_rejects_unknown_camel_case_properties_by_name() -> None:
+    built = from_mapping(ReservationDraft, {"roomId": "room-a", "guestName": "Z"})
+    assert built.room_id == "room-a" and built.guest_name == "Z"
+    with pytest.raises(InvalidProperty) as caught:
+        from_mapping(ReservationDraft, {"roomId": "room-a", "colour": "red"})
+    assert caught.value.field == "colour"
+    assert "not recognised" in caught.value.localized("en")
