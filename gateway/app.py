@@ -73,6 +73,30 @@ class Runtime:
     metrics: Metrics
     grpc_port: int | None = None
     background: list[Any] = field(default_factory=list)
+    _webhook_store: Any = None
+
+    def webhook_store(self) -> Any:
+        """The webhook subscriptions, cursors and deliveries, kept beside the core's store."""
+        if self._webhook_store is None:
+            from services.webhooks.app import open_webhook_store
+
+            self._webhook_store = open_webhook_store(self.settings.db)
+        return self._webhook_store
+
+
+def webhook_options(settings: Settings) -> Any:
+    from services.webhooks.app import WebhookOptions
+
+    return WebhookOptions(
+        base_url=settings.base_url,
+        allowlist=tuple(part.strip() for part in settings.webhook_allowlist.split(",") if part.strip()),
+        retry_scale=settings.webhook_retry_scale,
+        request_timeout=settings.webhook_timeout,
+        max_concurrency=settings.webhook_concurrency,
+        per_subscription_concurrency=settings.webhook_per_subscription,
+        disable_after_seconds=settings.webhook_disable_after,
+        rotation_overlap_seconds=settings.webhook_rotation_overlap,
+    )
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -133,6 +157,13 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
             ),
         )
 
+    if "webhooks" in settings.styles:
+        from services.webhooks.app import create_app as create_webhooks
+
+        routes["/api/v1/webhook-subscriptions"] = create_webhooks(
+            api("webhooks"), rt.webhook_store(), webhook_options(settings)
+        )
+
     async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await rt.store.ping()
@@ -191,6 +222,16 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                     max_message_bytes=rt.settings.grpc_max_message_bytes,
                 ),
             )
+        if "webhooks" in rt.settings.styles:
+            from services.webhooks.app import start_dispatcher
+
+            store = rt.webhook_store()
+            await store.open()
+            stop_dispatcher = await start_dispatcher(
+                rt.service, store, rt.notifier, webhook_options(rt.settings)
+            )
+            rt.background.append(stop_dispatcher)
+            rt.background.insert(0, store.close)
         try:
             yield
         finally:

@@ -45,6 +45,14 @@ class Settings:
     ws_rate_per_second: float = 200.0
     ws_ping_interval: float = 20.0
     grpc_max_message_bytes: int = 4 * 1024 * 1024
+    # Outbound webhooks
+    webhook_allowlist: str = ""  # comma-separated hosts/CIDRs allowed despite the SSRF guard
+    webhook_retry_scale: float = 1.0  # multiplies the retry schedule (tests and workshops: 0.001)
+    webhook_timeout: float = 10.0
+    webhook_concurrency: int = 16
+    webhook_per_subscription: int = 2
+    webhook_disable_after: float = 5 * 24 * 3600.0  # failing continuously this long disables a subscription
+    webhook_rotation_overlap: float = 24 * 3600.0  # old secret still signs this long after a rotation
 
     @property
     def base_url(self) -> str:

@@ -19,3 +19,23 @@ async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     await store.open()
     yield ReservationService(store, notifier=InProcessNotifier())
     await store.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the size of the conformance matrix that ran."""
+    from tests.conformance.scenarios import SCENARIOS
+    from tests.conformance.test_conformance import NOT_EXPRESSIBLE, TARGETS
+
+    passed = [
+        report
+        for report in terminalreporter.stats.get("passed", [])
+        if "test_style_matches_the_core" in report.nodeid
+    ]
+    if not passed:
+        return
+    terminalreporter.write_line(
+        f"conformance matrix: {len(SCENARIOS)} scenarios x {len(TARGETS)} targets "
+        f"({', '.join(TARGETS)}) = {len(SCENARIOS) * len(TARGETS) - len(NOT_EXPRESSIBLE)} cases; "
+        f"{len(passed)} passed in this run; not expressible: "
+        + ("; ".join(f"{t}/{n}: {r}" for t, n, r in NOT_EXPRESSIBLE) or "none")
+    )

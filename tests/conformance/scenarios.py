@@ -1,0 +1,475 @@
+"""One list of scenarios, run unchanged against every target of the conformance matrix.
+
+A scenario returns a list of normalized outcomes (values or errors). Ids and timestamps are
+replaced by stable placeholders, so the outcome of a style can be compared with the core's.
+Each scenario books on its own dates and tags its guests, so scenarios never collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from services.core.api import ReservationApi
+from services.core.errors import RosettaError
+from services.core.model import (
+    Event,
+    Reservation,
+    ReservationChanges,
+    ReservationDraft,
+    ReservationPage,
+    ReservationQuery,
+    Room,
+)
+
+
+@dataclass
+class Context:
+    api: ReservationApi
+    language: str
+    number: int
+    outcomes: list[Any] = field(default_factory=list)
+    _ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str:
+        return f"cf{self.number:02d}"
+
+    def day(self, offset: int = 0) -> str:
+        """A date no other scenario uses (each scenario owns a 5-day window)."""
+        return (date(2030, 1, 1) + timedelta(days=self.number * 5 + offset)).isoformat()
+
+    def draft(self, **overrides: Any) -> ReservationDraft:
+        values: dict[str, Any] = {
+            "room_id": "room-b",
+            "guest_name": f"{self.tag} Grace",
+            "date": self.day(),
+            "start_time": "09:00",
+            "end_time": "10:00",
+            "attendees": 3,
+            "purpose": "study group",
+        }
+        values.update(overrides)
+        return ReservationDraft(**values)
+
+    def placeholder(self, real_id: str) -> str:
+        return self._ids.setdefault(real_id, f"<id{len(self._ids) + 1}>")
+
+    def normalize(self, value: Any) -> Any:
+        if isinstance(value, Reservation):
+            data = value.to_dict()
+            assert data["createdAt"] <= data["updatedAt"]
+            data["reservationId"] = self.placeholder(value.reservation_id)
+            data["createdAt"] = data["updatedAt"] = "<timestamp>"
+            return data
+        if isinstance(value, Room):
+            return value.to_dict()
+        if isinstance(value, ReservationPage):
+            return {
+                "items": [self.normalize(item) for item in value.items],
+                "page": value.page,
+                "pageSize": value.page_size,
+                "totalItems": value.total_items,
+                "totalPages": value.total_pages,
+            }
+        if isinstance(value, Event):
+            data = value.to_dict()
+            data["eventId"] = "<event-id>"
+            data["sequence"] = "<sequence>"
+            data["occurredAt"] = "<timestamp>"
+            data["data"] = self.normalize(Reservation.from_dict(value.data))
+            return data
+        if isinstance(value, list | tuple):
+            return [self.normalize(item) for item in value]
+        return value
+
+    async def run(self, call: Awaitable[Any]) -> Any:
+        """Await one operation and record its normalized outcome (value or error)."""
+        try:
+            value = await call
+        except RosettaError as error:
+            self.outcomes.append(
+                {"error": error.code, "field": error.field, "message": error.localized(self.language)}
+            )
+            return None
+        self.outcomes.append(self.normalize(value))
+        return value
+
+    async def setup(self, call: Awaitable[Any]) -> Any:
+        """Await an operation that must succeed; record it too."""
+        value = await self.run(call)
+        assert value is not None, self.outcomes[-1]
+        return value
+
+
+ScenarioFn = Callable[[Context], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    run: ScenarioFn
+    language: str = "en"
+    # target name -> why that style cannot express this scenario (listed, never silently skipped)
+    not_expressible: dict[str, str] = field(default_factory=dict)
+
+
+SCENARIOS: list[Scenario] = []
+
+
+def scenario(language: str = "en", **not_expressible: str) -> Callable[[ScenarioFn], ScenarioFn]:
+    def register(fn: ScenarioFn) -> ScenarioFn:
+        SCENARIOS.append(Scenario(fn.__name__, fn, language, dict(not_expressible)))
+        return fn
+
+    return register
+
+
+# -- rooms ---------------------------------------------------------------------------------
+
+
+@scenario()
+async def list_rooms(ctx: Context) -> None:
+    await ctx.run(ctx.api.list_rooms())
+
+
+@scenario()
+async def get_room(ctx: Context) -> None:
+    await ctx.run(ctx.api.get_room("room-c"))
+
+
+@scenario()
+async def get_unknown_room(ctx: Context) -> None:
+    await ctx.run(ctx.api.get_room("room-zz"))
+
+
+# -- create and read ---------------------------------------------------------------------
+
+
+@scenario()
+async def create_then_get(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.run(ctx.api.get_reservation(created.reservation_id))
+
+
+@scenario()
+async def create_without_purpose(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft(purpose=None)))
+    await ctx.run(ctx.api.get_reservation(created.reservation_id))
+
+
+@scenario()
+async def create_missing_guest_name(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(guest_name=None)))
+
+
+@scenario()
+async def create_missing_attendees(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(attendees=None)))
+
+
+@scenario()
+async def create_bad_date_format(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(date="01/02/2030")))
+
+
+@scenario()
+async def create_impossible_date(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(date="2030-02-30")))
+
+
+@scenario()
+async def create_bad_time_format(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(start_time="9am")))
+
+
+@scenario()
+async def create_end_before_start(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(start_time="11:00", end_time="10:00")))
+
+
+@scenario()
+async def create_in_unknown_room(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(room_id="room-zz")))
+
+
+@scenario()
+async def create_overlapping_slot(ctx: Context) -> None:
+    await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.run(ctx.api.create_reservation(ctx.draft(start_time="09:30", end_time="10:30")))
+
+
+@scenario()
+async def create_touching_slot(ctx: Context) -> None:
+    await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.run(ctx.api.create_reservation(ctx.draft(start_time="10:00", end_time="11:00")))
+
+
+@scenario()
+async def create_over_capacity(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(room_id="room-d", attendees=3)))
+
+
+@scenario()
+async def create_zero_attendees(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(attendees=0)))
+
+
+@scenario()
+async def create_guest_name_too_long(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(guest_name="x" * 101)))
+
+
+@scenario()
+async def get_unknown_reservation(ctx: Context) -> None:
+    await ctx.run(ctx.api.get_reservation("rsv_doesnotexist0000"))
+
+
+# -- modify, cancel, check in ---------------------------------------------------------------
+
+
+@scenario()
+async def modify_some_fields(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    changes = ReservationChanges(attendees=2, end_time="10:30", purpose="exam prep")
+    await ctx.run(ctx.api.modify_reservation(created.reservation_id, changes))
+    await ctx.run(ctx.api.get_reservation(created.reservation_id))
+
+
+@scenario()
+async def modify_with_matching_version(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.run(
+        ctx.api.modify_reservation(
+            created.reservation_id, ReservationChanges(guest_name="Ada"), expected_version=1
+        )
+    )
+
+
+@scenario()
+async def modify_with_stale_version(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.setup(ctx.api.modify_reservation(created.reservation_id, ReservationChanges(attendees=1)))
+    await ctx.run(
+        ctx.api.modify_reservation(
+            created.reservation_id, ReservationChanges(attendees=2), expected_version=1
+        )
+    )
+
+
+@scenario()
+async def modify_after_cancel(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.setup(ctx.api.cancel_reservation(created.reservation_id))
+    await ctx.run(ctx.api.modify_reservation(created.reservation_id, ReservationChanges(attendees=1)))
+
+
+@scenario()
+async def modify_into_a_taken_slot(ctx: Context) -> None:
+    await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    later = await ctx.setup(ctx.api.create_reservation(ctx.draft(start_time="13:00", end_time="14:00")))
+    await ctx.run(ctx.api.modify_reservation(later.reservation_id, ReservationChanges(start_time="09:30")))
+
+
+@scenario()
+async def modify_clears_purpose(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.run(ctx.api.modify_reservation(created.reservation_id, ReservationChanges(purpose="")))
+
+
+@scenario()
+async def modify_unknown_reservation(ctx: Context) -> None:
+    await ctx.run(ctx.api.modify_reservation("rsv_doesnotexist0000", ReservationChanges(attendees=1)))
+
+
+@scenario()
+async def cancel_with_reason(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.run(ctx.api.cancel_reservation(created.reservation_id, reason="exam moved"))
+
+
+@scenario()
+async def cancel_twice(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.setup(ctx.api.cancel_reservation(created.reservation_id))
+    await ctx.run(ctx.api.cancel_reservation(created.reservation_id))
+
+
+@scenario()
+async def check_in_then_cancel(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.run(ctx.api.check_in_reservation(created.reservation_id))
+    await ctx.run(ctx.api.cancel_reservation(created.reservation_id))
+
+
+@scenario()
+async def check_in_unknown_reservation(ctx: Context) -> None:
+    await ctx.run(ctx.api.check_in_reservation("rsv_doesnotexist0000"))
+
+
+@scenario()
+async def cancel_frees_the_slot(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.setup(ctx.api.cancel_reservation(created.reservation_id))
+    await ctx.run(ctx.api.create_reservation(ctx.draft(guest_name=f"{ctx.tag} Linus")))
+
+
+# -- idempotency ------------------------------------------------------------------------------
+
+
+@scenario()
+async def idempotent_create_replay(ctx: Context) -> None:
+    key = f"{ctx.tag}-create"
+    await ctx.run(ctx.api.create_reservation(ctx.draft(), idempotency_key=key))
+    await ctx.run(ctx.api.create_reservation(ctx.draft(), idempotency_key=key))
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=ctx.tag)))
+
+
+@scenario()
+async def idempotency_key_reused_with_other_input(ctx: Context) -> None:
+    key = f"{ctx.tag}-create"
+    await ctx.setup(ctx.api.create_reservation(ctx.draft(), idempotency_key=key))
+    await ctx.run(ctx.api.create_reservation(ctx.draft(attendees=2), idempotency_key=key))
+
+
+@scenario()
+async def idempotent_cancel_replay(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    key = f"{ctx.tag}-cancel"
+    await ctx.run(ctx.api.cancel_reservation(created.reservation_id, reason="r", idempotency_key=key))
+    await ctx.run(ctx.api.cancel_reservation(created.reservation_id, reason="r", idempotency_key=key))
+    await ctx.run(ctx.api.cancel_reservation(created.reservation_id, reason="other", idempotency_key=key))
+
+
+# -- listing: filters, sort, pages --------------------------------------------------------------
+
+
+async def _three(ctx: Context) -> list[Reservation]:
+    made = []
+    for offset, start, guest in [(2, "09:00", "Ann"), (0, "10:00", "Bob"), (1, "08:00", "Ann-Marie")]:
+        draft = ctx.draft(
+            date=ctx.day(offset), start_time=start, end_time="12:00", guest_name=f"{ctx.tag} {guest}"
+        )
+        made.append(await ctx.setup(ctx.api.create_reservation(draft)))
+    return made
+
+
+@scenario()
+async def list_default_order(ctx: Context) -> None:
+    await _three(ctx)
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=ctx.tag)))
+
+
+@scenario()
+async def list_sorted_descending(ctx: Context) -> None:
+    await _three(ctx)
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=ctx.tag, sort="-date")))
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=ctx.tag, sort="-startTime,date")))
+
+
+@scenario()
+async def list_filtered_by_status_and_guest(ctx: Context) -> None:
+    made = await _three(ctx)
+    await ctx.setup(ctx.api.cancel_reservation(made[0].reservation_id))
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=f"{ctx.tag} ann", status="RESERVED")))
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=ctx.tag, status="CANCELED")))
+
+
+@scenario()
+async def list_filtered_by_room_and_dates(ctx: Context) -> None:
+    await _three(ctx)
+    await ctx.setup(ctx.api.create_reservation(ctx.draft(room_id="room-c", date=ctx.day(1))))
+    query = ReservationQuery(guest_name=ctx.tag, room_id="room-b", date_from=ctx.day(1), date_to=ctx.day(2))
+    await ctx.run(ctx.api.list_reservations(query))
+
+
+@scenario()
+async def list_pages_to_the_last_one(ctx: Context) -> None:
+    await _three(ctx)
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=ctx.tag, page=1, page_size=2)))
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=ctx.tag, page=2, page_size=2)))
+
+
+@scenario()
+async def list_page_past_the_end(ctx: Context) -> None:
+    await _three(ctx)
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=ctx.tag, page=9, page_size=2)))
+
+
+@scenario()
+async def list_with_no_match(ctx: Context) -> None:
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(guest_name=f"{ctx.tag} nobody")))
+
+
+@scenario()
+async def list_with_bad_sort(ctx: Context) -> None:
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(sort="guestName")))
+
+
+@scenario()
+async def list_with_bad_page_size(ctx: Context) -> None:
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(page_size=500)))
+
+
+@scenario()
+async def list_with_bad_status(ctx: Context) -> None:
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(status="FINISHED")))
+
+
+@scenario()
+async def list_with_inverted_dates(ctx: Context) -> None:
+    await ctx.run(ctx.api.list_reservations(ReservationQuery(date_from="2030-05-02", date_to="2030-05-01")))
+
+
+# -- events ---------------------------------------------------------------------------------------
+
+
+@scenario()
+async def events_record_every_change_in_order(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.setup(ctx.api.modify_reservation(created.reservation_id, ReservationChanges(attendees=1)))
+    await ctx.setup(ctx.api.check_in_reservation(created.reservation_id))
+    events = await ctx.api.watch_events(0, limit=1000)
+    mine = [e for e in events if e.data["reservationId"] == created.reservation_id]
+    assert [e.sequence for e in mine] == sorted(e.sequence for e in mine)
+    ctx.outcomes.append(ctx.normalize(mine))
+    after_first = await ctx.api.watch_events(mine[0].sequence, types=["reservation.checked_in"], limit=1)
+    ctx.outcomes.append(ctx.normalize(after_first))
+
+
+@scenario()
+async def events_with_unknown_type(ctx: Context) -> None:
+    await ctx.run(ctx.api.watch_events(0, types=["reservation.exploded"]))
+
+
+# -- localized messages -------------------------------------------------------------------------------
+
+
+@scenario(language="ko")
+async def korean_not_found(ctx: Context) -> None:
+    await ctx.run(ctx.api.get_reservation("rsv_doesnotexist0000"))
+
+
+@scenario(language="ko")
+async def korean_validation(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(end_time="08:00")))
+
+
+@scenario(language="fr")
+async def french_conflict(ctx: Context) -> None:
+    await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.run(ctx.api.create_reservation(ctx.draft(start_time="09:15", end_time="09:45")))
+
+
+@scenario(language="fr")
+async def french_invalid_transition(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    await ctx.setup(ctx.api.check_in_reservation(created.reservation_id))
+    await ctx.run(ctx.api.check_in_reservation(created.reservation_id))
+
+
+@scenario(language="fr")
+async def french_capacity(ctx: Context) -> None:
+    await ctx.run(ctx.api.create_reservation(ctx.draft(attendees=50)))

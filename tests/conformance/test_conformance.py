@@ -1,0 +1,72 @@
+"""The conformance matrix: every scenario x every target, each compared with the core's outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conformance.scenarios import SCENARIOS, Context, Scenario
+from tests.conformance.targets import Target, open_target
+
+TARGETS: tuple[str, ...] = ("core",)
+
+CASES = [
+    pytest.param(target, scenario, id=f"{target}-{scenario.name}")
+    for target in TARGETS
+    for scenario in SCENARIOS
+    if target not in scenario.not_expressible
+]
+NOT_EXPRESSIBLE = [
+    (target, scenario.name, reason)
+    for scenario in SCENARIOS
+    for target, reason in scenario.not_expressible.items()
+]
+
+
+@pytest.fixture(scope="module")
+def targets() -> Iterator[dict[str, Target]]:
+    """Targets start on first use and live for the module: one server (and store) per style."""
+    opened: dict[str, Target] = {}
+    stack: list[Any] = []
+
+    class Lazy(dict[str, Target]):
+        def __missing__(self, name: str) -> Target:
+            manager = open_target(name)
+            target = manager.__enter__()
+            stack.append(manager)
+            self[name] = target
+            return target
+
+    lazy = Lazy(opened)
+    yield lazy
+    for manager in reversed(stack):
+        manager.__exit__(None, None, None)
+
+
+async def _outcome(target: Target, scenario: Scenario) -> list[Any]:
+    number = SCENARIOS.index(scenario) + 1
+    async with target.connect(scenario.language) as api:
+        ctx = Context(api=api, language=scenario.language, number=number)
+        await scenario.run(ctx)
+    return ctx.outcomes
+
+
+_reference: dict[str, list[Any]] = {}
+
+
+@pytest.mark.parametrize(("target_name", "scenario"), CASES)
+async def test_style_matches_the_core(
+    targets: dict[str, Target], target_name: str, scenario: Scenario
+) -> None:
+    if scenario.name not in _reference:
+        _reference[scenario.name] = await _outcome(targets["reference"], scenario)
+    outcome = await _outcome(targets[target_name], scenario)
+    assert outcome == _reference[scenario.name]
+
+
+def test_matrix_has_at_least_thirty_scenarios_and_lists_what_is_not_expressible() -> None:
+    assert len(SCENARIOS) >= 30
+    for target, name, reason in NOT_EXPRESSIBLE:
+        assert target in TARGETS and reason, (target, name)

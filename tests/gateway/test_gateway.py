@@ -1,0 +1,68 @@
+"""The gateway's own surface: settings, /healthz, /metrics, request ids, the landing page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from gateway.cli import banner
+from gateway.settings import STYLES, Settings
+from tests.support.server import LiveServer, live_server
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    with live_server(styles="rest") as running:
+        yield running
+
+
+def test_settings_come_from_the_environment_and_flags_override_them() -> None:
+    settings = Settings.from_env(
+        {"ROSETTA_PORT": "9000", "ROSETTA_STYLES": "rest,grpc", "ROSETTA_GRAPHQL_INTROSPECTION": "false"}
+    )
+    assert settings.port == 9000
+    assert settings.styles == {"rest", "grpc"}
+    assert settings.graphql_introspection is False
+    assert settings.override(port="9100", styles="all").port == 9100
+    assert settings.override(styles="all").styles == set(STYLES)
+    with pytest.raises(ValueError, match="unknown style"):
+        Settings.from_env({"ROSETTA_STYLES": "rest,corba"})
+    assert Settings(host="0.0.0.0", port=8000).base_url == "http://127.0.0.1:8000"
+    assert Settings(public_url="https://demo.example/").base_url == "https://demo.example"
+
+
+def test_banner_says_where_every_style_is() -> None:
+    text = banner(Settings(), 50051)
+    for fragment in ("/api/v1", "/graphql", "/soap?wsdl", "ws://127.0.0.1:8000/ws", "127.0.0.1:50051"):
+        assert fragment in text
+
+
+def test_healthz_checks_the_store(server: LiveServer) -> None:
+    response = httpx.get(server.base_url + "/healthz")
+    assert response.status_code == 200
+    assert response.json()["store"] == "up"
+
+
+def test_request_id_is_echoed_or_generated(server: LiveServer) -> None:
+    echoed = httpx.get(server.base_url + "/healthz", headers={"X-Request-Id": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    generated = httpx.get(server.base_url + "/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+def test_metrics_count_operations_by_style_and_code(server: LiveServer) -> None:
+    httpx.get(server.base_url + "/api/v1/reservations/rsv_missing")
+    body = httpx.get(server.base_url + "/metrics").text
+    assert 'rosetta_operations_total{operation="getReservation",style="rest"}' in body
+    assert 'code="RESERVATION_NOT_FOUND",operation="getReservation",style="rest"' in body
+    assert "rosetta_operation_seconds_bucket" in body
+    assert 'rosetta_http_requests_total{method="GET",status="404",style="rest"}' in body
+
+
+def test_landing_page_links_every_style(server: LiveServer) -> None:
+    page = httpx.get(server.base_url + "/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for link in ("/api/v1", "/graphql", "/soap?wsdl", "/openapi.json"):
+        assert link in page.text
