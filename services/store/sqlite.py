@@ -117,7 +117,11 @@ def _values(r: Reservation) -> tuple[Any, ...]:
 
 def _event(row: tuple[Any, ...]) -> Event:
     return Event(
-        sequence=row[0], event_id=row[1], type=row[2], occurred_at=parse_timestamp(row[3]), data=json.loads(row[4])
+        sequence=row[0],
+        event_id=row[1],
+        type=row[2],
+        occurred_at=parse_timestamp(row[3]),
+        data=json.loads(row[4]),
     )
 
 
@@ -171,12 +175,15 @@ class _Rooms:
         return {row[0]: Room(*row) for row in rows}
 
     async def list(self) -> list[Room]:
-        rows = self._db.execute("SELECT room_id, name, capacity, location FROM rooms ORDER BY room_id").fetchall()
+        rows = self._db.execute(
+            "SELECT room_id, name, capacity, location FROM rooms ORDER BY room_id"
+        ).fetchall()
         return [Room(*row) for row in rows]
 
     async def add(self, room: Room) -> None:
         self._db.execute(
-            "INSERT OR IGNORE INTO rooms VALUES (?, ?, ?, ?)", (room.room_id, room.name, room.capacity, room.location)
+            "INSERT OR IGNORE INTO rooms VALUES (?, ?, ?, ?)",
+            (room.room_id, room.name, room.capacity, room.location),
         )
 
 
@@ -191,13 +198,17 @@ class _Reservations:
         return _reservation(row) if row else None
 
     async def add(self, reservation: Reservation) -> None:
-        self._db.execute(f"INSERT INTO reservations ({COLUMNS}) VALUES ({', '.join('?' * 13)})", _values(reservation))
+        self._db.execute(
+            f"INSERT INTO reservations ({COLUMNS}) VALUES ({', '.join('?' * 13)})", _values(reservation)
+        )
 
     async def update(self, reservation: Reservation) -> None:
         names = COLUMNS.split(", ")[1:]
         assignments = ", ".join(f"{name} = ?" for name in names)
         values = _values(reservation)
-        self._db.execute(f"UPDATE reservations SET {assignments} WHERE reservation_id = ?", (*values[1:], values[0]))
+        self._db.execute(
+            f"UPDATE reservations SET {assignments} WHERE reservation_id = ?", (*values[1:], values[0])
+        )
 
     async def overlapping(
         self, room_id: str, date: str, start_time: str, end_time: str, exclude_id: str | None
