@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         from bench.cli import main as bench_main
 
-        return bench_main(argv[1:])
+        return int(bench_main(argv[1:]))
     args = parser.parse_args(argv)
 
     if args.command == "serve":
