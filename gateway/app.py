@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -29,6 +30,20 @@ from services.core.service import ReservationService
 from services.store import open_store
 
 log = logging.getLogger("rosetta.gateway")
+
+# Served at /contracts/<name>, read from the project directory.
+CONTRACTS: dict[str, tuple[str, str]] = {
+    "reservations.proto": ("protos/rosetta/reservations/v1/reservations.proto", "text/plain; charset=utf-8"),
+    "reservations.wsdl": ("wsdl/reservations.wsdl", "text/xml; charset=utf-8"),
+    "schema.graphql": ("contracts/schema.graphql", "text/plain; charset=utf-8"),
+    "asyncapi.yaml": ("contracts/asyncapi.yaml", "text/yaml; charset=utf-8"),
+}
+
+
+def project_dir(settings: Settings) -> Path:
+    if settings.project_dir:
+        return Path(settings.project_dir)
+    return Path(__file__).resolve().parent.parent
 
 
 async def _respond(send: Send, status: int, body: bytes, content_type: str) -> None:
@@ -183,6 +198,28 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
         await _respond(send, 200, generate_latest(rt.metrics.registry), CONTENT_TYPE_LATEST)
 
+    root = project_dir(settings)
+
+    async def contracts(scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path"].removeprefix("/contracts/")
+        if name == "openapi.json" and rest_app is not None:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 307,
+                    "headers": [(b"location", b"/openapi.json"), (b"content-length", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        entry = CONTRACTS.get(name)
+        path = root / entry[0] if entry else None
+        if entry is None or path is None or not path.is_file():
+            await _respond(send, 404, b'{"code":"NOT_FOUND"}', "application/json")
+            return
+        await _respond(send, 200, path.read_bytes(), entry[1])
+
+    routes["/contracts"] = contracts
     routes["/healthz"] = healthz
     routes["/metrics"] = metrics
 
@@ -222,7 +259,7 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                     max_message_bytes=rt.settings.grpc_max_message_bytes,
                 ),
             )
-        if "webhooks" in rt.settings.styles:
+        if "webhooks" in rt.settings.styles and rt.settings.dispatcher:
             from services.webhooks.app import start_dispatcher
 
             store = rt.webhook_store()

@@ -29,6 +29,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--public-url", help="public base URL, for links and the WSDL address (ROSETTA_PUBLIC_URL)"
     )
     serve.add_argument("--log-level", help="debug, info, warning (ROSETTA_LOG_LEVEL)")
+    serve.add_argument(
+        "--no-dispatcher",
+        dest="dispatcher",
+        action="store_false",
+        default=None,
+        help="with webhooks enabled, do not deliver them here (a separate `rosetta dispatch` does)",
+    )
 
 
 def banner(settings: Settings, grpc_port: int | None) -> str:
@@ -77,10 +84,21 @@ async def serve(settings: Settings) -> None:
     await server.serve()
 
 
+async def migrate(settings: Settings) -> None:
+    runtime = build_runtime(settings)
+    await runtime.store.open()  # applies pending migrations under a lock and seeds the rooms
+    await runtime.store.close()
+    print(f"store ready: {settings.db}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    migrate_cmd = sub.add_parser(
+        "migrate", help="create or upgrade the store's schema and seed the rooms, then exit"
+    )
+    migrate_cmd.add_argument("--db", help="store URL (ROSETTA_DB)")
     sub.add_parser("bench", help="benchmark the styles side by side (rosetta bench --help)", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
@@ -99,11 +117,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 styles=args.styles,
                 public_url=args.public_url,
                 log_level=args.log_level,
+                dispatcher=args.dispatcher,
             )
         except ValueError as error:
             parser.error(str(error))
         configure_logging(settings.log_level)
         asyncio.run(serve(settings))
+        return 0
+    if args.command == "migrate":
+        settings = Settings.from_env().override(db=args.db)
+        configure_logging(settings.log_level)
+        asyncio.run(migrate(settings))
         return 0
     parser.error(f"unknown command {args.command}")
     return 2

@@ -33,6 +33,8 @@ class Settings:
     styles: frozenset[str] = field(default_factory=lambda: frozenset(STYLES))
     public_url: str = ""  # e.g. https://rosetta.example; empty: http://{host}:{port}
     log_level: str = "info"
+    dispatcher: bool = True  # run the webhook dispatcher inside `serve` when webhooks are enabled
+    project_dir: str = ""  # where protos/, wsdl/ and contracts/ are; empty: the source checkout
     access_log: bool = True
     # GraphQL protection
     graphql_max_depth: int = 8

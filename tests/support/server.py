@@ -46,8 +46,12 @@ def live_server(**overrides: Any) -> Iterator[LiveServer]:
     port = sock.getsockname()[1]
     base = Settings(host="127.0.0.1", port=port, grpc_port=0, db="memory://", access_log=False)
     settings = base.override(**overrides)
-    runtime = build_runtime(settings)
-    app = build_app(settings, runtime)
+    try:
+        runtime = build_runtime(settings)
+        app = build_app(settings, runtime)
+    except BaseException:
+        sock.close()
+        raise
     config = uvicorn.Config(
         app,
         log_config=None,

@@ -1,0 +1,30 @@
+# One image for every Rosetta container: each style, the dispatcher and the webhook inspector.
+FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/venv
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY services ./services
+COPY gateway ./gateway
+COPY bench ./bench
+RUN /opt/venv/bin/pip install .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 rosetta
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+# Contracts served at /contracts/ and read by the clients.
+COPY protos ./protos
+COPY wsdl ./wsdl
+COPY contracts ./contracts
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    ROSETTA_HOST=0.0.0.0 \
+    ROSETTA_PORT=8000 \
+    ROSETTA_GRPC_PORT=50051 \
+    ROSETTA_PROJECT_DIR=/app
+USER rosetta
+EXPOSE 8000 50051
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=5 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('ROSETTA_PORT', '8000'), timeout=3)"]
+CMD ["rosetta", "serve"]
