@@ -1,0 +1,111 @@
+"""The gRPC error mapping: catalog code <-> grpc.StatusCode, and the rich google.rpc.Status both ways.
+
+The server sends ``google.rpc.Status`` in ``grpc-status-details-bin`` with ErrorInfo (reason = the
+catalog code), LocalizedMessage and BadRequest field violations; the client reads them back into
+the core's typed errors, so a caller cannot tell it talked gRPC.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from services.core.errors import RosettaError, error_from_code
+
+DOMAIN = "rosetta.reservations.v1"
+
+# The one table: catalog code -> gRPC status (DESIGN §3).
+STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
+    "MISSING_MANDATORY_PROPERTY": grpc.StatusCode.INVALID_ARGUMENT,
+    "INVALID_PROPERTY": grpc.StatusCode.INVALID_ARGUMENT,
+    "MALFORMED_REQUEST": grpc.StatusCode.INVALID_ARGUMENT,
+    "ROOM_NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "RESERVATION_NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "RESERVATION_CONFLICT": grpc.StatusCode.ALREADY_EXISTS,
+    "CAPACITY_EXCEEDED": grpc.StatusCode.FAILED_PRECONDITION,
+    "INVALID_STATE_TRANSITION": grpc.StatusCode.FAILED_PRECONDITION,
+    "VERSION_MISMATCH": grpc.StatusCode.ABORTED,
+    "IDEMPOTENCY_KEY_REUSED": grpc.StatusCode.FAILED_PRECONDITION,
+    "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,
+    "RATE_LIMITED": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "PAYLOAD_TOO_LARGE": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "INTERNAL": grpc.StatusCode.INTERNAL,
+}
+
+# Statuses the gRPC runtime itself produces without rich details (a message over the size
+# limit, a failure before our handler ran): the catalog code a client reports for each.
+# Anything else (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, ...) is transport trouble and is
+# raised as the grpc error itself.
+CODE_BY_BARE_STATUS: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "PAYLOAD_TOO_LARGE",
+    grpc.StatusCode.INVALID_ARGUMENT: "MALFORMED_REQUEST",
+    grpc.StatusCode.UNAUTHENTICATED: "UNAUTHENTICATED",
+    grpc.StatusCode.INTERNAL: "INTERNAL",
+    grpc.StatusCode.UNKNOWN: "INTERNAL",
+}
+
+
+def _packed(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def to_status(error: RosettaError, language: str) -> grpc.Status:
+    """The status to abort with: code from the table, localized message, rich details."""
+    message = error.localized(language)
+    info = error_details_pb2.ErrorInfo(reason=error.code, domain=DOMAIN)
+    if error.field:
+        info.metadata["field"] = error.field
+    details = [
+        _packed(info),
+        _packed(error_details_pb2.LocalizedMessage(locale=language, message=message)),
+    ]
+    if error.violations:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=violation.field, description=message, reason=violation.code
+                )
+                for violation in error.violations
+            ]
+        )
+        details.append(_packed(bad_request))
+    status_code = STATUS_BY_CODE.get(error.code, grpc.StatusCode.INTERNAL)
+    rich = status_pb2.Status(code=status_code.value[0], message=message, details=details)
+    return rpc_status.to_status(rich)
+
+
+def from_rpc_error(failure: grpc.aio.AioRpcError) -> Exception:
+    """The core's typed error a failed call stands for, or the grpc error itself for transport trouble."""
+    try:
+        rich = rpc_status.from_call(failure)
+    except ValueError:  # details inconsistent with the status: not ours
+        rich = None
+    code: str | None = None
+    field: str | None = None
+    message: str | None = failure.details()
+    if rich is not None:
+        for detail in rich.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                if info.domain == DOMAIN:
+                    code = info.reason
+                    field = info.metadata.get("field") or field
+            elif detail.Is(error_details_pb2.LocalizedMessage.DESCRIPTOR):
+                localized = error_details_pb2.LocalizedMessage()
+                detail.Unpack(localized)
+                message = localized.message
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR) and field is None:
+                bad_request = error_details_pb2.BadRequest()
+                detail.Unpack(bad_request)
+                if bad_request.field_violations:
+                    field = bad_request.field_violations[0].field
+    if code is None:
+        code = CODE_BY_BARE_STATUS.get(failure.code())
+        if code is None:
+            return failure
+    return error_from_code(code, message, field)

@@ -1,0 +1,1 @@
+"""Stubs generated from protos/ by services/grpc/codegen.py: do not edit."""

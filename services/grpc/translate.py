@@ -1,0 +1,161 @@
+"""Domain objects <-> protobuf messages, both directions (the server and the client share them).
+
+Inputs keep raw values: a field absent from a request becomes ``None`` so the core reports it,
+and nothing here validates. Timestamps keep the core's exact (millisecond) values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.core.model import (
+    ACTIONS_BY_STATUS,
+    Event,
+    Reservation,
+    ReservationChanges,
+    ReservationDraft,
+    ReservationQuery,
+    ReservationStatus,
+    Room,
+)
+from services.grpc.generated import reservations_pb2 as pb
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+STATUS_TO_MESSAGE: dict[ReservationStatus, int] = {
+    ReservationStatus.RESERVED: pb.RESERVATION_STATUS_RESERVED,
+    ReservationStatus.CHECKED_IN: pb.RESERVATION_STATUS_CHECKED_IN,
+    ReservationStatus.CANCELED: pb.RESERVATION_STATUS_CANCELED,
+}
+STATUS_FROM_MESSAGE: dict[int, ReservationStatus] = {value: key for key, value in STATUS_TO_MESSAGE.items()}
+_ACTION_NAMES: dict[ReservationStatus, tuple[str, ...]] = {
+    status: tuple(action.value for action in actions) for status, actions in ACTIONS_BY_STATUS.items()
+}
+
+DRAFT_FIELDS: tuple[str, ...] = (
+    "room_id",
+    "guest_name",
+    "date",
+    "start_time",
+    "end_time",
+    "attendees",
+    "purpose",
+)
+QUERY_FIELDS: tuple[str, ...] = (
+    "status",
+    "room_id",
+    "date_from",
+    "date_to",
+    "guest_name",
+    "sort",
+    "page",
+    "page_size",
+)
+
+
+# -- timestamps ------------------------------------------------------------------------
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    delta = moment - EPOCH
+    return Timestamp(seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000)
+
+
+def moment(stamp: Timestamp) -> datetime:
+    return EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
+
+
+# -- domain -> message ---------------------------------------------------------------
+
+
+def room_message(room: Room) -> pb.Room:
+    return pb.Room(room_id=room.room_id, name=room.name, capacity=room.capacity, location=room.location)
+
+
+def reservation_message(reservation: Reservation) -> pb.Reservation:
+    return pb.Reservation(
+        reservation_id=reservation.reservation_id,
+        room_id=reservation.room_id,
+        guest_name=reservation.guest_name,
+        date=reservation.date,
+        start_time=reservation.start_time,
+        end_time=reservation.end_time,
+        attendees=reservation.attendees,
+        purpose=reservation.purpose,
+        status=STATUS_TO_MESSAGE[reservation.status],
+        cancel_reason=reservation.cancel_reason,
+        version=reservation.version,
+        created_at=timestamp(reservation.created_at),
+        updated_at=timestamp(reservation.updated_at),
+        actions=_ACTION_NAMES[reservation.status],
+    )
+
+
+def event_message(event: Event) -> pb.Event:
+    return pb.Event(
+        event_id=event.event_id,
+        sequence=event.sequence,
+        type=event.type,
+        occurred_at=timestamp(event.occurred_at),
+        data=reservation_message(Reservation.from_dict(event.data)),
+    )
+
+
+# -- message -> domain ---------------------------------------------------------------
+
+
+def room_from_message(message: pb.Room) -> Room:
+    return Room(
+        room_id=message.room_id, name=message.name, capacity=message.capacity, location=message.location
+    )
+
+
+def reservation_from_message(message: pb.Reservation) -> Reservation:
+    return Reservation(
+        reservation_id=message.reservation_id,
+        room_id=message.room_id,
+        guest_name=message.guest_name,
+        date=message.date,
+        start_time=message.start_time,
+        end_time=message.end_time,
+        attendees=message.attendees,
+        purpose=message.purpose if message.HasField("purpose") else None,
+        status=STATUS_FROM_MESSAGE[message.status],
+        cancel_reason=message.cancel_reason if message.HasField("cancel_reason") else None,
+        version=message.version,
+        created_at=moment(message.created_at),
+        updated_at=moment(message.updated_at),
+    )
+
+
+def event_from_message(message: pb.Event) -> Event:
+    return Event(
+        event_id=message.event_id,
+        sequence=message.sequence,
+        type=message.type,
+        occurred_at=moment(message.occurred_at),
+        data=reservation_from_message(message.data).to_dict(),
+    )
+
+
+# -- requests (server side): present fields only, absent ones stay None --------------
+
+
+def present(message: Any, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in names if message.HasField(name)}
+
+
+def draft_from_request(request: pb.CreateReservationRequest) -> ReservationDraft:
+    return ReservationDraft(**present(request, DRAFT_FIELDS))
+
+
+def changes_from_request(request: pb.ModifyReservationRequest) -> ReservationChanges:
+    return ReservationChanges(**present(request, DRAFT_FIELDS))
+
+
+def query_from_request(request: pb.ListReservationsRequest) -> ReservationQuery:
+    return ReservationQuery(**present(request, QUERY_FIELDS))
