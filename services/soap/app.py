@@ -1,0 +1,118 @@
+"""The SOAP endpoint as an ASGI app: WSDL at ``GET /soap?wsdl``, hardened POSTs handed to spyne (WSGI).
+
+spyne runs in a2wsgi's worker threads; the core stays on the server's event loop and is reached
+with ``run_coroutine_threadsafe`` (see ``CoreBridge``), so there is one loop and one store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from a2wsgi import WSGIMiddleware
+
+from services.core.errors import RosettaError
+from services.core.messages import negotiate
+from services.core.service import ReservationService
+from services.soap.errors import CONTENT_TYPE, FAULT_HTTP_STATUS, fault_envelope
+from services.soap.hardening import EnvelopeParser, read_body
+from services.soap.service import ENVELOPE_SCOPE_KEY, CoreBridge, RosettaWsgiApplication, build_application
+from services.soap.service import render_wsdl as _render_wsdl
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+WSDL_QUERY = b"wsdl"
+
+
+@dataclass(frozen=True)
+class SoapOptions:
+    public_url: str  # the service address written into the served WSDL, e.g. http://127.0.0.1:8000/soap
+    max_body_bytes: int = 256 * 1024
+    worker_threads: int = 10
+
+
+class SoapApp:
+    """Pure ASGI: serves the prebuilt WSDL, refuses unsafe XML itself, and lets spyne answer the rest."""
+
+    def __init__(self, api: ReservationService, options: SoapOptions) -> None:
+        self.options = options
+        self.bridge = CoreBridge(api)
+        application = build_application(self.bridge)
+        # Built once with the configured address: spyne's own ?wsdl cache would keep the first caller's Host.
+        self.wsdl = _render_wsdl(application, options.public_url)
+        self.parser = EnvelopeParser()
+        self.spyne = WSGIMiddleware(RosettaWsgiApplication(application), workers=options.worker_threads)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        if self.bridge.loop is None:
+            self.bridge.loop = asyncio.get_running_loop()
+        method = scope["method"]
+        if method in ("GET", "HEAD"):
+            if WSDL_QUERY in scope["query_string"].lower().split(b"&"):
+                await _respond(send, 200, b"" if method == "HEAD" else self.wsdl, len(self.wsdl))
+                return
+        if method != "POST":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 405,
+                    "headers": [(b"allow", b"GET, POST"), (b"content-length", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        try:
+            body = await read_body(receive, headers, self.options.max_body_bytes)
+            envelope = self.parser.parse(body)
+        except RosettaError as error:
+            language = negotiate(_header(headers, b"accept-language"))
+            payload = fault_envelope(error, language)
+            await _respond(send, FAULT_HTTP_STATUS, payload, len(payload))
+            return
+        await self.spyne({**scope, ENVELOPE_SCOPE_KEY: envelope}, _replay(body, receive), send)
+
+
+def create_app(api: ReservationService, options: SoapOptions) -> SoapApp:
+    return SoapApp(api, options)
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _respond(send: Send, status: int, body: bytes, length: int) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", CONTENT_TYPE), (b"content-length", str(length).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive callable that yields the already read body once, then defers to the real one."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,483 @@
+"""The spyne definitions: wire types, the nine operations, and the protocol/application tweaks.
+
+SOAP 1.1 document/literal wrapped, target namespace ``urn:rosetta:reservations:v1``. Inputs are
+optional strings/integers so an absent element reaches the core as ``None`` and the core decides
+(MISSING_MANDATORY_PROPERTY, INVALID_PROPERTY ...), exactly as for the other styles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import warnings
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from lxml import etree
+
+from services.core.errors import InternalError, InvalidProperty, MalformedRequest, RosettaError
+from services.core.messages import negotiate
+from services.core.model import (
+    Action,
+    Event,
+    EventType,
+    Reservation,
+    ReservationChanges,
+    ReservationDraft,
+    ReservationPage,
+    ReservationQuery,
+    ReservationStatus,
+    Room,
+    format_timestamp,
+)
+from services.core.service import ReservationService
+from services.soap.errors import NAMESPACE, SOAP_ENV, detail_element, fault_children, faultcode_of
+
+with warnings.catch_warnings():
+    # spyne 2.14 imports the deprecated ``cgi`` module, and its bundled ``six`` importer predates
+    # find_spec (ImportWarning when warnings are errors); nothing to do about either on 3.11.
+    warnings.filterwarnings("ignore", "'cgi' is deprecated", DeprecationWarning)
+    warnings.filterwarnings("ignore", category=ImportWarning)
+    from spyne import Application, ComplexModel, Integer, ServiceBase, Unicode, rpc
+    from spyne.interface.wsdl import Wsdl11
+    from spyne.model.fault import Fault
+    from spyne.protocol.soap import Soap11
+    from spyne.server.wsgi import WsgiApplication
+    from spyne.util import six as _spyne_six
+
+
+def _modernize_six_importer() -> None:
+    """Give spyne's bundled six meta-path importer ``find_spec`` (PEP 451), as six 1.16 has.
+
+    spyne 2.14 ships six 1.12, whose importer stays on ``sys.meta_path`` with only ``find_module``:
+    every later failed import anywhere in the process (``import trio`` in httpcore ...) then warns
+    ImportWarning, which is an error under ``filterwarnings = error``.
+    """
+    importer_type = type(_spyne_six._importer)
+    if hasattr(importer_type, "find_spec"):
+        return
+
+    def find_spec(self: Any, fullname: str, path: Any, target: Any = None) -> Any:
+        return importlib.util.spec_from_loader(fullname, self) if fullname in self.known_modules else None
+
+    def create_module(self: Any, spec: Any) -> Any:
+        return self.load_module(spec.name)
+
+    def exec_module(self: Any, module: Any) -> None:
+        return None
+
+    importer_type.find_spec = find_spec
+    importer_type.create_module = create_module
+    importer_type.exec_module = exec_module
+
+
+_modernize_six_importer()
+
+log = logging.getLogger("rosetta.soap")
+
+ENVELOPE_SCOPE_KEY = "rosetta.soap.envelope"  # the hardened, already parsed request in the ASGI scope
+APPLICATION_NAME = "ReservationService"
+
+# -- wire types -------------------------------------------------------------------------------
+
+_Required = Unicode(min_occurs=1, nillable=False)
+_RequiredInt = Integer(min_occurs=1, nillable=False)
+_Optional = Unicode(min_occurs=0, nillable=True)
+_InText = Unicode(min_occurs=0, nillable=True)
+_InInt = Integer(min_occurs=0, nillable=True)
+
+# Named enumerations in the target namespace (output only: inputs stay strings so the core validates them).
+StatusType = Unicode(
+    values=[s.value for s in ReservationStatus], type_name="ReservationStatus", min_occurs=1, nillable=False,
+    __namespace__=NAMESPACE,
+)  # fmt: skip
+ActionType = Unicode(
+    values=[a.value for a in Action], type_name="Action", min_occurs=0, max_occurs="unbounded",
+    nillable=False,
+    __namespace__=NAMESPACE,
+)  # fmt: skip
+EventTypeType = Unicode(
+    values=[t.value for t in EventType], type_name="EventType", min_occurs=1, nillable=False,
+    __namespace__=NAMESPACE,
+)  # fmt: skip
+
+
+class RoomType(ComplexModel):
+    __namespace__ = NAMESPACE
+    __type_name__ = "Room"
+    _type_info = [
+        ("roomId", _Required),
+        ("name", _Required),
+        ("capacity", _RequiredInt),
+        ("location", _Required),
+    ]
+
+    @classmethod
+    def from_domain(cls, room: Room) -> RoomType:
+        return cls(roomId=room.room_id, name=room.name, capacity=room.capacity, location=room.location)
+
+
+class ReservationType(ComplexModel):
+    __namespace__ = NAMESPACE
+    __type_name__ = "Reservation"
+    _type_info = [
+        ("reservationId", _Required),
+        ("roomId", _Required),
+        ("guestName", _Required),
+        ("date", _Required),
+        ("startTime", _Required),
+        ("endTime", _Required),
+        ("attendees", _RequiredInt),
+        ("purpose", _Optional),
+        ("status", StatusType),
+        ("cancelReason", _Optional),
+        ("version", _RequiredInt),
+        ("createdAt", _Required),
+        ("updatedAt", _Required),
+        ("actions", ActionType),
+    ]
+
+    @classmethod
+    def from_domain(cls, r: Reservation) -> ReservationType:
+        return cls(
+            reservationId=r.reservation_id,
+            roomId=r.room_id,
+            guestName=r.guest_name,
+            date=r.date,
+            startTime=r.start_time,
+            endTime=r.end_time,
+            attendees=r.attendees,
+            purpose=r.purpose,
+            status=r.status.value,
+            cancelReason=r.cancel_reason,
+            version=r.version,
+            createdAt=format_timestamp(r.created_at),
+            updatedAt=format_timestamp(r.updated_at),
+            actions=[a.value for a in r.actions],
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReservationType:
+        """From the camelCase representation stored in the event log."""
+        return cls(**{name: data.get(name) for name in cls._type_info})
+
+
+class EventRecordType(ComplexModel):
+    __namespace__ = NAMESPACE
+    __type_name__ = "Event"
+    _type_info = [
+        ("eventId", _Required),
+        ("sequence", _RequiredInt),
+        ("type", EventTypeType),
+        ("occurredAt", _Required),
+        ("data", ReservationType.customize(min_occurs=1, nillable=False)),
+    ]
+
+    @classmethod
+    def from_domain(cls, event: Event) -> EventRecordType:
+        return cls(
+            eventId=event.event_id,
+            sequence=event.sequence,
+            type=event.type,
+            occurredAt=format_timestamp(event.occurred_at),
+            data=ReservationType.from_dict(event.data),
+        )
+
+
+_Rooms = RoomType.customize(min_occurs=0, max_occurs="unbounded", nillable=False)
+_Room = RoomType.customize(min_occurs=1, nillable=False)
+_Reservation = ReservationType.customize(min_occurs=1, nillable=False)
+_Items = ReservationType.customize(min_occurs=0, max_occurs="unbounded", nillable=False)
+_Events = EventRecordType.customize(min_occurs=0, max_occurs="unbounded", nillable=False)
+_InTexts = Unicode(min_occurs=0, max_occurs="unbounded", nillable=False)
+
+
+# -- calling the async core from spyne's worker thread -----------------------------------------
+
+
+class CoreBridge:
+    """Runs core coroutines on the server's event loop (captured at the first request)."""
+
+    def __init__(self, api: ReservationService) -> None:
+        self.api = api
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        if self.loop is None:
+            coroutine.close()
+            raise RuntimeError("the SOAP adapter has not seen its event loop yet")
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+
+def _bridge(ctx: Any) -> CoreBridge:
+    return ctx.app.bridge  # type: ignore[no-any-return]
+
+
+def _kwargs(**values: Any) -> dict[str, Any]:
+    """Only the elements that were present: absent ones keep the core's defaults."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+class ReservationSoapService(ServiceBase):
+    """The operation set (DESIGN §5); each method only translates wire <-> use case."""
+
+    __service_name__ = "ReservationService"
+
+    @rpc(_returns=_Rooms, _out_variable_name="rooms")
+    def ListRooms(ctx):
+        rooms = _bridge(ctx).run(_bridge(ctx).api.list_rooms())
+        return [RoomType.from_domain(room) for room in rooms]
+
+    @rpc(_InText, _returns=_Room, _out_variable_name="room")
+    def GetRoom(ctx, roomId):
+        return RoomType.from_domain(_bridge(ctx).run(_bridge(ctx).api.get_room(roomId)))
+
+    @rpc(
+        _InText, _InText, _InText, _InText, _InText, _InInt, _InText, _InText,
+        _returns=_Reservation, _out_variable_name="reservation"
+    )  # fmt: skip
+    def CreateReservation(
+        ctx, roomId, guestName, date, startTime, endTime, attendees, purpose, idempotencyKey
+    ):
+        draft = ReservationDraft(
+            room_id=roomId,
+            guest_name=guestName,
+            date=date,
+            start_time=startTime,
+            end_time=endTime,
+            attendees=attendees,
+            purpose=purpose,
+        )
+        bridge = _bridge(ctx)
+        reservation = bridge.run(bridge.api.create_reservation(draft, idempotency_key=idempotencyKey))
+        return ReservationType.from_domain(reservation)
+
+    @rpc(
+        _InText, _returns=_Reservation, _out_variable_name="reservation"
+    )  # fmt: skip
+    def GetReservation(ctx, reservationId):
+        bridge = _bridge(ctx)
+        return ReservationType.from_domain(bridge.run(bridge.api.get_reservation(reservationId)))
+
+    @rpc(
+        _InText, _InText, _InText, _InText, _InText, _InText, _InInt, _InInt,
+        _returns=(_Items, _RequiredInt, _RequiredInt, _RequiredInt, _RequiredInt),
+        _out_variable_names=("items", "page", "pageSize", "totalItems", "totalPages")
+    )  # fmt: skip
+    def ListReservations(ctx, status, roomId, dateFrom, dateTo, guestName, sort, page, pageSize):
+        query = ReservationQuery(
+            **_kwargs(
+                status=status,
+                room_id=roomId,
+                date_from=dateFrom,
+                date_to=dateTo,
+                guest_name=guestName,
+                sort=sort,
+                page=page,
+                page_size=pageSize,
+            )
+        )
+        bridge = _bridge(ctx)
+        result: ReservationPage = bridge.run(bridge.api.list_reservations(query))
+        items = [ReservationType.from_domain(item) for item in result.items]
+        return items, result.page, result.page_size, result.total_items, result.total_pages
+
+    @rpc(
+        _InText, _InInt, _InText, _InText, _InText, _InText, _InText, _InInt, _InText,
+        _returns=_Reservation, _out_variable_name="reservation"
+    )  # fmt: skip
+    def ModifyReservation(
+        ctx, reservationId, expectedVersion, roomId, guestName, date, startTime, endTime, attendees, purpose
+    ):
+        changes = ReservationChanges(
+            room_id=roomId,
+            guest_name=guestName,
+            date=date,
+            start_time=startTime,
+            end_time=endTime,
+            attendees=attendees,
+            purpose=purpose,
+        )
+        bridge = _bridge(ctx)
+        reservation = bridge.run(
+            bridge.api.modify_reservation(reservationId, changes, expected_version=expectedVersion)
+        )
+        return ReservationType.from_domain(reservation)
+
+    @rpc(
+        _InText, _InText, _InText, _returns=_Reservation, _out_variable_name="reservation"
+    )  # fmt: skip
+    def CancelReservation(ctx, reservationId, reason, idempotencyKey):
+        bridge = _bridge(ctx)
+        reservation = bridge.run(
+            bridge.api.cancel_reservation(reservationId, reason=reason, idempotency_key=idempotencyKey)
+        )
+        return ReservationType.from_domain(reservation)
+
+    @rpc(
+        _InText, _returns=_Reservation, _out_variable_name="reservation"
+    )  # fmt: skip
+    def CheckInReservation(ctx, reservationId):
+        bridge = _bridge(ctx)
+        return ReservationType.from_domain(bridge.run(bridge.api.check_in_reservation(reservationId)))
+
+    @rpc(
+        _InInt, _InTexts, _InInt, _returns=_Events, _out_variable_name="events"
+    )  # fmt: skip
+    def GetEvents(ctx, after, types, limit):
+        bridge = _bridge(ctx)
+        events = bridge.run(bridge.api.watch_events(**_kwargs(after=after, types=types or None, limit=limit)))
+        return [EventRecordType.from_domain(event) for event in events]
+
+
+# -- faults -------------------------------------------------------------------------------------
+
+
+def language_of(ctx: Any) -> str:
+    return negotiate(ctx.transport.req_env.get("HTTP_ACCEPT_LANGUAGE"))
+
+
+class RosettaFault(Fault):
+    """A spyne Fault carrying a catalog error, serialized by ``RosettaSoap11.fault_to_parent``."""
+
+    __type_name__ = "RosettaFault"
+
+    def __init__(self, error: RosettaError, language: str) -> None:
+        super().__init__(
+            faultcode=faultcode_of(error),
+            faultstring=error.localized(language),
+            detail=detail_element(error),
+            lang=language,
+        )
+        self.error = error
+
+
+def _translate_spyne_fault(error: Exception, language: str) -> RosettaFault:
+    """spyne's own faults (unknown operation, unreadable value ...) in catalog terms."""
+    if isinstance(error, RosettaFault):
+        return error
+    faultcode = getattr(error, "faultcode", "Server")
+    if faultcode.startswith("Client.ResourceNotFound") or faultcode.startswith("Client.MethodNotFound"):
+        return RosettaFault(MalformedRequest(params={"reason": "unknown_type"}), language)
+    if faultcode == "Client" or faultcode.startswith("Client."):
+        return RosettaFault(MalformedRequest(params={"reason": "syntax"}), language)
+    log.error("spyne reported a server fault: %r", error)
+    return RosettaFault(InternalError(), language)
+
+
+# -- spyne subclasses ---------------------------------------------------------------------------
+
+
+class RosettaSoap11(Soap11):
+    """Soap11 that takes the already hardened tree, refuses unknown elements, and tags faultstring."""
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        scope = ctx.transport.req_env.get("asgi.scope") or {}
+        root = scope.get(ENVELOPE_SCOPE_KEY)
+        if root is None:  # never let spyne parse raw bytes itself
+            raise RosettaFault(MalformedRequest(params={"reason": "syntax"}), language_of(ctx))
+        ctx.in_document = (root, {})
+
+    def complex_from_element(self, ctx: Any, cls: Any, elt: Any) -> Any:
+        flat = cls.get_flat_type_info(cls)
+        for child in elt:
+            key = child.tag.rpartition("}")[2]
+            if key not in flat:
+                error = InvalidProperty(field=key, params={"reason": "unknown"})
+                raise RosettaFault(error, language_of(ctx))
+        try:
+            return super().complex_from_element(ctx, cls, elt)
+        except RosettaFault:
+            raise
+        except Exception:
+            # Find which element could not be read, to name it like the other styles do.
+            for child in elt:
+                key = child.tag.rpartition("}")[2]
+                try:
+                    self.from_element(ctx, flat[key], child)
+                except Exception:
+                    error = InvalidProperty(field=key, params={"reason": "type"})
+                    raise RosettaFault(error, language_of(ctx)) from None
+            raise
+
+    def fault_to_parent(
+        self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        if not isinstance(inst, RosettaFault):
+            inst = _translate_spyne_fault(inst, language_of(ctx))
+        fault = etree.SubElement(parent, f"{{{SOAP_ENV}}}Fault")
+        fault.extend(fault_children(inst.faultcode, inst.faultstring, inst.lang, inst.detail))
+        return fault
+
+
+class RosettaApplication(Application):
+    """Maps every error of a use case to a RosettaFault without spyne's per-fault traceback logging."""
+
+    def __init__(self, bridge: CoreBridge, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bridge = bridge
+
+    def call_wrapper(self, ctx: Any) -> Any:
+        try:
+            return super().call_wrapper(ctx)
+        except RosettaFault as fault:
+            ctx.out_error = fault
+        except RosettaError as error:
+            ctx.out_error = RosettaFault(error, language_of(ctx))
+        except Exception:
+            log.exception("unexpected error in SOAP operation %s", ctx.method_request_string)
+            ctx.out_error = RosettaFault(InternalError(), language_of(ctx))
+        return None
+
+
+class RosettaWsgiApplication(WsgiApplication):
+    """Every fault leaves in catalog terms, whichever layer of spyne raised it."""
+
+    def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Callable[..., Any]) -> Any:
+        fault = _translate_spyne_fault(error, language_of(p_ctx))
+        p_ctx.out_error = fault
+        p_ctx.transport.resp_code = "500 Internal Server Error"
+        return super().handle_error(p_ctx, others, fault, start_response)
+
+
+class _DropClientFaults(logging.Filter):
+    """spyne logs every refused request with a traceback; a client's mistake is not a server problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not isinstance(record.msg, Fault)
+
+
+_CLIENT_FAULT_FILTER = _DropClientFaults()
+
+
+def _quiet_spyne_client_faults() -> None:
+    for name in ("spyne.server._base", "spyne.server.wsgi", "spyne.application.client"):
+        logger = logging.getLogger(name)
+        if _CLIENT_FAULT_FILTER not in logger.filters:
+            logger.addFilter(_CLIENT_FAULT_FILTER)
+
+
+def build_application(bridge: CoreBridge) -> RosettaApplication:
+    _quiet_spyne_client_faults()
+    return RosettaApplication(
+        bridge,
+        services=[ReservationSoapService],
+        tns=NAMESPACE,
+        name=APPLICATION_NAME,
+        in_protocol=RosettaSoap11(validator=None),
+        out_protocol=RosettaSoap11(),
+    )
+
+
+def build_wsgi(bridge: CoreBridge) -> RosettaWsgiApplication:
+    return RosettaWsgiApplication(build_application(bridge))
+
+
+def render_wsdl(application: Application, address: str) -> bytes:
+    """The WSDL document with ``address`` as the service location (built once, never per request)."""
+    application.transport = WsgiApplication.transport  # SOAP over HTTP, whichever server spyne saw last
+    wsdl = Wsdl11(application.interface)
+    wsdl.build_interface_document(address)
+    document: bytes = wsdl.get_interface_document()
+    return document
