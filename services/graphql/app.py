@@ -1,0 +1,291 @@
+"""The ASGI app at ``/graphql``: GraphQL over HTTP (POST, GET for queries), GraphiQL, and
+subscriptions over ``graphql-transport-ws``.
+
+HTTP requests take a short path straight to ``schema.execute`` (no framework request object),
+so the only per-request work is reading the body, one cached document lookup and the
+resolvers. WebSockets go to strawberry's own ASGI view, which speaks the subscription protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, cast
+from urllib.parse import parse_qsl
+
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message as WSMessage
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+
+from services.core.errors import (
+    InternalError,
+    InvalidProperty,
+    MalformedRequest,
+    MissingMandatoryProperty,
+    PayloadTooLarge,
+    RosettaError,
+)
+from services.core.service import ReservationService
+from services.graphql.context import RosettaContext
+from services.graphql.errors import format_error, format_rosetta, negotiate
+from services.graphql.options import GraphQLOptions
+from services.graphql.schema import RosettaSchema, build_schema
+
+__all__ = ["GraphQLApp", "GraphQLOptions", "create_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("rosetta.graphql")
+
+_HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+_QUERIES_ONLY = frozenset({OperationType.QUERY})
+_JSON = b"application/json"
+
+
+class _RequestRejected(Exception):
+    """A request GraphQL cannot even start on; carries the HTTP status and the catalog error."""
+
+    def __init__(
+        self, status: int, error: RosettaError, headers: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> None:
+        super().__init__(error.code)
+        self.status = status
+        self.error = error
+        self.headers = headers
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[RosettaContext, None]):
+    """strawberry's graphql-transport-ws handler; its own error frames (the subscription cap) get codes too.
+
+    Errors of operations are already localized by the schema extension (``on_stream_result``).
+    """
+
+    async def send_message(self, message: WSMessage) -> None:
+        if message["type"] == "error":
+            language = self.context.language
+            payload = [
+                entry if "extensions" in entry else format_error(GraphQLError(entry["message"]), language)
+                for entry in message["payload"]
+            ]
+            message = cast(WSMessage, {**message, "payload": payload})
+        await super().send_message(message)
+
+
+class SubscriptionView(GraphQL):
+    """strawberry's ASGI view, used for WebSockets only (``graphql-transport-ws``).
+
+    Cross-origin handshakes are refused (HTTP 403) unless the page's origin is listed in
+    ``allowed_origins``: browsers attach cookies to WebSocket handshakes and apply no CORS.
+    """
+
+    graphql_transport_ws_handler_class = _TransportWSHandler
+
+    def __init__(self, schema: RosettaSchema, api: ReservationService, options: GraphQLOptions) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=options.max_subscriptions_per_connection,
+            allowed_origins=options.allowed_origins,
+        )
+        self.api = api
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RosettaContext:
+        # Browsers cannot set headers on a WebSocket, so ?lang= comes first.
+        language = negotiate(request.query_params.get("lang") or request.headers.get("accept-language"))
+        return RosettaContext(self.api, language, cache=False)
+
+
+class GraphQLApp:
+    """The adapter's ASGI app; build it with ``create_app``."""
+
+    def __init__(self, api: ReservationService, options: GraphQLOptions) -> None:
+        self.api = api
+        self.options = options
+        self.schema = build_schema(options)
+        self.subscriptions = SubscriptionView(self.schema, api, options)
+        self.graphiql = get_graphql_ide_html("graphiql").encode() if options.graphiql else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self.subscriptions(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        accept_language = accept = b""
+        content_length = -1
+        for name, value in scope["headers"]:
+            if name == b"accept-language":
+                accept_language = value
+            elif name == b"accept":
+                accept = value
+            elif name == b"content-length":
+                content_length = int(value) if value.isdigit() else -1
+        language = negotiate(accept_language.decode("latin-1") or None)
+        try:
+            method = scope["method"]
+            if method == "POST":
+                query, variables, operation_name = await self._read_post(receive, content_length)
+                allowed = _HTTP_OPERATIONS
+            elif method == "GET":
+                if not scope["query_string"] and b"text/html" in accept and self.graphiql is not None:
+                    await _respond(send, 200, self.graphiql, b"text/html; charset=utf-8", language)
+                    return
+                query, variables, operation_name = _read_params(scope["query_string"])
+                allowed = _QUERIES_ONLY
+            else:
+                raise _RequestRejected(
+                    405,
+                    MalformedRequest(params={"reason": f"{method} is not supported"}),
+                    ((b"allow", b"GET, POST"),),
+                )
+            payload = await self._execute(query, variables, operation_name, allowed, language)
+        except _RequestRejected as rejected:
+            body = _dumps({"errors": [format_rosetta(rejected.error, language)]})
+            await _respond(send, rejected.status, body, _JSON, language, rejected.headers)
+            return
+        await _respond(send, 200, _dumps(payload), _JSON, language)
+
+    async def _execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        allowed: frozenset[OperationType],
+        language: str,
+    ) -> dict[str, Any]:
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=RosettaContext(self.api, language),
+                operation_name=operation_name,
+                allowed_operation_types=allowed,
+            )
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                reason = "subscriptions need a WebSocket (graphql-transport-ws)"
+                raise _RequestRejected(400, MalformedRequest(params={"reason": reason})) from None
+            reason = f"{error.operation_type.value} operations need POST"
+            raise _RequestRejected(
+                405, MalformedRequest(params={"reason": reason}), ((b"allow", b"POST"),)
+            ) from None
+        except CannotGetOperationTypeError:
+            unknown: RosettaError = (
+                InvalidProperty(field="operationName", params={"reason": "unknown"})
+                if operation_name
+                else MissingMandatoryProperty(field="operationName")
+            )
+            return {"errors": [format_rosetta(unknown, language)]}
+        except MissingQueryError:
+            raise _RequestRejected(400, MissingMandatoryProperty(field="query")) from None
+        if not result.errors:
+            return {"data": result.data}
+        errors = [format_error(error, language) for error in result.errors]
+        if isinstance(result, PreExecutionError) or result.data is None and _before_execution(result.errors):
+            return {"errors": errors}
+        return {"data": result.data, "errors": errors}
+
+    async def _read_post(
+        self, receive: Receive, content_length: int
+    ) -> tuple[str, dict[str, Any] | None, str | None]:
+        limit = self.options.max_body_bytes
+        if content_length > limit:
+            raise _RequestRejected(413, PayloadTooLarge(params={"limit": limit}))
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"}))
+            body += message.get("body", b"")
+            if len(body) > limit:
+                raise _RequestRejected(413, PayloadTooLarge(params={"limit": limit}))
+            more = message.get("more_body", False)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"})) from None
+        if not isinstance(data, dict):
+            raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"}))
+        return _request_fields(data)
+
+
+def _read_params(query_string: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
+    params = dict(parse_qsl(query_string.decode("latin-1")))
+    data: dict[str, Any] = dict(params)
+    if "variables" in params:
+        try:
+            data["variables"] = json.loads(params["variables"])
+        except ValueError:
+            raise _RequestRejected(
+                400, InvalidProperty(field="variables", params={"reason": "type"})
+            ) from None
+    return _request_fields(data)
+
+
+def _request_fields(data: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    query = data.get("query")
+    if query is None or query == "":
+        raise _RequestRejected(400, MissingMandatoryProperty(field="query"))
+    if not isinstance(query, str):
+        raise _RequestRejected(400, InvalidProperty(field="query", params={"reason": "type"}))
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise _RequestRejected(400, InvalidProperty(field="variables", params={"reason": "type"}))
+    operation_name = data.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise _RequestRejected(400, InvalidProperty(field="operationName", params={"reason": "type"}))
+    return query, variables, operation_name
+
+
+def _before_execution(errors: list[Any]) -> bool:
+    # Variable coercion fails before any resolver runs; the spec then leaves "data" out.
+    return all(error.path is None for error in errors)
+
+
+def _dumps(payload: dict[str, Any]) -> bytes:
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError):  # a value JSON cannot carry: a server bug, never shown
+        log.exception("GraphQL response could not be encoded")
+        return json.dumps({"errors": [format_rosetta(InternalError(), None)]}).encode()
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    language: str,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"content-language", language.encode()),
+        (b"vary", b"Accept, Accept-Language"),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(api: ReservationService, options: GraphQLOptions | None = None) -> GraphQLApp:
+    """The GraphQL ASGI app over the one core service (the gateway mounts it at ``/graphql``)."""
+    return GraphQLApp(api, options or GraphQLOptions())

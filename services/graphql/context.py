@@ -1,0 +1,54 @@
+"""Per-operation context: the core service, the caller's language and the batching DataLoaders."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from services.core import model
+from services.core.errors import RoomNotFound
+from services.core.service import ReservationService
+
+
+class RosettaContext:
+    """What every resolver sees as ``info.context``; the loaders are built on first use.
+
+    Over HTTP one context serves one request, so loaders cache. A WebSocket connection keeps
+    one context for all its operations, so there ``cache=False``: loaders still batch
+    within a tick but never serve stale reservations.
+    """
+
+    __slots__ = ("api", "language", "connection_params", "_cache", "_rooms", "_room_reservations")
+
+    def __init__(self, api: ReservationService, language: str, *, cache: bool = True) -> None:
+        self.api = api
+        self.language = language
+        self.connection_params: object = None  # set by strawberry on graphql-transport-ws connection_init
+        self._cache = cache
+        self._rooms: DataLoader[str, model.Room] | None = None
+        self._room_reservations: DataLoader[str, list[model.Reservation]] | None = None
+
+    @property
+    def rooms(self) -> DataLoader[str, model.Room]:
+        if self._rooms is None:
+            self._rooms = DataLoader(load_fn=self._load_rooms, cache=self._cache)
+        return self._rooms
+
+    @property
+    def room_reservations(self) -> DataLoader[str, list[model.Reservation]]:
+        if self._room_reservations is None:
+            self._room_reservations = DataLoader(load_fn=self._load_room_reservations, cache=self._cache)
+        return self._room_reservations
+
+    async def _load_rooms(self, room_ids: list[str]) -> list[model.Room | BaseException]:
+        found = await self.api.get_rooms(room_ids)
+        return [found.get(room_id) or RoomNotFound(params={"roomId": room_id}) for room_id in room_ids]
+
+    async def _load_room_reservations(self, room_ids: list[str]) -> list[list[model.Reservation]]:
+        grouped = await self.api.reservations_of_rooms(room_ids)
+        return [grouped.get(room_id, []) for room_id in room_ids]
+
+
+Info: TypeAlias = strawberry.Info[RosettaContext, None]

@@ -1,0 +1,19 @@
+"""Settings of the GraphQL adapter (re-exported by ``services.graphql.app``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GraphQLOptions:
+    max_depth: int = 8
+    max_tokens: int = 1000
+    max_aliases: int = 15
+    introspection: bool = True
+    max_body_bytes: int = 262144
+    # Browser pages on these origins may open subscription WebSockets; same-origin pages (GraphiQL,
+    # the playground) and non-browser clients (no Origin header) are always allowed.
+    allowed_origins: tuple[str, ...] = ()
+    max_subscriptions_per_connection: int = 10
+    graphiql: bool = True

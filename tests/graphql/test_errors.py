@@ -1,0 +1,221 @@
+"""Errors: catalog codes in errors[].extensions, messages in the caller's language, nothing internal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services.core.errors import (
+    CapacityExceeded,
+    InvalidProperty,
+    MissingMandatoryProperty,
+    ReservationConflict,
+    RoomNotFound,
+)
+from services.core.model import ReservationQuery
+from services.graphql.app import create_app
+from services.graphql.client import GraphQLClient
+from tests.graphql.conftest import draft, post
+from tests.support.server import LiveServer
+
+CREATE = "mutation($input: CreateReservationInput!) { createReservation(input: $input) { reservationId } }"
+
+
+def only_error(body: dict[str, Any]) -> dict[str, Any]:
+    assert len(body["errors"]) == 1, body
+    error: dict[str, Any] = body["errors"][0]
+    return error
+
+
+async def test_missing_field_reaches_the_core_and_names_it_in_korean(server: LiveServer) -> None:
+    async with GraphQLClient(server.base_url, language="ko") as client:
+        with pytest.raises(MissingMandatoryProperty) as caught:
+            await client.create_reservation(draft(guest_name=None))
+
+    assert caught.value.field == "guestName"
+    assert str(caught.value) == "'guestName' 속성은 필수입니다."
+
+
+async def test_bad_filter_date_is_the_cores_invalid_property_in_french(server: LiveServer) -> None:
+    async with GraphQLClient(server.base_url, language="fr") as client:
+        with pytest.raises(InvalidProperty) as caught:
+            await client.list_reservations(ReservationQuery(date_from="2031-13-45"))
+
+    assert caught.value.field == "dateFrom"
+    assert (
+        str(caught.value)
+        == "La propriété « dateFrom » est invalide : une date au format AAAA-MM-JJ est attendue."
+    )
+
+
+async def test_accept_language_q_values_pick_the_language(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/graphql",
+        json={"query": '{ room(roomId: "room-z") { name } }'},
+        headers={"accept-language": "de;q=1, fr;q=0.5, ko;q=0.8"},
+    )
+
+    error = only_error(response.json())
+    assert response.status_code == 200
+    assert response.headers["content-language"] == "ko"
+    assert error["extensions"] == {"code": "ROOM_NOT_FOUND"}
+    assert error["message"] == "ID가 'room-z'인 회의실이 없습니다."
+    assert error["path"] == ["room"]
+
+
+async def test_rule_violations_keep_their_codes(client: GraphQLClient) -> None:
+    with pytest.raises(CapacityExceeded) as too_many:
+        await client.create_reservation(draft(room_id="room-d", attendees=3))
+    taken = await client.create_reservation(draft(room_id="room-a", attendees=1))
+    with pytest.raises(ReservationConflict):
+        await client.create_reservation(draft(room_id="room-a", date=taken.date, attendees=1))
+    with pytest.raises(RoomNotFound) as no_room:
+        await client.create_reservation(draft(room_id="room-zz"))
+
+    assert too_many.value.field == "attendees"
+    assert no_room.value.field == "roomId"
+
+
+async def test_wrong_type_in_variables_names_the_input_field(client: GraphQLClient) -> None:
+    with pytest.raises(InvalidProperty) as caught:
+        await client.create_reservation(draft(attendees="three"))
+
+    assert caught.value.field == "attendees"
+
+
+async def test_unknown_input_property_is_named(http: httpx.AsyncClient) -> None:
+    body = await post(http, CREATE, {"input": {"roomId": "room-a", "colour": "red"}})
+
+    error = only_error(body)
+    assert "data" not in body
+    assert error["extensions"] == {"code": "INVALID_PROPERTY", "field": "colour"}
+    assert error["message"] == "The property 'colour' is invalid: this property is not recognised."
+
+
+@pytest.mark.parametrize(
+    ("query", "extensions"),
+    [
+        ("{ rooms { roomId colour } }", {"code": "INVALID_PROPERTY", "field": "colour"}),
+        ('{ room(roomId: "room-a", size: 3) { name } }', {"code": "INVALID_PROPERTY", "field": "size"}),
+        ('{ reservations(filter: {day: "x"}) { page } }', {"code": "INVALID_PROPERTY", "field": "day"}),
+        ('{ reservations(pageSize: "ten") { page } }', {"code": "INVALID_PROPERTY", "field": "pageSize"}),
+        ("{ room { name } }", {"code": "MISSING_MANDATORY_PROPERTY", "field": "roomId"}),
+        (
+            "query($id: ID!) { reservation(reservationId: $id) { version } }",
+            {"code": "MISSING_MANDATORY_PROPERTY", "field": "id"},
+        ),
+        ("{ rooms { name ", {"code": "MALFORMED_REQUEST"}),
+        ("{ rooms { ...Missing } }", {"code": "MALFORMED_REQUEST"}),
+    ],
+)
+async def test_graphql_validation_errors_get_catalog_codes(
+    http: httpx.AsyncClient, query: str, extensions: dict[str, str]
+) -> None:
+    body = await post(http, query, language="fr")
+
+    error = only_error(body)
+    assert error["extensions"] == extensions
+    assert "data" not in body
+    assert error["message"].startswith(("La propriété", "La requête"))
+
+
+async def test_core_validation_beats_graphql_for_page_values(http: httpx.AsyncClient) -> None:
+    body = await post(http, "{ reservations(page: 0) { page } }")
+
+    assert only_error(body)["extensions"] == {"code": "INVALID_PROPERTY", "field": "page"}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected_status", "code"),
+    [
+        (b"{not json", 400, "MALFORMED_REQUEST"),
+        (b"[1, 2]", 400, "MALFORMED_REQUEST"),
+        (b'{"variables": {}}', 400, "MISSING_MANDATORY_PROPERTY"),
+        (b'{"query": 42}', 400, "INVALID_PROPERTY"),
+    ],
+)
+async def test_unreadable_bodies_are_malformed_requests(
+    http: httpx.AsyncClient, content: bytes, expected_status: int, code: str
+) -> None:
+    response = await http.post(
+        "/graphql", content=content, headers={"content-type": "application/json", "accept-language": "ko"}
+    )
+
+    assert response.status_code == expected_status
+    error = only_error(response.json())
+    assert error["extensions"]["code"] == code
+    assert response.headers["content-language"] == "ko"
+
+
+async def test_oversized_body_is_refused(http: httpx.AsyncClient, server: LiveServer) -> None:
+    filler = "#" * (server.settings.max_body_bytes + 1)
+
+    response = await http.post("/graphql", json={"query": "{ rooms { name } }" + filler})
+
+    assert response.status_code == 413
+    assert only_error(response.json())["extensions"] == {"code": "PAYLOAD_TOO_LARGE"}
+
+
+async def test_mutation_over_get_is_not_allowed(http: httpx.AsyncClient) -> None:
+    response = await http.get(
+        "/graphql", params={"query": 'mutation { checkInReservation(reservationId: "x") { version } }'}
+    )
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert only_error(response.json())["extensions"] == {"code": "MALFORMED_REQUEST"}
+
+
+async def test_query_over_get_works(http: httpx.AsyncClient) -> None:
+    response = await http.get("/graphql", params={"query": '{ room(roomId: "room-a") { name } }'})
+
+    assert response.json() == {"data": {"room": {"name": "Ada"}}}
+
+
+class _BrokenApi:
+    """A core stand-in whose store has failed: every call raises an unexpected exception."""
+
+    async def list_rooms(self) -> list[object]:
+        raise RuntimeError("database password is hunter2")
+
+
+@pytest.fixture
+async def broken() -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(_BrokenApi())  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://rosetta") as http:
+        yield http
+
+
+async def test_unexpected_failures_are_internal_and_say_nothing(
+    broken: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await broken.post(
+        "/graphql", json={"query": "{ rooms { name } }"}, headers={"accept-language": "fr"}
+    )
+
+    error = only_error(response.json())
+    assert response.status_code == 200
+    assert error["extensions"] == {"code": "INTERNAL"}
+    assert error["message"] == "Une erreur inattendue s'est produite sur le serveur."
+    assert "hunter2" not in response.text
+    assert any(record.exc_info and "hunter2" in str(record.exc_info[1]) for record in caplog.records)
+
+
+async def test_subscription_over_http_points_to_the_websocket(http: httpx.AsyncClient) -> None:
+    response = await http.post("/graphql", json={"query": "subscription { reservationEvents { sequence } }"})
+
+    assert response.status_code == 400
+    assert only_error(response.json())["extensions"] == {"code": "MALFORMED_REQUEST"}
+
+
+async def test_unknown_operation_name_is_named(http: httpx.AsyncClient) -> None:
+    body = {"query": "query A { rooms { name } } query B { rooms { roomId } }", "operationName": "C"}
+
+    response = await http.post("/graphql", json=body)
+    chosen = await http.post("/graphql", json={**body, "operationName": "B"})
+
+    assert only_error(response.json())["extensions"] == {"code": "INVALID_PROPERTY", "field": "operationName"}
+    assert chosen.json()["data"]["rooms"][0] == {"roomId": "room-a"}
