@@ -1,0 +1,173 @@
+"""``RestClient``: the ``ReservationApi`` over HTTP, raising the core's typed errors from problem+json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import fields
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from services.core.errors import RosettaError, error_from_code
+from services.core.model import (
+    WIRE_NAMES,
+    Event,
+    Reservation,
+    ReservationChanges,
+    ReservationDraft,
+    ReservationPage,
+    ReservationQuery,
+    Room,
+    parse_timestamp,
+)
+
+API = "/api/v1"
+_QUERY_FIELDS = tuple((f.name, WIRE_NAMES[f.name]) for f in fields(ReservationQuery))
+
+
+def _room(data: dict[str, Any]) -> Room:
+    return Room(data["roomId"], data["name"], int(data["capacity"]), data["location"])
+
+
+def _event(data: dict[str, Any]) -> Event:
+    return Event(
+        event_id=data["eventId"],
+        sequence=int(data["sequence"]),
+        type=data["type"],
+        occurred_at=parse_timestamp(data["occurredAt"]),
+        data=data["data"],
+    )
+
+
+def _wire(value: object) -> dict[str, Any]:
+    """The camelCase members of a draft or change set that are set (``None`` = absent)."""
+    present = ((f.name, getattr(value, f.name)) for f in fields(value))  # type: ignore[arg-type]
+    return {WIRE_NAMES[name]: item for name, item in present if item is not None}
+
+
+def etag(reservation_id: str, version: object) -> str:
+    """The server's ETag of a reservation version (see ``services.rest.app.etag_of``)."""
+    return f'"{reservation_id}.{version}"'
+
+
+class RestClient:
+    """One keep-alive ``httpx.AsyncClient`` per instance; errors come back as the core's exceptions."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        language: str = "en",
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.language = language
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + API,
+            transport=transport,
+            timeout=timeout,
+            headers={"accept": "application/json", "accept-language": language},
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._http.request(method, path, **kwargs)
+        if response.is_success:
+            return response.json()
+        raise self._error(response)
+
+    @staticmethod
+    def _error(response: httpx.Response) -> RosettaError:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = None
+        if not isinstance(problem, dict) or not isinstance(problem.get("code"), str):
+            return error_from_code("INTERNAL", f"HTTP {response.status_code} without a problem body")
+        violations = problem.get("errors") or []
+        field = violations[0].get("field") if violations and isinstance(violations[0], dict) else None
+        return error_from_code(problem["code"], problem.get("detail"), field)
+
+    @staticmethod
+    def _id(value: str) -> str:
+        return quote(str(value), safe="")
+
+    # -- ReservationApi --------------------------------------------------------------------------
+
+    async def list_rooms(self) -> list[Room]:
+        data = await self._call("GET", "/rooms")
+        return [_room(item) for item in data["items"]]
+
+    async def get_room(self, room_id: str) -> Room:
+        return _room(await self._call("GET", f"/rooms/{self._id(room_id)}"))
+
+    async def create_reservation(
+        self, draft: ReservationDraft, *, idempotency_key: str | None = None
+    ) -> Reservation:
+        headers = {"idempotency-key": idempotency_key} if idempotency_key is not None else None
+        data = await self._call("POST", "/reservations", json=_wire(draft), headers=headers)
+        return Reservation.from_dict(data)
+
+    async def get_reservation(self, reservation_id: str) -> Reservation:
+        return Reservation.from_dict(await self._call("GET", f"/reservations/{self._id(reservation_id)}"))
+
+    async def list_reservations(self, query: ReservationQuery) -> ReservationPage:
+        present = ((wire, getattr(query, name)) for name, wire in _QUERY_FIELDS)
+        params = {wire: str(value) for wire, value in present if value is not None}
+        data = await self._call("GET", "/reservations", params=params)
+        paging = data["pagination"]
+        return ReservationPage(
+            items=tuple(Reservation.from_dict(item) for item in data["items"]),
+            page=int(paging["page"]),
+            page_size=int(paging["pageSize"]),
+            total_items=int(paging["totalItems"]),
+        )
+
+    async def modify_reservation(
+        self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None
+    ) -> Reservation:
+        body = _wire(changes)
+        if body.get("purpose") == "":
+            body["purpose"] = None  # merge patch: null removes the purpose
+        headers = {"content-type": "application/merge-patch+json"}
+        if expected_version is not None:
+            headers["if-match"] = etag(reservation_id, expected_version)
+        path = f"/reservations/{self._id(reservation_id)}"
+        data = await self._call("PATCH", path, content=json.dumps(body).encode(), headers=headers)
+        return Reservation.from_dict(data)
+
+    async def cancel_reservation(
+        self, reservation_id: str, *, reason: str | None = None, idempotency_key: str | None = None
+    ) -> Reservation:
+        headers = {"idempotency-key": idempotency_key} if idempotency_key is not None else None
+        body = {"reason": reason} if reason is not None else None
+        data = await self._call(
+            "POST", f"/reservations/{self._id(reservation_id)}/cancel", json=body, headers=headers
+        )
+        return Reservation.from_dict(data)
+
+    async def check_in_reservation(self, reservation_id: str) -> Reservation:
+        path = f"/reservations/{self._id(reservation_id)}/check-in"
+        return Reservation.from_dict(await self._call("POST", path))
+
+    async def watch_events(
+        self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 100
+    ) -> list[Event]:
+        params: dict[str, Any] = {"after": str(after), "limit": str(limit)}
+        if types:
+            params["types"] = ",".join(types)
+        data = await self._call("GET", "/events", params=params)
+        return [_event(item) for item in data["items"]]
