@@ -149,6 +149,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
                 max_aliases=settings.graphql_max_aliases,
                 introspection=settings.graphql_introspection,
                 max_body_bytes=settings.max_body_bytes,
+                # GraphiQL served from the public URL may open subscriptions (strawberry checks Origin).
+                allowed_origins=(settings.base_url,),
             ),
         )
     if "soap" in settings.styles:

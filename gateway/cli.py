@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 
@@ -56,6 +58,24 @@ def banner(settings: Settings, grpc_port: int | None) -> str:
     return "\n".join(lines)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, but SIGINT/SIGTERM end a graceful shutdown with exit status 0.
+
+    (uvicorn re-raises the captured signal after shutting down, so the process would die of it.)
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
 async def serve(settings: Settings) -> None:
     runtime = build_runtime(settings)
     app = build_app(settings, runtime)
@@ -71,7 +91,7 @@ async def serve(settings: Settings) -> None:
         ws_ping_interval=settings.ws_ping_interval,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
 
     original_startup = server.startup
 

@@ -59,6 +59,8 @@ def rosetta_serve(db: Path, *extra: str) -> Iterator[tuple[str, subprocess.Popen
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(20)
+        if process.stdout:
+            process.stdout.close()
 
 
 def test_serve_prints_where_everything_is_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
