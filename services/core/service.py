@@ -319,7 +319,7 @@ class ReservationService:
         async with self._store.unit_of_work() as uow:
             return await uow.events.last_sequence()
 
-    async def stream_events(
+    def stream_events(
         self,
         after: int = 0,
         *,
@@ -329,10 +329,24 @@ class ReservationService:
     ) -> AsyncIterator[Event]:
         """Every event after ``after``, then each new one as it is committed, forever.
 
-        Waits on the notifier between batches, so nothing polls the store while nothing happens.
+        The arguments are checked now (catalog errors raise before any streaming starts); the
+        stream waits on the notifier between batches, so nothing polls the store while nothing
+        happens, and it is pulled one event at a time, so a slow reader only lags in the log.
         """
         wanted = check.event_types(types)
-        after = check.whole_number("after", after, minimum=0, maximum=2**62, coerce=True)
+        start = check.whole_number("after", after, minimum=0, maximum=2**62, coerce=True)
+        if self._notifier is None:
+            raise RuntimeError("stream_events needs an EventNotifier")
+        return self._stream(start, wanted, batch_size, wait_timeout, self._notifier)
+
+    async def _stream(
+        self,
+        after: int,
+        wanted: tuple[str, ...] | None,
+        batch_size: int,
+        wait_timeout: float,
+        notifier: EventNotifier,
+    ) -> AsyncIterator[Event]:
         while True:
             async with self._store.unit_of_work() as uow:
                 batch = await uow.events.read_after(after, wanted, batch_size)
@@ -344,9 +358,7 @@ class ReservationService:
                 continue
             # With a type filter the log may hold newer, unwanted events: skip past them.
             after = max(after, horizon)
-            if self._notifier is None:
-                raise RuntimeError("stream_events needs an EventNotifier")
-            await self._notifier.wait_beyond(after, wait_timeout)
+            await notifier.wait_beyond(after, wait_timeout)
 
     # -- helpers ---------------------------------------------------------------------
 

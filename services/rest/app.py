@@ -8,9 +8,11 @@ OpenAPI document is built once by ``services.rest.openapi``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -20,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -32,7 +34,7 @@ from services.core.errors import (
     RosettaError,
     VersionMismatch,
 )
-from services.core.model import Reservation, ReservationChanges, ReservationDraft, ReservationQuery
+from services.core.model import Event, Reservation, ReservationChanges, ReservationDraft, ReservationQuery
 from services.core.service import ReservationService
 from services.core.validation import PAGE_SIZE_MAX, from_mapping
 from services.rest import openapi
@@ -49,11 +51,21 @@ from services.rest.errors import (
     range_not_satisfiable,
     unsupported_media_type,
 )
-from services.rest.negotiation import COLLECTION_MEDIA, HAL, ITEM_MEDIA, JSON, SIREN, choose
+from services.rest.negotiation import (
+    COLLECTION_MEDIA,
+    EVENT_MEDIA,
+    EVENT_STREAM,
+    HAL,
+    ITEM_MEDIA,
+    JSON,
+    SIREN,
+    choose,
+)
 
 log = logging.getLogger("rosetta.rest")
 
 MAX_RANGE_ITEMS = 100
+SSE_HEARTBEAT_SECONDS = 15.0
 JSON_BODY_TYPES = frozenset({JSON})
 PATCH_BODY_TYPES = frozenset({JSON, "application/merge-patch+json"})
 RESERVATION_FILTERS: dict[str, str] = {
@@ -387,12 +399,15 @@ class RestResources:
     # -- events ------------------------------------------------------------------------------------
 
     async def events(self, request: Request) -> Response:
-        media = _media(request, COLLECTION_MEDIA)
+        media = _media(request, EVENT_MEDIA)
         params = _query(request, EVENT_PARAMS)
         types: list[str] = []
         for value in request.query_params.getlist("types"):
             types.extend(part.strip() for part in value.split(",") if part.strip())
         after = params.get("after", 0)
+        if media == EVENT_STREAM:
+            # A reconnecting EventSource sends the id of the last event it saw.
+            return await self._event_stream(request.headers.get("last-event-id") or after, types)
         events = await self.api.watch_events(after, types=types or None, limit=params.get("limit", 100))
         last = events[-1].sequence if events else int(str(after).strip())
         following: dict[str, Any] = {"after": last}
@@ -407,6 +422,40 @@ class RestResources:
         }
         body = rep.event_collection(self.links, events, urls, media)
         return self._collection(body, media, urls, None, ranges=False)
+
+    async def _event_stream(self, after: object, types: list[str]) -> Response:
+        """Server-sent events: ``id:`` is the sequence, so ``Last-Event-ID`` resumes with no gap.
+
+        The core's stream is pulled one event at a time as the connection accepts bytes, so a
+        slow reader only lags behind in the durable log: nothing piles up in memory.
+        """
+        events = self.api.stream_events(after, types=types or None)  # raises catalog errors now
+        pending: asyncio.Future[Event] = asyncio.ensure_future(anext(events))
+
+        async def body() -> AsyncIterator[bytes]:
+            nonlocal pending
+            try:
+                yield b"retry: 2000\n\n"
+                while True:
+                    done, _ = await asyncio.wait({pending}, timeout=SSE_HEARTBEAT_SECONDS)
+                    if not done:
+                        yield b": keep-alive\n\n"
+                        continue
+                    event = pending.result()
+                    yield (
+                        f"id: {event.sequence}\nevent: {event.type}\ndata: ".encode()
+                        + rep.encode(event.to_dict())
+                        + b"\n\n"
+                    )
+                    pending = asyncio.ensure_future(anext(events))
+            finally:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+                await events.aclose()
+
+        headers = {"vary": VARY, "cache-control": "no-cache", "x-accel-buffering": "no"}
+        return StreamingResponse(body(), 200, headers, media_type=EVENT_STREAM)
 
 
 # -- routing -------------------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ JSON = "application/json"
 HAL = "application/hal+json"
 SIREN = "application/vnd.siren+json"
 CSV = "text/csv"
+EVENT_STREAM = "text/event-stream"
 
 ITEM_MEDIA: tuple[str, ...] = (JSON, HAL, SIREN)
 COLLECTION_MEDIA: tuple[str, ...] = (JSON, HAL, SIREN, CSV)
+EVENT_MEDIA: tuple[str, ...] = (*COLLECTION_MEDIA, EVENT_STREAM)
 
 _MediaRange = tuple[str, str, float, int]  # type, subtype, q, position
 

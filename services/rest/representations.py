@@ -75,6 +75,7 @@ class Links:
         self.rooms = self.api + "/rooms"
         self.reservations = self.api + "/reservations"
         self.events = self.api + "/events"
+        self.webhook_subscriptions = self.api + "/webhook-subscriptions"
         self.openapi = base_url.rstrip("/") + "/openapi.json"
         self.docs = base_url.rstrip("/") + "/docs"
 
@@ -336,6 +337,7 @@ def root_document(links: Links, media: str) -> bytes:
         "rooms": links.rooms,
         "reservations": links.reservations,
         "events": links.events,
+        "webhook-subscriptions": links.webhook_subscriptions,
         "openapi": links.openapi,
         "docs": links.docs,
     }

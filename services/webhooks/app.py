@@ -1,0 +1,437 @@
+"""Entry points the gateway calls, and the management API at ``/api/v1/webhook-subscriptions``.
+
+``create_app`` is a small ASGI app over ``WebhookService``: camelCase JSON, ``_links`` with the
+available actions, RFC 9457 problems with localized text. ``start_dispatcher`` runs the
+dispatcher as a background task of the serving process; ``run_dispatcher_forever`` runs it alone
+(``rosetta dispatch``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.core import messages
+from services.core.errors import (
+    InternalError,
+    InvalidProperty,
+    MalformedRequest,
+    PayloadTooLarge,
+    RosettaError,
+)
+from services.core.model import format_timestamp
+from services.core.ports import EventNotifier
+from services.core.service import ReservationService
+from services.webhooks.dispatcher import Dispatcher
+from services.webhooks.errors import HTTP_STATUS
+from services.webhooks.model import Attempt, Delivery, Subscription
+from services.webhooks.ports import WebhookStore
+from services.webhooks.service import DeliveryRecord, Page, WebhookService
+from services.webhooks.ssrf import Guard, Resolver, system_resolver
+
+log = logging.getLogger("rosetta.webhooks")
+
+PREFIX = "/api/v1/webhook-subscriptions"
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    base_url: str = "http://127.0.0.1:8000"
+    allowlist: tuple[str, ...] = ()  # hosts or CIDRs that may be targeted despite the SSRF guard
+    retry_scale: float = 1.0  # multiplies the retry schedule (tests: 0.001 or less)
+    request_timeout: float = 10.0
+    max_concurrency: int = 16
+    per_subscription_concurrency: int = 2
+    disable_after_seconds: float = 5 * 24 * 3600.0
+    rotation_overlap_seconds: float = 24 * 3600.0
+    transport: httpx.AsyncBaseTransport | None = None  # injected outbound HTTP (tests: MockTransport)
+    resolver: Resolver | None = None  # injected DNS (tests); None: the system resolver
+    poll_interval: float = 1.0  # longest sleep without a wake-up (covers writers in other processes)
+    batch_size: int = 100  # events read per fan-out step
+    max_body_bytes: int = 256 * 1024
+    response_excerpt_bytes: int = 1024
+    on_attempt: Callable[[Delivery, Attempt], None] | None = None  # observer hook (metrics, tests)
+
+
+def open_webhook_store(url: str) -> WebhookStore:
+    """``memory://`` or ``sqlite:///path`` (the same file as the core's store); not yet opened."""
+    from services.store.webhooks_memory import MemoryWebhookStore
+    from services.store.webhooks_sqlite import SqliteWebhookStore
+
+    if url.startswith("memory:"):
+        return MemoryWebhookStore()
+    if url.startswith("sqlite:///"):
+        return SqliteWebhookStore(url.removeprefix("sqlite:///"))
+    if url.startswith("sqlite:"):
+        return SqliteWebhookStore(url.removeprefix("sqlite:"))
+    if "://" not in url:
+        return SqliteWebhookStore(url)
+    raise ValueError(f"unsupported webhook store URL: {url!r} (use memory:// or sqlite:///path)")
+
+
+async def start_dispatcher(
+    service: ReservationService, store: WebhookStore, notifier: EventNotifier, options: WebhookOptions
+) -> Callable[[], Awaitable[None]]:
+    """Start the dispatcher as background tasks of the running loop; ``await stop()`` stops it."""
+    dispatcher = Dispatcher(service, store, notifier, options)
+    await dispatcher.start()
+    return dispatcher.stop
+
+
+async def run_dispatcher_forever(
+    db_url: str, options: WebhookOptions, *, notifier: EventNotifier | None = None
+) -> None:
+    """The dispatcher alone, for ``rosetta dispatch``: until SIGINT/SIGTERM or cancellation.
+
+    Events written by other processes are noticed through ``notifier`` (e.g. PostgreSQL
+    LISTEN/NOTIFY) or, with the in-process default, within ``options.poll_interval``.
+    """
+    from services.core.events import InProcessNotifier
+    from services.store import open_store
+
+    store = open_store(db_url)
+    webhooks = open_webhook_store(db_url)
+    await store.open()
+    await webhooks.open()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stopping.set)
+    notifier = notifier or InProcessNotifier()
+    stop = await start_dispatcher(ReservationService(store, notifier=notifier), webhooks, notifier, options)
+    log.info("webhook dispatcher running", extra={"fields": {"db": db_url}})
+    try:
+        await stopping.wait()
+    finally:
+        await stop()
+        await webhooks.close()
+        await store.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+
+
+# -- the management API ----------------------------------------------------------------------
+
+CREATE_FIELDS = {"url": "url", "eventTypes": "event_types", "description": "description", "secret": "secret"}
+PATCH_FIELDS = {"url": "url", "eventTypes": "event_types", "description": "description", "enabled": "enabled"}
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _ts(moment: Any) -> str | None:
+    return None if moment is None else format_timestamp(moment)
+
+
+class _Status(Exception):
+    """A response with no catalog code: unknown path (404) or method (405)."""
+
+    def __init__(self, status: int, title: str, allow: tuple[str, ...] = ()) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.allow = allow
+
+
+Handler = Callable[..., Awaitable[Response]]
+
+
+class WebhookApi:
+    """The ASGI app; paths arrive complete (``/api/v1/webhook-subscriptions/...``)."""
+
+    def __init__(self, api: Any, store: WebhookStore, options: WebhookOptions) -> None:
+        guard = Guard(options.allowlist, options.resolver or system_resolver)
+        self.service = WebhookService(
+            store, guard, api.last_event_sequence, rotation_overlap_seconds=options.rotation_overlap_seconds
+        )
+        self._base = options.base_url.rstrip("/") + PREFIX
+        self._max_body = options.max_body_bytes
+        # (shape of the path after the prefix) -> {method: handler}; "*" is an id segment.
+        self._routes: dict[tuple[str, ...], dict[str, Handler]] = {
+            (): {"GET": self.list_subscriptions, "POST": self.create_subscription},
+            ("*",): {
+                "GET": self.get_subscription,
+                "PATCH": self.update_subscription,
+                "DELETE": self.delete_subscription,
+            },
+            ("*", "rotate-secret"): {"POST": self.rotate_secret},
+            ("*", "ping"): {"POST": self.ping},
+            ("*", "replay"): {"POST": self.replay_failed},
+            ("*", "deliveries"): {"GET": self.list_deliveries},
+            ("*", "deliveries", "*"): {"GET": self.get_delivery},
+            ("*", "deliveries", "*", "replay"): {"POST": self.replay_delivery},
+        }
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        language = messages.negotiate(request.headers.get("accept-language"))
+        try:
+            response = await self._dispatch(request)
+        except RosettaError as error:
+            response = self._problem(request, error, language)
+        except _Status as status:
+            response = self._plain_problem(request, status)
+        except Exception:
+            log.exception("webhook management request failed")
+            response = self._problem(request, InternalError(), language)
+        response.headers["content-language"] = language
+        response.headers["vary"] = "Accept, Accept-Language"
+        await response(scope, receive, send)
+
+    async def _dispatch(self, request: Request) -> Response:
+        rest = request.url.path[len(PREFIX) :].strip("/")
+        segments = tuple(rest.split("/")) if rest else ()
+        for shape, methods in self._routes.items():
+            if len(shape) != len(segments) or any(
+                s != "*" and s != g for s, g in zip(shape, segments, strict=True)
+            ):
+                continue
+            allow = ("OPTIONS", *methods)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"allow": ", ".join(allow)})
+            handler = methods.get(request.method)
+            if handler is None:
+                raise _Status(405, "Method Not Allowed", allow)
+            ids = [g for s, g in zip(shape, segments, strict=True) if s == "*"]
+            return await handler(request, *ids)
+        raise _Status(404, "Not Found")
+
+    # -- wire helpers ------------------------------------------------------------------------
+
+    async def _body(self, request: Request, allowed: dict[str, str]) -> dict[str, Any]:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
+            raise PayloadTooLarge(params={"limit": self._max_body})
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > self._max_body:
+                raise PayloadTooLarge(params={"limit": self._max_body})
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedRequest(params={"reason": "syntax"}) from None
+        if not isinstance(body, dict):
+            raise MalformedRequest(params={"reason": "syntax"})
+        values: dict[str, Any] = {}
+        for key, value in body.items():
+            if key not in allowed:
+                raise InvalidProperty(field=str(key), params={"reason": "unknown"})
+            values[allowed[key]] = value
+        return values
+
+    def _json(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return Response(_dumps(body), status_code=status, headers=headers, media_type=JSON)
+
+    def _problem(self, request: Request, error: RosettaError, language: str) -> Response:
+        status = HTTP_STATUS.get(error.code, 500)
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": error.title(language),
+            "status": status,
+            "detail": error.localized(language),
+            "instance": request.url.path,
+            "code": error.code,
+        }
+        if error.violations:
+            body["errors"] = [{"field": v.field, "code": v.code} for v in error.violations]
+        return Response(_dumps(body), status_code=status, media_type=PROBLEM)
+
+    def _plain_problem(self, request: Request, status: _Status) -> Response:
+        code = "NOT_FOUND" if status.status == 404 else "METHOD_NOT_ALLOWED"
+        body = {
+            "type": "about:blank",
+            "title": status.title,
+            "status": status.status,
+            "instance": request.url.path,
+            "code": code,
+        }
+        headers = {"allow": ", ".join(status.allow)} if status.allow else None
+        return Response(_dumps(body), status_code=status.status, headers=headers, media_type=PROBLEM)
+
+    # -- representations -------------------------------------------------------------------
+
+    def _subscription(self, s: Subscription) -> dict[str, Any]:
+        href = f"{self._base}/{s.subscription_id}"
+        previous = [secret.expires_at for secret in s.secrets[1:] if secret.expires_at is not None]
+        return {
+            "subscriptionId": s.subscription_id,
+            "url": s.url,
+            "eventTypes": list(s.event_types),
+            "description": s.description,
+            "enabled": s.enabled,
+            "disabledReason": s.disabled_reason.value if s.disabled_reason else None,
+            "failingSince": _ts(s.failing_since),
+            "previousSecretExpiresAt": _ts(max(previous)) if previous else None,
+            "createdAt": _ts(s.created_at),
+            "updatedAt": _ts(s.updated_at),
+            "actions": ["modify", "delete", "rotate-secret", "ping", "replay"],
+            "_links": {
+                "self": {"href": href},
+                "collection": {"href": self._base},
+                "deliveries": {"href": f"{href}/deliveries"},
+                "modify": {"href": href, "method": "PATCH"},
+                "delete": {"href": href, "method": "DELETE"},
+                "rotate-secret": {"href": f"{href}/rotate-secret", "method": "POST"},
+                "ping": {"href": f"{href}/ping", "method": "POST"},
+                "replay": {"href": f"{href}/replay{{?since}}", "method": "POST", "templated": True},
+            },
+        }
+
+    def _delivery(self, record: DeliveryRecord) -> dict[str, Any]:
+        d = record.delivery
+        subscription = f"{self._base}/{d.subscription_id}"
+        href = f"{subscription}/deliveries/{d.delivery_id}"
+        return {
+            "deliveryId": d.delivery_id,
+            "webhookId": d.delivery_id,
+            "subscriptionId": d.subscription_id,
+            "eventId": d.event_id,
+            "eventType": d.event_type,
+            "sequence": d.sequence,
+            "status": d.status.value,
+            "attemptCount": d.total_attempts,
+            "nextAttemptAt": _ts(d.next_attempt_at) if d.status.value == "PENDING" else None,
+            "createdAt": _ts(d.created_at),
+            "updatedAt": _ts(d.updated_at),
+            "payload": json.loads(d.payload),
+            "attempts": [
+                {
+                    "attempt": a.number,
+                    "attemptedAt": _ts(a.attempted_at),
+                    "statusCode": a.status_code,
+                    "latencyMs": a.latency_ms,
+                    "error": a.error,
+                    "responseExcerpt": a.response_excerpt,
+                }
+                for a in record.attempts
+            ],
+            "actions": ["replay"],
+            "_links": {
+                "self": {"href": href},
+                "subscription": {"href": subscription},
+                "replay": {"href": f"{href}/replay", "method": "POST"},
+            },
+        }
+
+    def _collection(
+        self, request: Request, href: str, page: Page, items: list[Any], extra: str = ""
+    ) -> Response:
+        def link(number: int) -> str:
+            return f"{href}?{extra}page={number}&pageSize={page.page_size}"
+
+        last = max(page.total_pages, 1)
+        links: dict[str, Any] = {"self": {"href": link(page.page)}, "first": {"href": link(1)}}
+        if page.page > 1:
+            links["prev"] = {"href": link(min(page.page - 1, last))}
+        if page.page < last:
+            links["next"] = {"href": link(page.page + 1)}
+        links["last"] = {"href": link(last)}
+        body = {
+            "items": items,
+            "pagination": {
+                "page": page.page,
+                "pageSize": page.page_size,
+                "totalItems": page.total_items,
+                "totalPages": page.total_pages,
+            },
+            "_links": links,
+        }
+        header = ", ".join(f'<{v["href"]}>; rel="{k}"' for k, v in links.items() if k != "self")
+        return self._json(body, headers={"link": header})
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    async def list_subscriptions(self, request: Request) -> Response:
+        q = request.query_params
+        page = await self.service.list_subscriptions(q.get("page", 1), q.get("pageSize", 20))
+        return self._collection(request, self._base, page, [self._subscription(s) for s in page.items])
+
+    async def create_subscription(self, request: Request) -> Response:
+        body = await self._body(request, CREATE_FIELDS)
+        subscription, secret = await self.service.create_subscription(**body)
+        representation = {**self._subscription(subscription), "secret": secret}
+        href = representation["_links"]["self"]["href"]
+        return self._json(representation, 201, {"location": href, "cache-control": "no-store"})
+
+    async def get_subscription(self, request: Request, subscription_id: str) -> Response:
+        return self._json(self._subscription(await self.service.get_subscription(subscription_id)))
+
+    async def update_subscription(self, request: Request, subscription_id: str) -> Response:
+        body = await self._body(request, PATCH_FIELDS)
+        return self._json(self._subscription(await self.service.update_subscription(subscription_id, body)))
+
+    async def delete_subscription(self, request: Request, subscription_id: str) -> Response:
+        await self.service.delete_subscription(subscription_id)
+        return Response(status_code=204)
+
+    async def rotate_secret(self, request: Request, subscription_id: str) -> Response:
+        await self._body(request, {})
+        subscription, secret = await self.service.rotate_secret(subscription_id)
+        representation = {**self._subscription(subscription), "secret": secret}
+        return self._json(representation, headers={"cache-control": "no-store"})
+
+    async def ping(self, request: Request, subscription_id: str) -> Response:
+        await self._body(request, {})
+        delivery = await self.service.ping(subscription_id)
+        representation = self._delivery(DeliveryRecord(delivery, ()))
+        return self._json(representation, 202, {"location": representation["_links"]["self"]["href"]})
+
+    async def replay_failed(self, request: Request, subscription_id: str) -> Response:
+        await self._body(request, {})
+        since = request.query_params.get("since")
+        count = await self.service.replay_failed_since(subscription_id, since)
+        deliveries = f"{self._base}/{subscription_id}/deliveries"
+        body = {
+            "subscriptionId": subscription_id,
+            "since": since,
+            "replayed": count,
+            "_links": {"deliveries": {"href": f"{deliveries}?status=PENDING"}},
+        }
+        return self._json(body, 202)
+
+    async def list_deliveries(self, request: Request, subscription_id: str) -> Response:
+        q = request.query_params
+        status = q.get("status")
+        page = await self.service.list_deliveries(
+            subscription_id, status=status, page=q.get("page", 1), page_size=q.get("pageSize", 20)
+        )
+        extra = f"status={quote(status)}&" if status else ""
+        href = f"{self._base}/{subscription_id}/deliveries"
+        return self._collection(request, href, page, [self._delivery(r) for r in page.items], extra)
+
+    async def get_delivery(self, request: Request, subscription_id: str, delivery_id: str) -> Response:
+        return self._json(self._delivery(await self.service.get_delivery(subscription_id, delivery_id)))
+
+    async def replay_delivery(self, request: Request, subscription_id: str, delivery_id: str) -> Response:
+        await self._body(request, {})
+        record = await self.service.replay(subscription_id, delivery_id)
+        return self._json(self._delivery(record), 202)
+
+
+def create_app(api: Any, store: WebhookStore, options: WebhookOptions) -> WebhookApi:
+    """The management API as an ASGI app over ``api`` (the core service or its instrumented proxy)."""
+    return WebhookApi(api, store, options)

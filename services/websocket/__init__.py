@@ -1,0 +1,1 @@
+"""The WebSocket style: JSON frames on ``/ws`` (subprotocol ``rosetta.v1``), its server adapter and client."""

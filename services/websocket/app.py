@@ -1,0 +1,518 @@
+"""The WebSocket adapter: JSON frames over one ``/ws`` connection, translated to the core's use cases.
+
+One connection serves many requests at once (each its own task, answered by ``id``) and several
+event subscriptions, within limits: frame size, a token bucket and a cap on requests in flight per
+connection, a cap on subscriptions, and a bounded send queue for pushed events. ``OPERATIONS`` is
+the one table of request types; ``contracts/asyncapi.yaml`` documents it and a test keeps the two
+in step.
+
+Handshakes that do not offer the ``rosetta.v1`` subprotocol are refused with HTTP 400 before the
+upgrade (close 1008 if the server cannot send an HTTP denial), so a client never talks to a
+connection whose framing it did not agree to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple, cast
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from services.core.errors import (
+    InternalError,
+    InvalidProperty,
+    MalformedRequest,
+    MissingMandatoryProperty,
+    RateLimited,
+    RosettaError,
+)
+from services.core.messages import negotiate
+from services.core.model import WIRE_NAMES, Event, ReservationChanges, ReservationDraft, ReservationQuery
+from services.core.service import ReservationService
+from services.core.validation import from_mapping
+from services.websocket import protocol
+from services.websocket.protocol import RequestId
+
+log = logging.getLogger("rosetta.websocket")
+
+
+@dataclass(frozen=True)
+class WebSocketOptions:
+    max_frame_bytes: int = 64 * 1024
+    rate_per_second: float = 200.0  # token bucket refill per connection; 0 or less: no limit
+    ping_interval: float = 20.0  # applied by the server (uvicorn ``ws_ping_interval``), recorded here
+    burst: float | None = None  # bucket capacity; default: one second's worth of requests
+    max_in_flight: int = 256  # requests handled at once per connection; more are RATE_LIMITED
+    max_subscriptions: int = 16  # per connection
+    send_queue_limit: int = 256  # pushed event frames waiting to be written, per connection
+    slow_consumer_seconds: float = 2.0  # how long a full send queue may stay full before giving up
+
+
+# -- the request types -----------------------------------------------------------------------
+
+Payload = dict[str, Any]
+Handler = Callable[["Connection", Payload], Awaitable[Any]]
+
+
+class AfterReply(NamedTuple):
+    """A handler result whose follow-up must start only once the result frame is written."""
+
+    payload: Any
+    then: Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    handler: Handler
+    properties: frozenset[str]  # the payload properties accepted (others: INVALID_PROPERTY)
+    required: tuple[str, ...] = ()  # absent or null: MISSING_MANDATORY_PROPERTY
+
+
+def _wire_fields(cls: type) -> frozenset[str]:
+    return frozenset(WIRE_NAMES[f.name] for f in fields(cls))
+
+
+def _identifier(payload: Payload, name: str) -> str:
+    value = payload[name]
+    if not isinstance(value, str):
+        raise InvalidProperty(field=name, params={"reason": "type"})
+    return value
+
+
+def _object(payload: Payload, name: str) -> Payload:
+    value = payload[name]
+    if not isinstance(value, dict):
+        raise InvalidProperty(field=name, params={"reason": "type"})
+    return value
+
+
+def _optional(payload: Payload, name: str, default: Any) -> Any:
+    """An optional property: absent and ``null`` both mean the default."""
+    value = payload.get(name)
+    return default if value is None else value
+
+
+async def _list_rooms(conn: Connection, p: Payload) -> Any:
+    return {"items": [room.to_dict() for room in await conn.api.list_rooms()]}
+
+
+async def _get_room(conn: Connection, p: Payload) -> Any:
+    return (await conn.api.get_room(_identifier(p, "roomId"))).to_dict()
+
+
+async def _create_reservation(conn: Connection, p: Payload) -> Any:
+    body = dict(p)
+    key = body.pop("idempotencyKey", None)
+    draft = from_mapping(ReservationDraft, body)
+    return (await conn.api.create_reservation(draft, idempotency_key=key)).to_dict()
+
+
+async def _get_reservation(conn: Connection, p: Payload) -> Any:
+    return (await conn.api.get_reservation(_identifier(p, "reservationId"))).to_dict()
+
+
+async def _list_reservations(conn: Connection, p: Payload) -> Any:
+    query = ReservationQuery(
+        status=p.get("status"),
+        room_id=p.get("roomId"),
+        date_from=p.get("dateFrom"),
+        date_to=p.get("dateTo"),
+        guest_name=p.get("guestName"),
+        sort=p.get("sort"),
+        page=_optional(p, "page", 1),
+        page_size=_optional(p, "pageSize", 20),
+    )
+    page = await conn.api.list_reservations(query)
+    return {
+        "items": [item.to_dict() for item in page.items],
+        "page": page.page,
+        "pageSize": page.page_size,
+        "totalItems": page.total_items,
+        "totalPages": page.total_pages,
+    }
+
+
+async def _modify_reservation(conn: Connection, p: Payload) -> Any:
+    body = _object(p, "changes")
+    if "purpose" in body and body["purpose"] is None:
+        body = {**body, "purpose": ""}  # null clears the purpose, as a JSON merge patch does
+    changes = from_mapping(ReservationChanges, body)
+    reservation = await conn.api.modify_reservation(
+        _identifier(p, "reservationId"), changes, expected_version=p.get("expectedVersion")
+    )
+    return reservation.to_dict()
+
+
+async def _cancel_reservation(conn: Connection, p: Payload) -> Any:
+    reservation = await conn.api.cancel_reservation(
+        _identifier(p, "reservationId"), reason=p.get("reason"), idempotency_key=p.get("idempotencyKey")
+    )
+    return reservation.to_dict()
+
+
+async def _check_in_reservation(conn: Connection, p: Payload) -> Any:
+    return (await conn.api.check_in_reservation(_identifier(p, "reservationId"))).to_dict()
+
+
+async def _watch_events(conn: Connection, p: Payload) -> Any:
+    events = await conn.api.watch_events(
+        _optional(p, "after", 0), types=p.get("types"), limit=_optional(p, "limit", 100)
+    )
+    return {"items": [event.to_dict() for event in events]}
+
+
+async def _subscribe(conn: Connection, p: Payload) -> Any:
+    after, types = _optional(p, "after", 0), p.get("types")
+    if len(conn.subscriptions) >= conn.options.max_subscriptions:
+        raise RateLimited()
+    # The stream validates lazily, on its first read; one bounded read lets the core refuse bad
+    # input now, as an error answer to this request rather than a later error frame.
+    await conn.api.watch_events(after, types=types, limit=1)
+    subscription_id = conn.reserve_subscription()
+    return AfterReply(
+        {"subscriptionId": subscription_id}, lambda: conn.start_subscription(subscription_id, after, types)
+    )
+
+
+async def _unsubscribe(conn: Connection, p: Payload) -> Any:
+    subscription_id = _identifier(p, "subscriptionId")
+    conn.end_subscription(subscription_id)  # idempotent: an ended subscription may be unsubscribed again
+    return {"subscriptionId": subscription_id}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "listRooms": Operation(_list_rooms, frozenset()),
+    "getRoom": Operation(_get_room, frozenset({"roomId"}), ("roomId",)),
+    "createReservation": Operation(_create_reservation, _wire_fields(ReservationDraft) | {"idempotencyKey"}),
+    "getReservation": Operation(_get_reservation, frozenset({"reservationId"}), ("reservationId",)),
+    "listReservations": Operation(
+        _list_reservations,
+        frozenset({"status", "roomId", "dateFrom", "dateTo", "guestName", "sort", "page", "pageSize"}),
+    ),
+    "modifyReservation": Operation(
+        _modify_reservation,
+        frozenset({"reservationId", "changes", "expectedVersion"}),
+        ("reservationId", "changes"),
+    ),
+    "cancelReservation": Operation(
+        _cancel_reservation, frozenset({"reservationId", "reason", "idempotencyKey"}), ("reservationId",)
+    ),
+    "checkInReservation": Operation(_check_in_reservation, frozenset({"reservationId"}), ("reservationId",)),
+    "watchEvents": Operation(_watch_events, frozenset({"after", "types", "limit"})),
+    "subscribe": Operation(_subscribe, frozenset({"after", "types"})),
+    "unsubscribe": Operation(_unsubscribe, frozenset({"subscriptionId"}), ("subscriptionId",)),
+}
+
+
+def _check_properties(payload: Payload, operation: Operation) -> None:
+    for key in payload:
+        if key not in operation.properties:
+            raise InvalidProperty(field=str(key), params={"reason": "unknown"})
+    for key in operation.required:
+        if payload.get(key) is None:
+            raise MissingMandatoryProperty(field=key)
+
+
+# -- one connection ------------------------------------------------------------------------
+
+
+class TokenBucket:
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, capacity: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+_EMPTY: Payload = {}
+
+
+class Pushed(NamedTuple):
+    """A frame waiting in the send queue; ``last`` marks the notice that ends its subscription."""
+
+    subscription_id: str
+    frame: str
+    last: bool = False
+
+
+class Connection:
+    """The state of one accepted connection; everything it started ends with it."""
+
+    def __init__(
+        self, api: ReservationService, options: WebSocketOptions, websocket: WebSocket, language: str
+    ):
+        self.api = api
+        self.options = options
+        self.websocket = websocket
+        self.language = language
+        self.requests: set[asyncio.Task[None]] = set()  # request handlers in flight
+        self.subscriptions: dict[str, asyncio.Task[None] | None] = {}  # None: reserved, not yet started
+        self.background: set[asyncio.Task[None]] = set()  # event pumps and the event writer
+        rate = options.rate_per_second
+        self._bucket = TokenBucket(rate, options.burst or max(rate, 1.0)) if rate > 0 else None
+        self._max_in_flight = options.max_in_flight
+        self._outbox: asyncio.Queue[Pushed] | None = None
+        self.subscriptions_started = 0
+        self._max_bytes = options.max_frame_bytes
+        self._max_chars_unchecked = options.max_frame_bytes // 4  # UTF-8 takes at most 4 bytes a character
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        try:
+            await self._read()
+        finally:
+            await self._stop_everything()
+
+    async def _read(self) -> None:
+        # The reader never waits for handlers: it must see a disconnect at once to cancel them.
+        receive = self.websocket.receive
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if (
+                text is not None
+                and len(text) > self._max_chars_unchecked
+                and len(text.encode()) > self._max_bytes
+            ):
+                # uvicorn (ws_max_size) closes with 1009 before we see such a frame; other servers may not.
+                await self.websocket.close(protocol.CLOSE_MESSAGE_TOO_BIG)
+                return
+            await self._dispatch(text)
+
+    async def _dispatch(self, text: str | None) -> None:
+        """Start a task for one request frame, or answer it with an error frame."""
+        request_id: RequestId = None
+        allowed = self._bucket is None or self._bucket.take()  # every frame counts, even a malformed one
+        try:
+            if text is None:  # binary frames are not part of rosetta.v1
+                raise MalformedRequest(params={"reason": "syntax"})
+            try:
+                frame = protocol.decode(text)
+            except ValueError:
+                raise MalformedRequest(params={"reason": "syntax"}) from None
+            if not isinstance(frame, dict):
+                raise MalformedRequest(params={"reason": "syntax"})
+            request_id = frame.get("id")
+            if request_id is None:
+                raise MalformedRequest(field="id", params={"reason": "syntax"})
+            if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+                request_id = None
+                raise MalformedRequest(field="id", params={"reason": "type"})
+            if not allowed or len(self.requests) >= self._max_in_flight:
+                raise RateLimited()
+            if len(frame) > 2:
+                for key in frame:
+                    if key not in protocol.FRAME_KEYS:
+                        raise MalformedRequest(field=str(key), params={"reason": "unknown"})
+            kind = frame.get("type")
+            if kind is None:
+                raise MalformedRequest(field="type", params={"reason": "syntax"})
+            operation = OPERATIONS.get(kind) if isinstance(kind, str) else None
+            if operation is None:
+                raise MalformedRequest(field="type", params={"reason": "unknown_type"})
+            payload = frame.get("payload", _EMPTY)
+            if not isinstance(payload, dict):
+                raise MalformedRequest(field="payload", params={"reason": "type"})
+        except RosettaError as error:
+            await self.send(protocol.error_frame(request_id, error, self.language))
+            return
+        task = asyncio.create_task(self._answer(request_id, operation, payload))
+        self.requests.add(task)
+        task.add_done_callback(self.requests.discard)
+
+    async def _answer(self, request_id: RequestId, operation: Operation, payload: Payload) -> None:
+        after: Callable[[], None] | None = None
+        try:
+            if payload:
+                _check_properties(payload, operation)
+            elif operation.required:
+                raise MissingMandatoryProperty(field=operation.required[0])
+            result = await operation.handler(self, payload)
+            if type(result) is AfterReply:
+                result, after = result
+            frame = protocol.result_frame(request_id, result)
+        except RosettaError as error:
+            frame = protocol.error_frame(request_id, error, self.language)
+        except Exception:
+            log.exception("request %r (%s) failed", request_id, operation.handler.__name__)
+            frame = protocol.error_frame(request_id, InternalError(), self.language)
+        if await self.send(frame) and after is not None:
+            after()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def send(self, text: str) -> bool:
+        """Write one frame; False when the peer is gone (the reader then ends the connection)."""
+        try:
+            await self.websocket.send_text(text)
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            return False
+        return True
+
+    def _queue(self) -> asyncio.Queue[Pushed]:
+        """The bounded queue of pushed frames and the task writing them, made on first subscribe."""
+        if self._outbox is None:
+            self._outbox = asyncio.Queue(self.options.send_queue_limit)
+            self._spawn(self._write_pushed(self._outbox))
+        return self._outbox
+
+    async def _write_pushed(self, outbox: asyncio.Queue[Pushed]) -> None:
+        while True:
+            subscription_id, frame, last = await outbox.get()
+            # Frames of a subscription unsubscribed meanwhile are dropped: after its answer, nothing follows.
+            if subscription_id not in self.subscriptions:
+                continue
+            if last:
+                del self.subscriptions[subscription_id]
+            if not await self.send(frame):
+                return
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    def reserve_subscription(self) -> str:
+        self.subscriptions_started += 1
+        subscription_id = f"sub-{self.subscriptions_started}"
+        self.subscriptions[subscription_id] = None
+        return subscription_id
+
+    def start_subscription(self, subscription_id: str, after: int, types: list[str] | None) -> None:
+        if subscription_id in self.subscriptions:
+            self.subscriptions[subscription_id] = self._spawn(self._pump(subscription_id, after, types))
+
+    def end_subscription(self, subscription_id: str) -> None:
+        task = self.subscriptions.pop(subscription_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _pump(self, subscription_id: str, after: int, types: list[str] | None) -> None:
+        """Copy the event log into the send queue; a consumer that stays too slow loses the subscription."""
+        outbox = self._queue()
+        progress = [after]  # the sequence of the last event queued
+        try:
+            failure = await self._copy_events(subscription_id, outbox, progress, types)
+        except RosettaError as error:
+            failure = error
+        except Exception:
+            log.exception("subscription %s failed", subscription_id)
+            failure = InternalError()
+        # Queued behind the events already accepted, so ``resumeAfter`` is the last event it will have;
+        # the subscription ends when the writer sends this notice.
+        notice = protocol.error_frame(
+            None, failure, self.language, subscriptionId=subscription_id, resumeAfter=progress[0]
+        )
+        await outbox.put(Pushed(subscription_id, notice, last=True))
+
+    async def _copy_events(
+        self,
+        subscription_id: str,
+        outbox: asyncio.Queue[Pushed],
+        progress: list[int],
+        types: list[str] | None,
+    ) -> RosettaError:
+        stream = cast(AsyncGenerator[Event, None], self.api.stream_events(progress[0], types=types))
+        async with contextlib.aclosing(stream) as events:
+            async for event in events:
+                item = Pushed(subscription_id, protocol.event_frame(subscription_id, event.to_dict()))
+                if outbox.full():
+                    try:
+                        await asyncio.wait_for(outbox.put(item), self.options.slow_consumer_seconds)
+                    except TimeoutError:
+                        log.info("subscription %s ended: slow consumer at %d", subscription_id, progress[0])
+                        return RateLimited()
+                else:
+                    outbox.put_nowait(item)
+                progress[0] = event.sequence
+        return InternalError()  # the core's stream never ends by itself
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+    async def _stop_everything(self) -> None:
+        self.subscriptions.clear()
+        tasks = [*self.requests, *self.background]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# -- the ASGI app ------------------------------------------------------------------------------
+
+
+class WebSocketApp:
+    """ASGI app for ``/ws``; ``connections`` holds the live ones (tests and metrics read it)."""
+
+    def __init__(self, api: ReservationService, options: WebSocketOptions) -> None:
+        self.api = api
+        self.options = options
+        self.connections: set[Connection] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            body = b'{"code":"MALFORMED_REQUEST","message":"Connect with WebSocket, subprotocol rosetta.v1."}'
+            response = Response(body, 426, {"Upgrade": "websocket"}, media_type="application/json")
+            await response(scope, receive, send)
+            return
+        websocket = WebSocket(scope, receive, send)
+        language = self._language(websocket)
+        if protocol.SUBPROTOCOL not in scope.get("subprotocols", ()):
+            await self._refuse(websocket, language)
+            return
+        await websocket.accept(subprotocol=protocol.SUBPROTOCOL)
+        connection = Connection(self.api, self.options, websocket, language)
+        self.connections.add(connection)
+        try:
+            await connection.serve()
+        finally:
+            self.connections.discard(connection)
+
+    @staticmethod
+    def _language(websocket: WebSocket) -> str:
+        return negotiate(websocket.query_params.get("lang") or websocket.headers.get("accept-language"))
+
+    @staticmethod
+    async def _refuse(websocket: WebSocket, language: str) -> None:
+        if "websocket.http.response" not in websocket.scope.get("extensions", {}):
+            await websocket.close(protocol.CLOSE_POLICY)
+            return
+        error = MalformedRequest(
+            field="Sec-WebSocket-Protocol",
+            params={"reason": f"the {protocol.SUBPROTOCOL} subprotocol must be offered."},
+        )
+        body = protocol.error_frame(None, error, language).encode()
+        await websocket.send_denial_response(
+            Response(body, 400, {"Content-Language": language}, media_type="application/json")
+        )
+
+
+def create_app(api: ReservationService, options: WebSocketOptions) -> WebSocketApp:
+    return WebSocketApp(api, options)
+
+
+__all__ = ["OPERATIONS", "WebSocketApp", "WebSocketOptions", "create_app"]
