@@ -116,7 +116,9 @@ def webhook_options(settings: Settings) -> Any:
 
 def build_runtime(settings: Settings) -> Runtime:
     store = open_store(settings.db)
-    notifier = InProcessNotifier()
+    # PostgreSQL wakes subscribers of every process (LISTEN/NOTIFY); otherwise this process only.
+    make_notifier = getattr(store, "notifier", None)
+    notifier: EventNotifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
     service = ReservationService(store, notifier=notifier)
     return Runtime(settings=settings, store=store, notifier=notifier, service=service, metrics=Metrics())
 
@@ -249,6 +251,10 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
         await rt.store.open()
+        start_notifier = getattr(rt.notifier, "start", None)
+        if start_notifier is not None:
+            await start_notifier()
+            rt.background.insert(0, rt.notifier.stop)  # type: ignore[attr-defined]
         grpc_server = None
         if "grpc" in rt.settings.styles:
             from services.grpc.server import GrpcOptions, start_server
