@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple, cast
 
@@ -169,16 +169,15 @@ async def _watch_events(conn: Connection, p: Payload) -> Any:
 
 
 async def _subscribe(conn: Connection, p: Payload) -> Any:
-    after, types = _optional(p, "after", 0), p.get("types")
     if len(conn.subscriptions) >= conn.options.max_subscriptions:
         raise RateLimited()
-    # The stream validates lazily, on its first read; one bounded read lets the core refuse bad
-    # input now, as an error answer to this request rather than a later error frame.
-    await conn.api.watch_events(after, types=types, limit=1)
+    after = _optional(p, "after", 0)
+    # The core checks the arguments when the stream is made, so bad input is refused in this answer.
+    events = conn.api.stream_events(after, types=p.get("types"))
+    after = int(after)  # accepted by the core: an int, or a decimal string it coerces the same way
     subscription_id = conn.reserve_subscription()
-    return AfterReply(
-        {"subscriptionId": subscription_id}, lambda: conn.start_subscription(subscription_id, after, types)
-    )
+    start = lambda: conn.start_subscription(subscription_id, after, events)  # noqa: E731
+    return AfterReply({"subscriptionId": subscription_id}, start)
 
 
 async def _unsubscribe(conn: Connection, p: Payload) -> Any:
@@ -396,21 +395,21 @@ class Connection:
         self.subscriptions[subscription_id] = None
         return subscription_id
 
-    def start_subscription(self, subscription_id: str, after: int, types: list[str] | None) -> None:
+    def start_subscription(self, subscription_id: str, after: int, events: AsyncIterator[Event]) -> None:
         if subscription_id in self.subscriptions:
-            self.subscriptions[subscription_id] = self._spawn(self._pump(subscription_id, after, types))
+            self.subscriptions[subscription_id] = self._spawn(self._pump(subscription_id, after, events))
 
     def end_subscription(self, subscription_id: str) -> None:
         task = self.subscriptions.pop(subscription_id, None)
         if task is not None:
             task.cancel()
 
-    async def _pump(self, subscription_id: str, after: int, types: list[str] | None) -> None:
+    async def _pump(self, subscription_id: str, after: int, events: AsyncIterator[Event]) -> None:
         """Copy the event log into the send queue; a consumer that stays too slow loses the subscription."""
         outbox = self._queue()
         progress = [after]  # the sequence of the last event queued
         try:
-            failure = await self._copy_events(subscription_id, outbox, progress, types)
+            failure = await self._copy_events(subscription_id, outbox, progress, events)
         except RosettaError as error:
             failure = error
         except Exception:
@@ -428,10 +427,9 @@ class Connection:
         subscription_id: str,
         outbox: asyncio.Queue[Pushed],
         progress: list[int],
-        types: list[str] | None,
+        events: AsyncIterator[Event],
     ) -> RosettaError:
-        stream = cast(AsyncGenerator[Event, None], self.api.stream_events(progress[0], types=types))
-        async with contextlib.aclosing(stream) as events:
+        async with contextlib.aclosing(cast(AsyncGenerator[Event, None], events)):
             async for event in events:
                 item = Pushed(subscription_id, protocol.event_frame(subscription_id, event.to_dict()))
                 if outbox.full():
