@@ -10,7 +10,7 @@ import pytest
 from tests.conformance.scenarios import SCENARIOS, Context, Scenario
 from tests.conformance.targets import Target, open_target
 
-TARGETS: tuple[str, ...] = ("core", "rest", "graphql", "grpc", "soap")
+TARGETS: tuple[str, ...] = ("core", "rest", "graphql", "grpc", "soap", "websocket")
 
 CASES = [
     pytest.param(target, scenario, id=f"{target}-{scenario.name}")
