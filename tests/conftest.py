@@ -24,7 +24,7 @@ async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print the size of the conformance matrix that ran."""
     from tests.conformance.scenarios import SCENARIOS
-    from tests.conformance.test_conformance import NOT_EXPRESSIBLE, TARGETS
+    from tests.conformance.test_conformance import NOT_EXPRESSIBLE, STORES, TARGETS
 
     passed = [
         report
@@ -35,7 +35,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.write_line(
         f"conformance matrix: {len(SCENARIOS)} scenarios x {len(TARGETS)} targets "
-        f"({', '.join(TARGETS)}) = {len(SCENARIOS) * len(TARGETS) - len(NOT_EXPRESSIBLE)} cases; "
+        f"({', '.join(TARGETS)}) x {len(STORES)} stores ({', '.join(STORES)}) = "
+        f"{(len(SCENARIOS) * len(TARGETS) - len(NOT_EXPRESSIBLE)) * len(STORES)} cases; "
         f"{len(passed)} passed in this run; not expressible: "
         + ("; ".join(f"{t}/{n}: {r}" for t, n, r in NOT_EXPRESSIBLE) or "none")
     )

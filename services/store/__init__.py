@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from services.store.memory import MemoryStore
 from services.store.sqlite import SqliteStore
@@ -13,8 +14,17 @@ if TYPE_CHECKING:
 __all__ = ["MemoryStore", "SqliteStore", "open_store"]
 
 
+def split_schema(url: str) -> tuple[str, str | None]:
+    """``postgresql://…?schema=name`` -> (the libpq URL without it, name): one schema per deployment."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((value for key, value in query if key == "schema"), None)
+    rest = urlencode([(key, value) for key, value in query if key != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
 def open_store(url: str) -> MemoryStore | SqliteStore | PostgresStore:
-    """``memory://``, ``sqlite:///path/to/file.db`` (or a bare path), ``postgresql://…`` (libpq URL)."""
+    """``memory://``, ``sqlite:///path/to/file.db`` (or a bare path), ``postgresql://…[?schema=name]``."""
     if url.startswith("memory:"):
         return MemoryStore()
     if url.startswith("sqlite:///"):
@@ -24,7 +34,8 @@ def open_store(url: str) -> MemoryStore | SqliteStore | PostgresStore:
     if url.startswith(("postgresql://", "postgres://")):
         from services.store.postgres import PostgresStore  # psycopg is loaded only when used
 
-        return PostgresStore(url)
+        dsn, schema = split_schema(url)
+        return PostgresStore(dsn, schema=schema)
     if "://" not in url:
         return SqliteStore(url)
     raise ValueError(

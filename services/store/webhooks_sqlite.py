@@ -240,7 +240,10 @@ class SqliteWebhookStore:
     @property
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:
-            raise RuntimeError("SqliteWebhookStore.open() was not called")
+            # Opened on first use too: a process serving the management API without running the
+            # dispatcher may never call open().
+            self._open()
+            assert self._connection is not None
         return self._connection
 
     @contextlib.contextmanager
@@ -255,6 +258,9 @@ class SqliteWebhookStore:
         db.execute("COMMIT")
 
     async def open(self) -> None:
+        self._open()
+
+    def _open(self) -> None:
         if self._connection is not None:
             return
         if self.path != ":memory:":

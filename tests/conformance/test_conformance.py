@@ -11,9 +11,11 @@ from tests.conformance.scenarios import SCENARIOS, Context, Scenario
 from tests.conformance.targets import Target, open_target
 
 TARGETS: tuple[str, ...] = ("core", "rest", "graphql", "grpc", "soap", "websocket")
+STORES: tuple[str, ...] = ("memory", "postgres")  # the store is a parameter of the suite
 
 CASES = [
-    pytest.param(target, scenario, id=f"{target}-{scenario.name}")
+    pytest.param(store, target, scenario, id=f"{store}-{target}-{scenario.name}")
+    for store in STORES
     for target in TARGETS
     for scenario in SCENARIOS
     if target not in scenario.not_expressible
@@ -26,21 +28,20 @@ NOT_EXPRESSIBLE = [
 
 
 @pytest.fixture(scope="module")
-def targets() -> Iterator[dict[str, Target]]:
-    """Targets start on first use and live for the module: one server (and store) per style."""
-    opened: dict[str, Target] = {}
+def targets() -> Iterator[dict[tuple[str, str], Target]]:
+    """Targets start on first use and live for the module: one server (and store) per style and store."""
     stack: list[Any] = []
 
-    class Lazy(dict[str, Target]):
-        def __missing__(self, name: str) -> Target:
-            manager = open_target(name)
+    class Lazy(dict[tuple[str, str], Target]):
+        def __missing__(self, key: tuple[str, str]) -> Target:
+            store, name = key
+            manager = open_target(name, store)
             target = manager.__enter__()
             stack.append(manager)
-            self[name] = target
+            self[key] = target
             return target
 
-    lazy = Lazy(opened)
-    yield lazy
+    yield Lazy()
     for manager in reversed(stack):
         manager.__exit__(None, None, None)
 
@@ -56,13 +57,13 @@ async def _outcome(target: Target, scenario: Scenario) -> list[Any]:
 _reference: dict[str, list[Any]] = {}
 
 
-@pytest.mark.parametrize(("target_name", "scenario"), CASES)
+@pytest.mark.parametrize(("store", "target_name", "scenario"), CASES)
 async def test_style_matches_the_core(
-    targets: dict[str, Target], target_name: str, scenario: Scenario
+    targets: dict[tuple[str, str], Target], store: str, target_name: str, scenario: Scenario
 ) -> None:
     if scenario.name not in _reference:
-        _reference[scenario.name] = await _outcome(targets["reference"], scenario)
-    outcome = await _outcome(targets[target_name], scenario)
+        _reference[scenario.name] = await _outcome(targets["memory", "reference"], scenario)
+    outcome = await _outcome(targets[store, target_name], scenario)
     assert outcome == _reference[scenario.name]
 
 

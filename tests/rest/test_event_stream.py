@@ -42,7 +42,9 @@ async def test_event_stream_pushes_new_events_and_resumes_from_last_event_id(ser
         assert [f["event"] for f in frames] == ["reservation.created", "reservation.checked_in"]
         assert [int(f["id"]) for f in frames] == [after + 1, after + 2]
         payload = json.loads(frames[0]["data"])
-        assert payload["sequence"] == after + 1 and payload["data"]["reservationId"] == created["reservationId"]
+        assert (
+            payload["sequence"] == after + 1 and payload["data"]["reservationId"] == created["reservationId"]
+        )
 
         # Reconnect as EventSource does: Last-Event-ID wins over ?after, no gap and no duplicate.
         resume = {**headers, "Last-Event-ID": frames[0]["id"]}
@@ -54,7 +56,9 @@ async def test_event_stream_pushes_new_events_and_resumes_from_last_event_id(ser
 async def test_event_stream_refuses_bad_arguments_before_streaming(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         response = await http.get(
-            "/api/v1/events", params={"types": "reservation.exploded"}, headers={"Accept": "text/event-stream"}
+            "/api/v1/events",
+            params={"types": "reservation.exploded"},
+            headers={"Accept": "text/event-stream"},
         )
     assert response.status_code == 400
     assert response.json()["code"] == "INVALID_PROPERTY" and response.json()["errors"][0]["field"] == "types"

@@ -95,3 +95,13 @@ def test_open_store_understands_the_store_urls(tmp_path: Path) -> None:
     assert open_store(f"sqlite:///{tmp_path}/a.db").path == f"{tmp_path}/a.db"  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="unsupported store"):
         open_store("mysql://nope")
+
+
+def test_postgres_urls_may_name_a_schema() -> None:
+    from services.store import split_schema
+
+    assert split_schema("postgresql://u@h:5432/db?schema=demo&sslmode=disable") == (
+        "postgresql://u@h:5432/db?sslmode=disable",
+        "demo",
+    )
+    assert split_schema("postgresql://u@h/db") == ("postgresql://u@h/db", None)

@@ -1,0 +1,88 @@
+"""The SSRF guard on its own: which addresses are refused, and what the allowlist lets through."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.webhooks.ssrf import Guard, TargetRefused
+
+
+async def resolve_to(address: str) -> Guard:
+    async def resolver(host: str, port: int) -> list[str]:
+        return [address]
+
+    return Guard((), resolver)
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("0.0.0.0", "unspecified"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("fd00::1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "reserved"),
+        ("::ffff:127.0.0.1", "loopback"),
+    ],
+)
+async def test_non_public_addresses_are_refused(address: str, kind: str) -> None:
+    guard = await resolve_to(address)
+    with pytest.raises(TargetRefused) as refused:
+        await guard.check("https://hooks.example.com/x")
+    assert refused.value.reason == "address_refused"
+    assert refused.value.params == {"address": address.removeprefix("::ffff:"), "kind": kind}
+
+
+async def test_a_public_address_passes_and_is_pinned() -> None:
+    guard = await resolve_to("93.184.216.34")
+    target = await guard.check("https://hooks.example.com:8443/x")
+    assert (target.host, target.port, target.address) == ("hooks.example.com", 8443, "93.184.216.34")
+
+
+async def test_one_private_answer_among_public_ones_is_refused() -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "10.0.0.1"]
+
+    with pytest.raises(TargetRefused):
+        await Guard((), resolver).check("http://hooks.example.com/")
+
+
+@pytest.mark.parametrize(
+    ("allowlist", "url"),
+    [
+        (("127.0.0.1",), "http://127.0.0.1:8080/hook"),
+        (("127.0.0.0/8",), "http://127.0.0.2/hook"),
+        (("10.0.0.0/8", "::1"), "http://[::1]:9000/hook"),
+        (("receiver.internal",), "http://receiver.internal/hook"),
+    ],
+)
+async def test_the_allowlist_names_hosts_and_networks(allowlist: tuple[str, ...], url: str) -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["10.9.8.7"]
+
+    target = await Guard(allowlist, resolver).check(url)
+    assert target.url == url
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/x", "http:///nohost", "not a url", "http://[::1/x"])
+async def test_urls_that_are_not_http_targets_are_refused(url: str) -> None:
+    with pytest.raises(TargetRefused) as refused:
+        await Guard(()).check(url)
+    assert refused.value.reason == "url"
+
+
+async def test_an_unresolvable_host_is_refused() -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        raise OSError("no such host")
+
+    with pytest.raises(TargetRefused) as refused:
+        await Guard((), resolver).check("https://nowhere.invalid/")
+    assert refused.value.reason == "unresolvable" and refused.value.params == {"host": "nowhere.invalid"}
