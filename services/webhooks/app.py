@@ -79,6 +79,8 @@ def open_webhook_store(url: str) -> WebhookStore:
         return SqliteWebhookStore(url.removeprefix("sqlite:"))
     if "://" not in url:
         return SqliteWebhookStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        raise ValueError("the PostgreSQL webhook store is not written yet; run webhooks on SQLite for now")
     raise ValueError(f"unsupported webhook store URL: {url!r} (use memory:// or sqlite:///path)")
 
 
@@ -133,6 +135,11 @@ PATCH_FIELDS = {"url": "url", "eventTypes": "event_types", "description": "descr
 
 def _dumps(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def problem_type(code: str) -> str:
+    """The same problem type URIs as the REST adapter (services/rest/errors.py)."""
+    return "urn:rosetta:problem:" + code.lower().replace("_", "-")
 
 
 def _ts(moment: Any) -> str | None:
@@ -249,7 +256,7 @@ class WebhookApi:
     def _problem(self, request: Request, error: RosettaError, language: str) -> Response:
         status = HTTP_STATUS.get(error.code, 500)
         body: dict[str, Any] = {
-            "type": "about:blank",
+            "type": problem_type(error.code),
             "title": error.title(language),
             "status": status,
             "detail": error.localized(language),

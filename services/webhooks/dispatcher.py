@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("rosetta.webhooks")
 
 USER_AGENT = "Rosetta-Webhooks/1.0"
+LEASE_MARGIN = 5.0  # an attempt takes at most request_timeout; then its outcome is written
 RETRY_AFTER_MAX = RETRY_DELAYS[-1]  # a Retry-After longer than the longest backoff is capped to it
 
 
@@ -185,6 +186,7 @@ class Dispatcher:
             starting: list[Delivery] = []
             for delivery in due:
                 if delivery.delivery_id in self._attempts:
+                    blocked = True  # replayed while in flight: due again once this attempt ends
                     continue
                 if (
                     len(self._attempts) + len(starting) >= options.max_concurrency
@@ -197,7 +199,7 @@ class Dispatcher:
                 starting.append(delivery)
             if starting:
                 # Leased before the attempts start, so a quick attempt's reschedule is never overwritten.
-                lease = now + timedelta(seconds=options.request_timeout * 2 + 5)
+                lease = now + timedelta(seconds=options.request_timeout + LEASE_MARGIN)
                 try:
                     await self._store.lease([d.delivery_id for d in starting], lease)
                 except BaseException:

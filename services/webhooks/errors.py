@@ -74,7 +74,9 @@ class _Format(dict[str, object]):
 
 
 def _language(language: str | None) -> str:
-    return language if language in messages.LANGUAGES else messages.negotiate(language)  # type: ignore[return-value]
+    return (
+        language if language is not None and language in messages.LANGUAGES else messages.negotiate(language)
+    )
 
 
 class _LocalNotFound(NotFound):

@@ -46,15 +46,13 @@ class Target:
 
 def classify(address: IPAddress) -> str | None:
     """The kind of non-public address (``loopback``, ``private``…), or None if it is public."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     for kind, flag in (
         ("loopback", address.is_loopback),
         ("unspecified", address.is_unspecified),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
     ):
         if flag:
             return kind
@@ -65,9 +63,16 @@ def classify(address: IPAddress) -> str | None:
 
 def _literal(host: str) -> IPAddress | None:
     try:
-        return ipaddress.ip_address(host)
+        return _unmapped(ipaddress.ip_address(host))
     except ValueError:
         return None
+
+
+def _unmapped(address: IPAddress) -> IPAddress:
+    """``::ffff:127.0.0.1`` is 127.0.0.1 for every rule here."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 class Guard:
@@ -106,7 +111,7 @@ class Guard:
         else:
             try:
                 answers = await self._resolver(host, port)
-                addresses = [ipaddress.ip_address(a.split("%")[0]) for a in answers]
+                addresses = [_unmapped(ipaddress.ip_address(a.split("%")[0])) for a in answers]
             except (OSError, UnicodeError, ValueError):
                 addresses = []
             if not addresses:
