@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -13,7 +14,7 @@ from collections.abc import Iterator, Sequence
 
 import uvicorn
 
-from gateway.app import build_app, build_runtime
+from gateway.app import build_app, build_runtime, webhook_options
 from gateway.observability import configure_logging
 from gateway.settings import STYLES, Settings
 
@@ -104,6 +105,41 @@ async def serve(settings: Settings) -> None:
     await server.serve()
 
 
+async def run_inspector(
+    host: str, port: int, secrets: list[str], subscribe: str | None, public_url: str | None
+) -> None:
+    """The webhook inspector under uvicorn; with ``subscribe``, it registers itself at that server."""
+    from services.webhooks.inspector import create_inspector_app
+
+    app = create_inspector_app(secrets)
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
+    serving = asyncio.ensure_future(server.serve())
+    target = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    if subscribe:
+        secret = await _subscribe(subscribe.rstrip("/"), target)
+        secrets.append(secret)
+        log.info("subscribed %s at %s", target, subscribe)
+    print(f"webhook inspector on http://{host}:{port}/ (GET /received lists deliveries)", flush=True)
+    await serving
+
+
+async def _subscribe(rosetta_url: str, target: str) -> str:
+    """Create a subscription for every event type, retrying until the server answers."""
+    import httpx
+
+    body = {"url": target, "description": "webhook inspector (rosetta webhook-inspector --subscribe)"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for attempt in range(60):
+            try:
+                response = await http.post(f"{rosetta_url}/api/v1/webhook-subscriptions", json=body)
+            except httpx.TransportError:
+                await asyncio.sleep(min(0.5 * (attempt + 1), 5))
+                continue
+            response.raise_for_status()
+            return str(response.json()["secret"])
+    raise RuntimeError(f"could not subscribe at {rosetta_url}")
+
+
 async def migrate(settings: Settings) -> None:
     runtime = build_runtime(settings)
     await runtime.store.open()  # applies pending migrations under a lock and seeds the rooms
@@ -119,6 +155,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate", help="create or upgrade the store's schema and seed the rooms, then exit"
     )
     migrate_cmd.add_argument("--db", help="store URL (ROSETTA_DB)")
+    dispatch = sub.add_parser("dispatch", help="deliver webhooks from the event log (no HTTP server)")
+    dispatch.add_argument("--db", help="store URL (ROSETTA_DB)")
+    inspector = sub.add_parser("webhook-inspector", help="receive webhooks, verify and show them")
+    inspector.add_argument("--host", help="default: ROSETTA_HOST or 127.0.0.1")
+    inspector.add_argument("--port", type=int, default=None, help="default: ROSETTA_PORT or 9000")
+    inspector.add_argument("--secret", action="append", default=[], help="whsec_… secret (repeatable)")
+    inspector.add_argument(
+        "--subscribe",
+        metavar="ROSETTA_URL",
+        help="subscribe at a Rosetta server (e.g. http://127.0.0.1:8000), verify with the secret it returns",
+    )
+    inspector.add_argument("--public-url", help="URL the server delivers to (default http://HOST:PORT/)")
     sub.add_parser("bench", help="benchmark the styles side by side (rosetta bench --help)", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
@@ -143,6 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(error))
         configure_logging(settings.log_level)
         asyncio.run(serve(settings))
+        return 0
+    if args.command == "dispatch":
+        from services.webhooks.app import run_dispatcher_forever
+
+        settings = Settings.from_env().override(db=args.db)
+        configure_logging(settings.log_level)
+        asyncio.run(run_dispatcher_forever(settings.db, webhook_options(settings)))
+        return 0
+    if args.command == "webhook-inspector":
+        configure_logging("info")
+        port = args.port if args.port is not None else int(os.environ.get("ROSETTA_PORT", "9000"))
+        host = args.host or os.environ.get("ROSETTA_HOST", "127.0.0.1")
+        asyncio.run(run_inspector(host, port, args.secret, args.subscribe, args.public_url))
         return 0
     if args.command == "migrate":
         settings = Settings.from_env().override(db=args.db)

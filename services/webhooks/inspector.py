@@ -4,6 +4,7 @@
 against each configured secret, logged in one line, and kept (the last ``keep`` messages).
 ``GET /received`` lists them as JSON, oldest first (``?path=/x``: only those sent to one path;
 ``?count=N&timeout=S``: wait until at least N have arrived). ``DELETE /received`` forgets them.
+``GET /healthz`` answers 200 (the container health check).
 A verified message is answered 204; one that does not verify is answered 401, so the sender
 records the failure.
 """
@@ -61,6 +62,8 @@ class Inspector:
         request = Request(scope, receive)
         if request.method in RECEIVE_METHODS:
             response = await self._receive(request)
+        elif request.url.path == "/healthz" and request.method in ("GET", "HEAD"):
+            response = Response(b'{"status":"ok"}', media_type="application/json")
         elif request.url.path.rstrip("/") == "/received" and request.method == "GET":
             response = await self._list(request)
         elif request.url.path.rstrip("/") == "/received" and request.method == "DELETE":
