@@ -2,65 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support.server import free_socket
-
-ROSETTA = str(Path(sys.executable).with_name("rosetta"))
-
-
-@contextmanager
-def rosetta_serve(db: Path, *extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    http_sock, grpc_sock = free_socket(), free_socket()
-    port, grpc_port = http_sock.getsockname()[1], grpc_sock.getsockname()[1]
-    http_sock.close()
-    grpc_sock.close()
-    process = subprocess.Popen(
-        [
-            ROSETTA,
-            "serve",
-            "--port",
-            str(port),
-            "--grpc-port",
-            str(grpc_port),
-            "--db",
-            f"sqlite:///{db}",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "ROSETTA_LOG_LEVEL": "warning"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            output = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"rosetta serve did not start:\n{output}")
-        time.sleep(0.1)
-    try:
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(20)
-        if process.stdout:
-            process.stdout.close()
+from tests.support.processes import rosetta_serve
 
 
 def test_serve_prints_where_everything_is_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
