@@ -7,12 +7,15 @@ after the first. Errors come back as the core's typed exceptions, rebuilt from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import fields
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from services.core.errors import InternalError, RosettaError, error_from_code
 from services.core.model import (
@@ -67,6 +70,22 @@ WATCH_EVENTS = (
     "{ events(after: $after, types: $types, limit: $limit) "
     f"{{ eventId sequence type occurredAt data {{ {_RESERVATION} }} }} }}"
 )
+
+STREAM_EVENTS = (
+    "subscription StreamEvents($after: Int!, $types: [String!]) "
+    "{ reservationEvents(after: $after, types: $types) "
+    f"{{ eventId sequence type occurredAt data {{ {_RESERVATION} }} }} }}"
+)
+
+
+def _event(item: dict[str, Any]) -> Event:
+    return Event(
+        event_id=item["eventId"],
+        sequence=item["sequence"],
+        type=item["type"],
+        occurred_at=parse_timestamp(item["occurredAt"]),
+        data=Reservation.from_dict(item["data"]).to_dict(),
+    )
 
 
 def _input(value: ReservationDraft | ReservationChanges) -> dict[str, Any]:
@@ -193,16 +212,37 @@ class GraphQLClient:
         self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 100
     ) -> list[Event]:
         variables = {"after": after, "types": list(types) if types else None, "limit": limit}
-        return [
-            Event(
-                event_id=item["eventId"],
-                sequence=item["sequence"],
-                type=item["type"],
-                occurred_at=parse_timestamp(item["occurredAt"]),
-                data=Reservation.from_dict(item["data"]).to_dict(),
-            )
-            for item in await self._call(WATCH_EVENTS, "events", variables)
-        ]
+        return [_event(item) for item in await self._call(WATCH_EVENTS, "events", variables)]
+
+    async def stream_events(
+        self, after: int = 0, *, types: Sequence[str] | None = None
+    ) -> AsyncIterator[Event]:
+        """The ``reservationEvents`` subscription over ``graphql-transport-ws``, one event at a time."""
+        url = "ws" + self.endpoint.removeprefix("http")
+        headers = {"accept-language": self.language}
+        async with connect(
+            url, subprotocols=[Subprotocol("graphql-transport-ws")], additional_headers=headers
+        ) as ws:
+            await ws.send(json.dumps({"type": "connection_init"}))
+            if json.loads(await ws.recv()).get("type") != "connection_ack":
+                raise InternalError(message="the GraphQL server did not acknowledge the connection")
+            variables = {"after": after, "types": list(types) if types else None}
+            subscribe = {"query": STREAM_EVENTS, "variables": variables}
+            await ws.send(json.dumps({"id": "events", "type": "subscribe", "payload": subscribe}))
+            async for raw in ws:
+                message = json.loads(raw)
+                kind = message.get("type")
+                if kind == "next":
+                    payload = message["payload"]
+                    if payload.get("errors"):
+                        raise _error(payload["errors"][0])
+                    yield _event(payload["data"]["reservationEvents"])
+                elif kind == "error":
+                    raise _error((message.get("payload") or [None])[0])
+                elif kind == "complete":
+                    return
+                elif kind == "ping":
+                    await ws.send(json.dumps({"type": "pong"}))
 
 
 def _error(entry: Any) -> RosettaError:

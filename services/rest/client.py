@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import fields
 from types import TracebackType
 from typing import Any, Self
@@ -171,3 +171,21 @@ class RestClient:
             params["types"] = ",".join(types)
         data = await self._call("GET", "/events", params=params)
         return [_event(item) for item in data["items"]]
+
+    async def stream_events(
+        self, after: int = 0, *, types: Sequence[str] | None = None
+    ) -> AsyncIterator[Event]:
+        """``GET /events`` as ``text/event-stream``: each ``data:`` line is one event."""
+        params: dict[str, Any] = {"after": str(after)}
+        if types:
+            params["types"] = ",".join(types)
+        headers = {"accept": "text/event-stream"}
+        async with self._http.stream(
+            "GET", "/events", params=params, headers=headers, timeout=None
+        ) as response:
+            if not response.is_success:
+                await response.aread()
+                raise self._error(response)
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    yield _event(json.loads(line.removeprefix("data: ")))
