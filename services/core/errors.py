@@ -12,7 +12,9 @@ the same exceptions::
     │   └── PayloadTooLarge                 PAYLOAD_TOO_LARGE
     ├── NotFound
     │   ├── RoomNotFound                    ROOM_NOT_FOUND
-    │   └── ReservationNotFound             RESERVATION_NOT_FOUND
+    │   ├── ReservationNotFound             RESERVATION_NOT_FOUND
+    │   ├── SubscriptionNotFound            SUBSCRIPTION_NOT_FOUND   (webhook management API)
+    │   └── DeliveryNotFound                DELIVERY_NOT_FOUND       (webhook management API)
     ├── ConflictError
     │   ├── ReservationConflict             RESERVATION_CONFLICT
     │   ├── InvalidStateTransition          INVALID_STATE_TRANSITION
@@ -114,6 +116,14 @@ class ReservationNotFound(NotFound):
     code = "RESERVATION_NOT_FOUND"
 
 
+class SubscriptionNotFound(NotFound):
+    code = "SUBSCRIPTION_NOT_FOUND"
+
+
+class DeliveryNotFound(NotFound):
+    code = "DELIVERY_NOT_FOUND"
+
+
 class ConflictError(RosettaError):
     """The request clashes with the current state of a resource."""
 
@@ -169,6 +179,8 @@ ERRORS_BY_CODE: dict[str, type[RosettaError]] = {
         PayloadTooLarge,
         RoomNotFound,
         ReservationNotFound,
+        SubscriptionNotFound,
+        DeliveryNotFound,
         ReservationConflict,
         InvalidStateTransition,
         VersionMismatch,

@@ -41,6 +41,22 @@ CATALOG: dict[str, dict[str, tuple[str, str]]] = {
             "Aucune réservation ne porte l'identifiant « {reservationId} ».",
         ),
     },
+    "SUBSCRIPTION_NOT_FOUND": {
+        "en": ("Subscription not found", "No webhook subscription with id '{subscriptionId}' exists."),
+        "ko": ("구독을 찾을 수 없음", "ID가 '{subscriptionId}'인 웹훅 구독이 없습니다."),
+        "fr": (
+            "Abonnement introuvable",
+            "Aucun abonnement webhook ne porte l'identifiant « {subscriptionId} ».",
+        ),
+    },
+    "DELIVERY_NOT_FOUND": {
+        "en": ("Delivery not found", "No delivery with id '{deliveryId}' exists for this subscription."),
+        "ko": ("전송 기록을 찾을 수 없음", "이 구독에는 ID가 '{deliveryId}'인 전송 기록이 없습니다."),
+        "fr": (
+            "Envoi introuvable",
+            "Aucun envoi ne porte l'identifiant « {deliveryId} » pour cet abonnement.",
+        ),
+    },
     "RESERVATION_CONFLICT": {
         "en": (
             "Reservation conflict",
@@ -134,7 +150,8 @@ CATALOG: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 # Localized fragments used inside templates: the reason of INVALID_PROPERTY / MALFORMED_REQUEST,
-# and the action and status words of INVALID_STATE_TRANSITION.
+# and the action words of INVALID_STATE_TRANSITION. A fragment may hold fields of its own, filled
+# from the same params as the template (e.g. ``max`` of ``too_deep``).
 FRAGMENTS: dict[str, dict[str, str]] = {
     "unknown": {
         "en": "this property is not recognised.",
@@ -206,6 +223,100 @@ FRAGMENTS: dict[str, dict[str, str]] = {
         "ko": "요청한 미디어 타입을 제공할 수 없습니다.",
         "fr": "aucun des types de média acceptés ne peut être produit.",
     },
+    # Refusals decided by HTTP itself (REST and the webhook management API).
+    "no_route": {
+        "en": "no resource exists at this path.",
+        "ko": "이 경로에는 리소스가 없습니다.",
+        "fr": "aucune ressource n'existe à ce chemin.",
+    },
+    "method": {
+        "en": "this method is not allowed on this resource.",
+        "ko": "이 리소스에는 이 메서드를 사용할 수 없습니다.",
+        "fr": "cette méthode n'est pas autorisée sur cette ressource.",
+    },
+    "media_type": {
+        "en": "the body must be sent as one of the supported media types.",
+        "ko": "본문은 지원되는 미디어 타입 중 하나로 보내야 합니다.",
+        "fr": "le corps doit être envoyé dans l'un des types de média pris en charge.",
+    },
+    "not_object": {
+        "en": "the body must be a JSON object.",
+        "ko": "본문은 JSON 객체여야 합니다.",
+        "fr": "le corps doit être un objet JSON.",
+    },
+    # GraphQL's protection limits (params: max).
+    "too_deep": {
+        "en": "the query is nested deeper than {max} levels.",
+        "ko": "쿼리 중첩이 {max}단계를 넘습니다.",
+        "fr": "la requête est imbriquée sur plus de {max} niveaux.",
+    },
+    "too_many_aliases": {
+        "en": "the query uses more than {max} aliases.",
+        "ko": "쿼리에 별칭이 {max}개를 넘습니다.",
+        "fr": "la requête utilise plus de {max} alias.",
+    },
+    "too_many_tokens": {
+        "en": "the query has more than {max} tokens.",
+        "ko": "쿼리의 토큰이 {max}개를 넘습니다.",
+        "fr": "la requête compte plus de {max} jetons.",
+    },
+    # GraphQL over HTTP: operations that need another method or transport (params: operation).
+    "subscription_transport": {
+        "en": "subscriptions need a WebSocket (graphql-transport-ws).",
+        "ko": "구독에는 WebSocket(graphql-transport-ws)이 필요합니다.",
+        "fr": "les abonnements exigent un WebSocket (graphql-transport-ws).",
+    },
+    "operation_method": {
+        "en": "{operation} operations need POST.",
+        "ko": "{operation} 작업에는 POST가 필요합니다.",
+        "fr": "les opérations {operation} exigent POST.",
+    },
+    # WebSocket handshakes (params: subprotocol).
+    "subprotocol": {
+        "en": "the {subprotocol} subprotocol must be offered.",
+        "ko": "{subprotocol} 하위 프로토콜을 제시해야 합니다.",
+        "fr": "le sous-protocole {subprotocol} doit être proposé.",
+    },
+    "websocket_upgrade": {
+        "en": "connect with WebSocket, offering the {subprotocol} subprotocol.",
+        "ko": "{subprotocol} 하위 프로토콜을 제시하여 WebSocket으로 연결하세요.",
+        "fr": "connectez-vous en WebSocket en proposant le sous-protocole {subprotocol}.",
+    },
+    # Webhook subscriptions (params: host, address, kind).
+    "url": {
+        "en": "expected an absolute http or https URL.",
+        "ko": "절대 http 또는 https URL이 필요합니다.",
+        "fr": "une URL absolue http ou https est attendue.",
+    },
+    "unresolvable": {
+        "en": "the host '{host}' could not be resolved.",
+        "ko": "호스트 '{host}'의 주소를 확인할 수 없습니다.",
+        "fr": "l'hôte « {host} » n'a pas pu être résolu.",
+    },
+    "address_refused": {
+        "en": "the host resolves to {address}, a {kind} address, which webhooks may not target "
+        "unless the server's allowlist names it.",
+        "ko": "호스트가 {kind} 주소 {address}(으)로 확인되며, "
+        "서버 허용 목록에 없으면 웹훅 대상이 될 수 없습니다.",
+        "fr": "l'hôte se résout en {address}, une adresse {kind}, interdite aux webhooks "
+        "sauf si la liste d'autorisation du serveur la nomme.",
+    },
+    "secret": {
+        "en": "expected 'whsec_' followed by 24 to 64 base64-encoded bytes.",
+        "ko": "'whsec_' 뒤에 base64로 인코딩된 24~64바이트가 필요합니다.",
+        "fr": "« whsec_ » suivi de 24 à 64 octets encodés en base64 est attendu.",
+    },
+    "timestamp": {
+        "en": "expected an RFC 3339 timestamp, e.g. 2026-01-31T09:00:00Z.",
+        "ko": "RFC 3339 타임스탬프가 필요합니다(예: 2026-01-31T09:00:00Z).",
+        "fr": "un horodatage RFC 3339 est attendu, par ex. 2026-01-31T09:00:00Z.",
+    },
+    "empty": {
+        "en": "at least one value is required.",
+        "ko": "값이 하나 이상 필요합니다.",
+        "fr": "au moins une valeur est requise.",
+    },
+    # The action words of INVALID_STATE_TRANSITION.
     "modified": {"en": "modified", "ko": "변경", "fr": "modifiée"},
     "canceled": {"en": "canceled", "ko": "취소", "fr": "annulée"},
     "checked_in": {"en": "checked in", "ko": "체크인", "fr": "enregistrée"},
@@ -253,10 +364,15 @@ def detail(code: str, language: str | None = None, params: Mapping[str, object] 
     entry = CATALOG.get(code, CATALOG["INTERNAL"])
     values: dict[str, object] = dict(params or {})
     for key in ("reason", "action"):
-        fragment = values.get(key)
-        if isinstance(fragment, str) and fragment in FRAGMENTS:
-            values[key] = FRAGMENTS[fragment][lang].format_map(_Defaulting(values))
+        name = values.get(key)
+        if isinstance(name, str) and name in FRAGMENTS:
+            values[key] = FRAGMENTS[name][lang].format_map(_Defaulting(values))
     return entry[lang][1].format_map(_Defaulting(values))
+
+
+def fragment(name: str, language: str | None = None, params: Mapping[str, object] | None = None) -> str:
+    """One fragment rendered on its own (e.g. a reason written to a log rather than a response)."""
+    return FRAGMENTS[name][_language(language)].format_map(_Defaulting(dict(params or {})))
 
 
 class _Defaulting(dict[str, object]):

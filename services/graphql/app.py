@@ -37,7 +37,14 @@ from services.core.errors import (
 )
 from services.core.service import ReservationService
 from services.graphql.context import RosettaContext
-from services.graphql.errors import format_error, format_rosetta, negotiate
+from services.graphql.errors import (
+    format_error,
+    format_rosetta,
+    method_not_supported,
+    negotiate,
+    operation_needs_post,
+    subscription_needs_websocket,
+)
 from services.graphql.options import GraphQLOptions
 from services.graphql.schema import RosettaSchema, build_schema
 
@@ -151,7 +158,7 @@ class GraphQLApp:
             else:
                 raise _RequestRejected(
                     405,
-                    MalformedRequest(params={"reason": f"{method} is not supported"}),
+                    method_not_supported(),
                     ((b"allow", b"GET, POST"),),
                 )
             payload = await self._execute(query, variables, operation_name, allowed, language)
@@ -179,11 +186,9 @@ class GraphQLApp:
             )
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.SUBSCRIPTION:
-                reason = "subscriptions need a WebSocket (graphql-transport-ws)"
-                raise _RequestRejected(400, MalformedRequest(params={"reason": reason})) from None
-            reason = f"{error.operation_type.value} operations need POST"
+                raise _RequestRejected(400, subscription_needs_websocket()) from None
             raise _RequestRejected(
-                405, MalformedRequest(params={"reason": reason}), ((b"allow", b"POST"),)
+                405, operation_needs_post(error.operation_type.value), ((b"allow", b"POST"),)
             ) from None
         except CannotGetOperationTypeError:
             unknown: RosettaError = (

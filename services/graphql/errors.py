@@ -44,30 +44,12 @@ from services.core.errors import (
     RosettaError,
 )
 
-# Localized reasons for the protection limits (the core catalog has no fragment for them).
-_LIMIT_REASONS: dict[str, dict[str, str]] = {
-    "depth": {
-        "en": "the query is nested deeper than {max} levels.",
-        "ko": "쿼리 중첩이 {max}단계를 넘습니다.",
-        "fr": "la requête est imbriquée sur plus de {max} niveaux.",
-    },
-    "aliases": {
-        "en": "the query uses more than {max} aliases.",
-        "ko": "쿼리에 별칭이 {max}개를 넘습니다.",
-        "fr": "la requête utilise plus de {max} alias.",
-    },
-    "tokens": {
-        "en": "the query has more than {max} tokens.",
-        "ko": "쿼리의 토큰이 {max}개를 넘습니다.",
-        "fr": "la requête compte plus de {max} jetons.",
-    },
-}
-
-# graphql-core's validation and coercion messages, matched only when an error occurs.
+# graphql-core's validation and coercion messages, matched only when an error occurs; each limit
+# maps to its reason in the core catalog (services.core.messages.FRAGMENTS).
 _LIMITS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"exceeds maximum operation depth of (\d+)"), "depth"),
-    (re.compile(r"aliases found\. Allowed: (\d+)"), "aliases"),
-    (re.compile(r"contains more than (\d+) (?:tokens|comments)\. Parsing aborted"), "tokens"),
+    (re.compile(r"exceeds maximum operation depth of (\d+)"), "too_deep"),
+    (re.compile(r"aliases found\. Allowed: (\d+)"), "too_many_aliases"),
+    (re.compile(r"contains more than (\d+) (?:tokens|comments)\. Parsing aborted"), "too_many_tokens"),
 )
 _UNKNOWN = (
     re.compile(r"^Cannot query field '(\w+)'"),
@@ -96,7 +78,7 @@ def unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, (RosettaError, GraphQLError))
 
 
-def to_rosetta(error: GraphQLError, language: str | None) -> RosettaError:
+def to_rosetta(error: GraphQLError) -> RosettaError:
     """The catalog error a GraphQL error stands for (see the table in the module docstring)."""
     original = error.original_error
     if isinstance(original, RosettaError):
@@ -109,7 +91,7 @@ def to_rosetta(error: GraphQLError, language: str | None) -> RosettaError:
     for pattern, limit in _LIMITS:
         found = pattern.search(message)
         if found:
-            return limit_exceeded(limit, int(found.group(1)), language)
+            return limit_exceeded(limit, int(found.group(1)))
     if isinstance(error, GraphQLSyntaxError):
         return MalformedRequest(params={"reason": "syntax"})
     for pattern in _UNKNOWN:
@@ -143,9 +125,23 @@ def _argument_at(error: GraphQLError) -> str | None:
     return found.group(1) if found else None
 
 
-def limit_exceeded(limit: str, maximum: int, language: str | None) -> InvalidProperty:
-    reason = _LIMIT_REASONS[limit][negotiate(language)].format(max=maximum)
-    return InvalidProperty(field="query", params={"reason": reason})
+def limit_exceeded(reason: str, maximum: int) -> InvalidProperty:
+    """``reason`` is ``too_deep``, ``too_many_aliases`` or ``too_many_tokens``; rendered per language."""
+    return InvalidProperty(field="query", params={"reason": reason, "max": maximum})
+
+
+def method_not_supported() -> MalformedRequest:
+    """An HTTP method other than GET and POST (answered with 405 and ``Allow: GET, POST``)."""
+    return MalformedRequest(params={"reason": "method"})
+
+
+def subscription_needs_websocket() -> MalformedRequest:
+    return MalformedRequest(params={"reason": "subscription_transport"})
+
+
+def operation_needs_post(operation: str) -> MalformedRequest:
+    """A mutation sent with GET (answered with 405 and ``Allow: POST``)."""
+    return MalformedRequest(params={"reason": "operation_method", "operation": operation})
 
 
 @lru_cache(maxsize=256)
@@ -164,7 +160,7 @@ def extensions_of(error: RosettaError) -> dict[str, Any]:
 
 def format_error(error: GraphQLError, language: str | None) -> dict[str, Any]:
     """One ``errors[]`` entry: the localized message, GraphQL's locations and path, code and field."""
-    rosetta = to_rosetta(error, language)
+    rosetta = to_rosetta(error)
     formatted: dict[str, Any] = {"message": rosetta.localized(language)}
     if error.locations is not None:
         formatted["locations"] = [location.formatted for location in error.locations]
@@ -183,7 +179,7 @@ def localize_errors(errors: Iterable[GraphQLError], language: str | None) -> lis
     """The same errors, rewritten with code, field and localized message (for streamed results)."""
     localized: list[GraphQLError] = []
     for error in errors:
-        rosetta = to_rosetta(error, language)
+        rosetta = to_rosetta(error)
         localized.append(
             GraphQLError(
                 rosetta.localized(language),

@@ -16,13 +16,15 @@ from services.core.errors import RosettaError, error_from_code
 
 DOMAIN = "rosetta.reservations.v1"
 
-# The one table: catalog code -> gRPC status (DESIGN §3).
+# The one table: catalog code -> gRPC status (DESIGN §3); a code missing here is sent as INTERNAL.
 STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
     "MISSING_MANDATORY_PROPERTY": grpc.StatusCode.INVALID_ARGUMENT,
     "INVALID_PROPERTY": grpc.StatusCode.INVALID_ARGUMENT,
     "MALFORMED_REQUEST": grpc.StatusCode.INVALID_ARGUMENT,
     "ROOM_NOT_FOUND": grpc.StatusCode.NOT_FOUND,
     "RESERVATION_NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "SUBSCRIPTION_NOT_FOUND": grpc.StatusCode.NOT_FOUND,  # webhook codes: listed for completeness
+    "DELIVERY_NOT_FOUND": grpc.StatusCode.NOT_FOUND,
     "RESERVATION_CONFLICT": grpc.StatusCode.ALREADY_EXISTS,
     "CAPACITY_EXCEEDED": grpc.StatusCode.FAILED_PRECONDITION,
     "INVALID_STATE_TRANSITION": grpc.StatusCode.FAILED_PRECONDITION,

@@ -10,14 +10,16 @@ from starlette.responses import Response
 from services.core import messages
 from services.core.errors import InvalidProperty, MalformedRequest, RosettaError
 
-# DESIGN §3, the one table. Protocol-level refusals (404 path, 405, 406, 415, 416) reuse a
-# catalog code and set their own status where they are raised.
+# DESIGN §3, the one table (the webhook management API answers with it too). Protocol-level
+# refusals (404 path, 405, 406, 415, 416) reuse a catalog code and set their own status below.
 STATUS_BY_CODE: dict[str, int] = {
     "MISSING_MANDATORY_PROPERTY": 400,
     "INVALID_PROPERTY": 400,
     "MALFORMED_REQUEST": 400,
     "ROOM_NOT_FOUND": 404,
     "RESERVATION_NOT_FOUND": 404,
+    "SUBSCRIPTION_NOT_FOUND": 404,
+    "DELIVERY_NOT_FOUND": 404,
     "RESERVATION_CONFLICT": 409,
     "CAPACITY_EXCEEDED": 422,
     "INVALID_STATE_TRANSITION": 409,
@@ -32,30 +34,6 @@ STATUS_BY_CODE: dict[str, int] = {
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 VARY = "Accept, Accept-Language"
 
-# Reasons that only HTTP has (the core catalog has no words for them yet), in each language.
-HTTP_REASONS: dict[str, dict[str, str]] = {
-    "no_route": {
-        "en": "no resource exists at this path.",
-        "ko": "이 경로에는 리소스가 없습니다.",
-        "fr": "aucune ressource n'existe à ce chemin.",
-    },
-    "method": {
-        "en": "this method is not allowed on this resource.",
-        "ko": "이 리소스에는 이 메서드를 사용할 수 없습니다.",
-        "fr": "cette méthode n'est pas autorisée sur cette ressource.",
-    },
-    "media_type": {
-        "en": "the body must be sent as one of the supported media types.",
-        "ko": "본문은 지원되는 미디어 타입 중 하나로 보내야 합니다.",
-        "fr": "le corps doit être envoyé dans l'un des types de média pris en charge.",
-    },
-    "not_object": {
-        "en": "the body must be a JSON object.",
-        "ko": "본문은 JSON 객체여야 합니다.",
-        "fr": "le corps doit être un objet JSON.",
-    },
-}
-
 
 class HttpProblem(Exception):
     """A refusal decided by HTTP itself, carried as a catalog error plus its own status and headers."""
@@ -67,32 +45,20 @@ class HttpProblem(Exception):
         self.headers = dict(headers or {})
 
 
-class _HttpReasonError(MalformedRequest):
-    """MALFORMED_REQUEST whose reason is one of ``HTTP_REASONS``, localized on rendering."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(params={"reason": reason})
-
-    def localized(self, language: str | None = None) -> str:
-        lang = language if language in messages.LANGUAGES else messages.negotiate(language)
-        return messages.detail(self.code, lang, {"reason": HTTP_REASONS[self.reason][lang]})
-
-
 def no_route() -> HttpProblem:
-    return HttpProblem(_HttpReasonError("no_route"), 404)
+    return HttpProblem(MalformedRequest(params={"reason": "no_route"}), 404)
 
 
 def method_not_allowed(allow: str) -> HttpProblem:
-    return HttpProblem(_HttpReasonError("method"), 405, {"allow": allow})
+    return HttpProblem(MalformedRequest(params={"reason": "method"}), 405, {"allow": allow})
 
 
 def unsupported_media_type(headers: Mapping[str, str] | None = None) -> HttpProblem:
-    return HttpProblem(_HttpReasonError("media_type"), 415, headers)
+    return HttpProblem(MalformedRequest(params={"reason": "media_type"}), 415, headers)
 
 
 def not_an_object() -> MalformedRequest:
-    return _HttpReasonError("not_object")
+    return MalformedRequest(params={"reason": "not_object"})
 
 
 def not_acceptable() -> HttpProblem:

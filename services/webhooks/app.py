@@ -1,7 +1,8 @@
 """Entry points the gateway calls, and the management API at ``/api/v1/webhook-subscriptions``.
 
 ``create_app`` is a small ASGI app over ``WebhookService``: camelCase JSON, ``_links`` with the
-available actions, RFC 9457 problems with localized text. ``start_dispatcher`` runs the
+available actions, RFC 9457 problems with localized text made exactly as REST makes them (its
+status table and its 404/405 refusals, services/rest/errors.py). ``start_dispatcher`` runs the
 dispatcher as a background task of the serving process; ``run_dispatcher_forever`` runs it alone
 (``rosetta dispatch``).
 """
@@ -23,18 +24,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.core import messages
-from services.core.errors import (
-    InternalError,
-    InvalidProperty,
-    MalformedRequest,
-    PayloadTooLarge,
-    RosettaError,
-)
+from services.core.errors import InternalError, InvalidProperty, PayloadTooLarge, RosettaError
 from services.core.model import format_timestamp
 from services.core.ports import EventNotifier
 from services.core.service import ReservationService
+from services.rest.errors import (
+    HttpProblem,
+    malformed_body,
+    method_not_allowed,
+    no_route,
+    not_an_object,
+    problem_response,
+)
 from services.webhooks.dispatcher import Dispatcher
-from services.webhooks.errors import HTTP_STATUS
 from services.webhooks.model import Attempt, Delivery, Subscription
 from services.webhooks.ports import WebhookStore
 from services.webhooks.service import DeliveryRecord, Page, WebhookService
@@ -67,10 +69,17 @@ class WebhookOptions:
 
 
 def open_webhook_store(url: str) -> WebhookStore:
-    """``memory://`` or ``sqlite:///path`` (the same file as the core's store); not yet opened."""
+    """``memory://``, ``sqlite:///path`` or ``postgresql://…[?schema=name]``: the same file, or database
+    and schema, as the core's store; not yet opened."""
     from services.store.webhooks_memory import MemoryWebhookStore
     from services.store.webhooks_sqlite import SqliteWebhookStore
 
+    if url.startswith(("postgresql://", "postgres://")):
+        from services.store import split_schema
+        from services.store.webhooks_postgres import PostgresWebhookStore  # psycopg only when used
+
+        dsn, schema = split_schema(url)
+        return PostgresWebhookStore(dsn, schema=schema)
     if url.startswith("memory:"):
         return MemoryWebhookStore()
     if url.startswith("sqlite:///"):
@@ -79,9 +88,9 @@ def open_webhook_store(url: str) -> WebhookStore:
         return SqliteWebhookStore(url.removeprefix("sqlite:"))
     if "://" not in url:
         return SqliteWebhookStore(url)
-    if url.startswith(("postgresql://", "postgres://")):
-        raise ValueError("the PostgreSQL webhook store is not written yet; run webhooks on SQLite for now")
-    raise ValueError(f"unsupported webhook store URL: {url!r} (use memory:// or sqlite:///path)")
+    raise ValueError(
+        f"unsupported webhook store URL: {url!r} (use memory://, sqlite:///path or postgresql://user@host/db)"
+    )
 
 
 async def start_dispatcher(
@@ -98,33 +107,39 @@ async def run_dispatcher_forever(
 ) -> None:
     """The dispatcher alone, for ``rosetta dispatch``: until SIGINT/SIGTERM or cancellation.
 
-    Events written by other processes are noticed through ``notifier`` (e.g. PostgreSQL
-    LISTEN/NOTIFY) or, with the in-process default, within ``options.poll_interval``.
+    Events committed by other processes wake it through ``notifier``. By default that is the
+    store's own cross-process notifier when it has one (PostgreSQL: ``PostgresStore.notifier()``,
+    LISTEN/NOTIFY), so a commit anywhere wakes it at once; otherwise an in-process notifier, and
+    other writers are noticed within ``options.poll_interval``. A notifier with ``start``/``stop``
+    (``PgNotifier``; a given one too) is started once the store is open and stopped on the way out.
     """
     from services.core.events import InProcessNotifier
     from services.store import open_store
 
     store = open_store(db_url)
     webhooks = open_webhook_store(db_url)
-    await store.open()
-    await webhooks.open()
-    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stopping.set)
-    notifier = notifier or InProcessNotifier()
-    stop = await start_dispatcher(ReservationService(store, notifier=notifier), webhooks, notifier, options)
-    log.info("webhook dispatcher running", extra={"fields": {"db": db_url}})
-    try:
-        await stopping.wait()
-    finally:
-        await stop()
-        await webhooks.close()
-        await store.close()
+    async with contextlib.AsyncExitStack() as running:
+        await store.open()
+        running.push_async_callback(store.close)
+        await webhooks.open()
+        running.push_async_callback(webhooks.close)
+        if notifier is None:
+            make_notifier = getattr(store, "notifier", None)
+            notifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
+        start_notifier = getattr(notifier, "start", None)
+        if start_notifier is not None:
+            await start_notifier()  # after store.open(): it reads the migrated event head
+            running.push_async_callback(notifier.stop)  # type: ignore[attr-defined]
+        service = ReservationService(store, notifier=notifier)
+        running.push_async_callback(await start_dispatcher(service, webhooks, notifier, options))
+        stopping = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
+                loop.add_signal_handler(signum, stopping.set)
+                running.callback(loop.remove_signal_handler, signum)
+        log.info("webhook dispatcher running", extra={"fields": {"db": db_url}})
+        await stopping.wait()
 
 
 # -- the management API ----------------------------------------------------------------------
@@ -137,23 +152,8 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def problem_type(code: str) -> str:
-    """The same problem type URIs as the REST adapter (services/rest/errors.py)."""
-    return "urn:rosetta:problem:" + code.lower().replace("_", "-")
-
-
 def _ts(moment: Any) -> str | None:
     return None if moment is None else format_timestamp(moment)
-
-
-class _Status(Exception):
-    """A response with no catalog code: unknown path (404) or method (405)."""
-
-    def __init__(self, status: int, title: str, allow: tuple[str, ...] = ()) -> None:
-        super().__init__(title)
-        self.status = status
-        self.title = title
-        self.allow = allow
 
 
 Handler = Callable[..., Awaitable[Response]]
@@ -192,16 +192,20 @@ class WebhookApi:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-        language = messages.negotiate(request.headers.get("accept-language"))
+        accept_language = request.headers.get("accept-language")
+        language = messages.negotiate(accept_language)
+        path = request.url.path
         try:
             response = await self._dispatch(request)
         except RosettaError as error:
-            response = self._problem(request, error, language)
-        except _Status as status:
-            response = self._plain_problem(request, status)
+            response = problem_response(error, accept_language, path)
+        except HttpProblem as problem:
+            response = problem_response(
+                problem.error, accept_language, path, status=problem.status, headers=problem.headers
+            )
         except Exception:
             log.exception("webhook management request failed")
-            response = self._problem(request, InternalError(), language)
+            response = problem_response(InternalError(), accept_language, path)
         response.headers["content-language"] = language
         response.headers["vary"] = "Accept, Accept-Language"
         await response(scope, receive, send)
@@ -219,10 +223,10 @@ class WebhookApi:
                 return Response(status_code=204, headers={"allow": ", ".join(allow)})
             handler = methods.get(request.method)
             if handler is None:
-                raise _Status(405, "Method Not Allowed", allow)
+                raise method_not_allowed(", ".join(allow))
             ids = [g for s, g in zip(shape, segments, strict=True) if s == "*"]
             return await handler(request, *ids)
-        raise _Status(404, "Not Found")
+        raise no_route()
 
     # -- wire helpers ------------------------------------------------------------------------
 
@@ -240,9 +244,9 @@ class WebhookApi:
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            raise MalformedRequest(params={"reason": "syntax"}) from None
+            raise malformed_body() from None
         if not isinstance(body, dict):
-            raise MalformedRequest(params={"reason": "syntax"})
+            raise not_an_object()
         values: dict[str, Any] = {}
         for key, value in body.items():
             if key not in allowed:
@@ -252,32 +256,6 @@ class WebhookApi:
 
     def _json(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return Response(_dumps(body), status_code=status, headers=headers, media_type=JSON)
-
-    def _problem(self, request: Request, error: RosettaError, language: str) -> Response:
-        status = HTTP_STATUS.get(error.code, 500)
-        body: dict[str, Any] = {
-            "type": problem_type(error.code),
-            "title": error.title(language),
-            "status": status,
-            "detail": error.localized(language),
-            "instance": request.url.path,
-            "code": error.code,
-        }
-        if error.violations:
-            body["errors"] = [{"field": v.field, "code": v.code} for v in error.violations]
-        return Response(_dumps(body), status_code=status, media_type=PROBLEM)
-
-    def _plain_problem(self, request: Request, status: _Status) -> Response:
-        code = "NOT_FOUND" if status.status == 404 else "METHOD_NOT_ALLOWED"
-        body = {
-            "type": "about:blank",
-            "title": status.title,
-            "status": status.status,
-            "instance": request.url.path,
-            "code": code,
-        }
-        headers = {"allow": ", ".join(status.allow)} if status.allow else None
-        return Response(_dumps(body), status_code=status.status, headers=headers, media_type=PROBLEM)
 
     # -- representations -------------------------------------------------------------------
 

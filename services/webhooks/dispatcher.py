@@ -17,15 +17,15 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from services.core import messages
 from services.core.service import ReservationService, utc_now
-from services.webhooks.errors import REASONS
 from services.webhooks.model import (
     MAX_ATTEMPTS,
     RETRY_DELAYS,
@@ -102,6 +102,11 @@ class Dispatcher:
         self._loops: list[asyncio.Task[None]] = []
         self._attempts: dict[str, asyncio.Task[None]] = {}  # delivery id -> its running attempt
         self._per_subscription: Counter[str] = Counter()
+        # A store shared by several dispatchers claims atomically; one that only this dispatcher
+        # uses (memory, SQLite) leases what was just read as due.
+        self._claim: Callable[[Sequence[str], datetime, datetime], Awaitable[list[str]]] | None = getattr(
+            store, "claim", None
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -201,13 +206,16 @@ class Dispatcher:
                 # Leased before the attempts start, so a quick attempt's reschedule is never overwritten.
                 lease = now + timedelta(seconds=options.request_timeout + LEASE_MARGIN)
                 try:
-                    await self._store.lease([d.delivery_id for d in starting], lease)
+                    leased = await self._lease([d.delivery_id for d in starting], now, lease)
                 except BaseException:
                     for delivery in starting:
                         self._release(delivery.subscription_id)
                     raise
                 for delivery in starting:
-                    self._attempts[delivery.delivery_id] = asyncio.create_task(self._attempt(delivery))
+                    if delivery.delivery_id in leased:
+                        self._attempts[delivery.delivery_id] = asyncio.create_task(self._attempt(delivery))
+                    else:  # another dispatcher claimed it first
+                        self._release(delivery.subscription_id)
         else:
             blocked = True
         timeout = options.poll_interval
@@ -217,6 +225,12 @@ class Dispatcher:
                 timeout = min(timeout, max((next_due - self._clock()).total_seconds(), 0.0))
         if timeout > 0:
             await self._store.signal.wait(seen, timeout)
+
+    async def _lease(self, delivery_ids: list[str], now: datetime, until: datetime) -> set[str]:
+        if self._claim is not None:
+            return set(await self._claim(delivery_ids, now, until))
+        await self._store.lease(delivery_ids, until)
+        return set(delivery_ids)
 
     async def _attempt(self, delivery: Delivery) -> None:
         try:
@@ -250,7 +264,8 @@ class Dispatcher:
                 target = await self._guard.check(subscription.url)
                 await self._post(target, subscription, delivery, sent_at, outcome)
         except TargetRefused as refused:
-            outcome.error = "refused: " + REASONS[refused.reason]["en"].format(**refused.params)
+            # The attempt log is for operators, in English like the other outcomes recorded here.
+            outcome.error = "refused: " + messages.fragment(refused.reason, "en", refused.params)
         except TimeoutError:
             outcome.error = f"timed out after {options.request_timeout:g} s"
         except httpx.HTTPError as error:

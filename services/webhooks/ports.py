@@ -1,7 +1,8 @@
-"""The webhook store port, implemented in services/store (memory, SQLite; PostgreSQL to follow).
+"""The webhook store port, implemented in services/store (memory, SQLite, PostgreSQL).
 
 Every method is one atomic step; the dispatcher's state (cursors, deliveries, attempts) lives
-here, so a restarted dispatcher resumes exactly where the last one stopped.
+here, so a restarted dispatcher resumes exactly where the last one stopped. A store that several
+dispatchers may share at once (PostgreSQL) also implements ``SharedWebhookStore.claim``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from services.webhooks.model import (
 
 
 class WorkSignal:
-    """Wakes the dispatcher when deliveries become due (in-process; PostgreSQL can add NOTIFY)."""
+    """Wakes the dispatcher when deliveries become due: notified in-process, and by the PostgreSQL
+    store when another process's write (a ping, a replay) NOTIFYs it."""
 
     def __init__(self) -> None:
         self.generation = 0
@@ -113,4 +115,15 @@ class WebhookStore(Protocol):
 
     async def requeue_failed_since(self, subscription_id: str, since: datetime, now: datetime) -> int:
         """Requeue every FAILED delivery of the subscription created at or after ``since``."""
+        ...
+
+
+class SharedWebhookStore(WebhookStore, Protocol):
+    """A webhook store that several dispatchers (processes) may use at the same time."""
+
+    async def claim(self, delivery_ids: Sequence[str], now: datetime, until: datetime) -> list[str]:
+        """Lease, until ``until``, those of the given deliveries still PENDING and due by ``now``,
+        and return their ids. Atomic across dispatchers: of two claiming one delivery at once,
+        exactly one gets it and neither waits for the other; once a lease ends (its holder died
+        mid-attempt) the delivery is due, and can be claimed, again."""
         ...

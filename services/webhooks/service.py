@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.core import validation as check
-from services.core.errors import MissingMandatoryProperty
+from services.core.errors import DeliveryNotFound, MissingMandatoryProperty, SubscriptionNotFound
 from services.core.model import Event, EventType, format_timestamp
 from services.core.service import random_id, utc_now
-from services.webhooks.errors import DeliveryNotFound, SubscriptionNotFound, WebhookPropertyError
 from services.webhooks.model import (
     PING_EVENT_TYPE,
     Attempt,
@@ -99,7 +98,7 @@ class WebhookService:
         try:
             await self._guard.check(url)
         except TargetRefused as refused:
-            raise WebhookPropertyError("url", refused.reason, **refused.params) from None
+            raise check.invalid("url", refused.reason, **refused.params) from None
         return url
 
     @staticmethod
@@ -109,7 +108,7 @@ class WebhookService:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise check.invalid("eventTypes", "type")
         if not value:
-            raise WebhookPropertyError("eventTypes", "empty")
+            raise check.invalid("eventTypes", "empty")
         for item in value:
             if item not in ALL_EVENT_TYPES:
                 raise check.invalid("eventTypes", "enum", allowed=", ".join(ALL_EVENT_TYPES))
@@ -148,7 +147,7 @@ class WebhookService:
         types = self._event_types(event_types)
         text = self._description(description)
         if secret is not None and not is_valid_secret(secret):
-            raise WebhookPropertyError("secret", "secret")
+            raise check.invalid("secret", "secret")
         signing = secret if isinstance(secret, str) else new_secret()
         now = self._clock()
         subscription = Subscription(
@@ -283,7 +282,7 @@ class WebhookService:
         except ValueError:
             moment = None
         if moment is None or moment.tzinfo is None:
-            raise WebhookPropertyError("since", "timestamp")
+            raise check.invalid("since", "timestamp")
         count = await self._store.requeue_failed_since(subscription_id, moment, self._clock())
         if count:
             self._store.signal.notify()

@@ -25,7 +25,7 @@ async def system_resolver(host: str, port: int) -> list[str]:
 
 
 class TargetRefused(Exception):
-    """The URL may not be delivered to; ``reason`` is a key of services.webhooks.errors.REASONS."""
+    """The URL may not be delivered to; ``reason`` names a fragment of services.core.messages.FRAGMENTS."""
 
     def __init__(self, reason: str, **params: str) -> None:
         self.reason = reason

@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple, cast
 
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -473,8 +474,13 @@ class WebSocketApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
-            body = b'{"code":"MALFORMED_REQUEST","message":"Connect with WebSocket, subprotocol rosetta.v1."}'
-            response = Response(body, 426, {"Upgrade": "websocket"}, media_type="application/json")
+            language = self._language(HTTPConnection(scope))
+            error = MalformedRequest(
+                params={"reason": "websocket_upgrade", "subprotocol": protocol.SUBPROTOCOL}
+            )
+            body = protocol.error_frame(None, error, language).encode()
+            headers = {"Upgrade": "websocket", "Content-Language": language}
+            response = Response(body, 426, headers, media_type="application/json")
             await response(scope, receive, send)
             return
         websocket = WebSocket(scope, receive, send)
@@ -491,8 +497,8 @@ class WebSocketApp:
             self.connections.discard(connection)
 
     @staticmethod
-    def _language(websocket: WebSocket) -> str:
-        return negotiate(websocket.query_params.get("lang") or websocket.headers.get("accept-language"))
+    def _language(connection: HTTPConnection) -> str:
+        return negotiate(connection.query_params.get("lang") or connection.headers.get("accept-language"))
 
     @staticmethod
     async def _refuse(websocket: WebSocket, language: str) -> None:
@@ -501,7 +507,7 @@ class WebSocketApp:
             return
         error = MalformedRequest(
             field="Sec-WebSocket-Protocol",
-            params={"reason": f"the {protocol.SUBPROTOCOL} subprotocol must be offered."},
+            params={"reason": "subprotocol", "subprotocol": protocol.SUBPROTOCOL},
         )
         body = protocol.error_frame(None, error, language).encode()
         await websocket.send_denial_response(

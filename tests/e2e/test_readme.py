@@ -105,7 +105,9 @@ def test_the_websocket_frames_get_the_answers_the_readme_shows(server: LiveServe
 if __name__ == "__main__":  # print what each example prints now, to paste into the README
     with live_server(styles="rest,graphql,soap,websocket") as running:
         for block in blocks("console"):
-            for (command, _), output in zip(console_commands(block), run_console(block, running.base_url), strict=True):
+            for (command, _), output in zip(
+                console_commands(block), run_console(block, running.base_url), strict=True
+            ):
                 print("$ " + command)
                 print(output)
             print("-----")

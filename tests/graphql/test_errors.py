@@ -18,6 +18,7 @@ from services.core.errors import (
 from services.core.model import ReservationQuery
 from services.graphql.app import create_app
 from services.graphql.client import GraphQLClient
+from services.graphql.errors import method_not_supported, operation_needs_post, subscription_needs_websocket
 from tests.graphql.conftest import draft, post
 from tests.support.server import LiveServer
 
@@ -219,3 +220,15 @@ async def test_unknown_operation_name_is_named(http: httpx.AsyncClient) -> None:
 
     assert only_error(response.json())["extensions"] == {"code": "INVALID_PROPERTY", "field": "operationName"}
     assert chosen.json()["data"]["rooms"][0] == {"roomId": "room-a"}
+
+
+def test_http_refusals_of_graphql_over_http_are_localized_from_the_catalog() -> None:
+    assert method_not_supported().localized("ko") == (
+        "요청을 읽을 수 없습니다: 이 리소스에는 이 메서드를 사용할 수 없습니다."
+    )
+    assert subscription_needs_websocket().localized("fr") == (
+        "La requête n'a pas pu être lue : les abonnements exigent un WebSocket (graphql-transport-ws)."
+    )
+    assert operation_needs_post("mutation").localized("en") == (
+        "The request could not be read: mutation operations need POST."
+    )

@@ -104,6 +104,27 @@ async def test_unknown_paths_are_404_problems(http: httpx.AsyncClient) -> None:
         assert body["instance"] == path
 
 
+async def test_http_refusals_speak_the_callers_language(http: httpx.AsyncClient) -> None:
+    korean = {"accept-language": "ko"}
+    nowhere = problem(await http.get("/api/v1/chairs", headers=korean), 404, "MALFORMED_REQUEST")
+    assert nowhere["detail"] == "요청을 읽을 수 없습니다: 이 경로에는 리소스가 없습니다."
+    wrong = problem(await http.put("/api/v1/rooms", headers=korean), 405, "MALFORMED_REQUEST")
+    assert wrong["detail"] == "요청을 읽을 수 없습니다: 이 리소스에는 이 메서드를 사용할 수 없습니다."
+    french = {"accept-language": "fr", "content-type": "text/plain"}
+    media = problem(
+        await http.post("/api/v1/reservations", content=b"{}", headers=french), 415, "MALFORMED_REQUEST"
+    )
+    assert media["detail"] == (
+        "La requête n'a pas pu être lue : "
+        "le corps doit être envoyé dans l'un des types de média pris en charge."
+    )
+    array = {"accept-language": "fr"}
+    not_object = problem(
+        await http.post("/api/v1/reservations", json=[1], headers=array), 400, "MALFORMED_REQUEST"
+    )
+    assert not_object["detail"] == "La requête n'a pas pu être lue : le corps doit être un objet JSON."
+
+
 def _app_with(api: object) -> httpx.AsyncClient:
     app = create_app(api, RestOptions())  # type: ignore[arg-type]
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rest.test")

@@ -7,7 +7,14 @@ import re
 import pytest
 
 from services.core import messages
-from services.core.errors import ERRORS_BY_CODE, InvalidProperty, error_from_code
+from services.core.errors import (
+    ERRORS_BY_CODE,
+    DeliveryNotFound,
+    InvalidProperty,
+    NotFound,
+    SubscriptionNotFound,
+    error_from_code,
+)
 
 EXAMPLE_PARAMS = {
     "field": "date",
@@ -28,6 +35,13 @@ EXAMPLE_PARAMS = {
     "min": 1,
     "max": 100,
     "allowed": "a, b",
+    "subscriptionId": "whs_x",
+    "deliveryId": "msg_x",
+    "host": "hooks.example",
+    "address": "10.0.0.7",
+    "kind": "private",
+    "operation": "mutation",
+    "subprotocol": "rosetta.v1",
 }
 
 
@@ -43,8 +57,22 @@ def test_every_code_has_a_title_and_a_fully_rendered_detail_in_every_language(
 
 
 @pytest.mark.parametrize("fragment", sorted(messages.FRAGMENTS))
-def test_every_fragment_is_translated(fragment: str) -> None:
+def test_every_fragment_is_translated_and_fully_rendered_inside_a_detail(fragment: str) -> None:
     assert set(messages.FRAGMENTS[fragment]) == set(messages.LANGUAGES)
+    params = {**EXAMPLE_PARAMS, "reason": fragment}
+    details = {messages.detail("INVALID_PROPERTY", lang, params) for lang in messages.LANGUAGES}
+    assert len(details) == 3, fragment
+    for detail in details:
+        assert not re.search(r"\{[a-zA-Z]+\}", detail), detail
+
+
+def test_fragments_with_fields_render_them_in_every_language() -> None:
+    params = {"reason": "too_deep", "max": 7}
+    for lang in messages.LANGUAGES:
+        assert "7" in messages.detail("INVALID_PROPERTY", lang, {"field": "query", **params})
+    assert messages.fragment("unresolvable", "fr", {"host": "nowhere.example"}) == (
+        "l'hôte « nowhere.example » n'a pas pu être résolu."
+    )
 
 
 def test_languages_differ_so_a_missing_translation_would_show() -> None:
@@ -81,3 +109,11 @@ def test_errors_render_their_own_message_and_rebuild_from_the_wire() -> None:
     assert received.field == "startTime"
     assert received.localized("fr") == "message from the server"
     assert error_from_code("NO_SUCH_CODE").code == "INTERNAL"
+
+
+def test_the_webhook_codes_are_catalog_errors_under_not_found() -> None:
+    received = error_from_code("SUBSCRIPTION_NOT_FOUND", "gone", None)
+    assert isinstance(received, SubscriptionNotFound) and isinstance(received, NotFound)
+    missing = DeliveryNotFound(params={"deliveryId": "msg_1"})
+    assert missing.title("ko") == "전송 기록을 찾을 수 없음"
+    assert "msg_1" in missing.localized("fr")

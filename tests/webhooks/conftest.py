@@ -1,26 +1,35 @@
 """Fixtures for the webhook tests: the core in-process, a scripted endpoint behind MockTransport,
-and a real receiver (the inspector) under uvicorn on a free port."""
+and a real receiver (the inspector) under uvicorn on a free port.
+
+The PostgreSQL variants work in a fresh schema of the local database (``ROSETTA_TEST_PG_DSN``,
+default ``postgresql://postgres@127.0.0.1:5432/test``), dropped afterwards."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 
 from services.core.events import InProcessNotifier
 from services.core.model import Reservation, ReservationDraft
+from services.core.ports import EventNotifier
 from services.core.service import ReservationService
 from services.store import MemoryStore, SqliteStore
+from services.store.postgres import PostgresStore
 from services.store.webhooks_memory import MemoryWebhookStore
+from services.store.webhooks_postgres import PostgresWebhookStore
 from services.store.webhooks_sqlite import SqliteWebhookStore
 from services.webhooks.app import WebhookOptions, start_dispatcher
 from services.webhooks.model import Attempt, Delivery, Subscription
@@ -29,6 +38,7 @@ from services.webhooks.service import WebhookService
 from services.webhooks.ssrf import Guard
 from tests.support.server import free_socket
 
+PG_DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PUBLIC = {"hooks.example.com": "93.184.216.34", "other.example.com": "93.184.216.35"}
 
 Reply = httpx.Response | Callable[[httpx.Request], Awaitable[httpx.Response]]
@@ -113,11 +123,17 @@ class AttemptLog:
 class Harness:
     """The core, the webhook store and service, and a running dispatcher with injected HTTP and DNS."""
 
-    def __init__(self, core_store: Any, webhook_store: WebhookStore, options: WebhookOptions) -> None:
+    def __init__(
+        self,
+        core_store: Any,
+        webhook_store: WebhookStore,
+        options: WebhookOptions,
+        notifier: EventNotifier | None = None,
+    ) -> None:
         self.dns = FakeDns()
         self.endpoints = Endpoints()
         self.attempts = AttemptLog()
-        self.notifier = InProcessNotifier()
+        self.notifier = notifier or InProcessNotifier()
         self.core_store = core_store
         self.core = ReservationService(core_store, notifier=self.notifier)
         self.store = webhook_store
@@ -178,16 +194,18 @@ def options() -> WebhookOptions:
     return DEFAULTS
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def harness(
     request: pytest.FixtureRequest, options: WebhookOptions, tmp_path: Path
 ) -> AsyncIterator[Harness]:
-    """A running dispatcher over each webhook store: what holds for one must hold for the other."""
+    """A running dispatcher over each webhook store: what holds for one must hold for the others."""
     if request.param == "memory":
         core_store: Any = MemoryStore()
         webhook_store: WebhookStore = MemoryWebhookStore()
-    else:
+    elif request.param == "sqlite":
         core_store, webhook_store = sqlite_stores(tmp_path / "rosetta.db")
+    else:
+        core_store, webhook_store = postgres_stores(request.getfixturevalue("pg_schema"))
     await core_store.open()
     await webhook_store.open()
     rig = Harness(core_store, webhook_store, options)
@@ -200,6 +218,20 @@ async def harness(
 
 def sqlite_stores(path: Path) -> tuple[SqliteStore, SqliteWebhookStore]:
     return SqliteStore(path), SqliteWebhookStore(path)
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """The name of a fresh schema of the test database (the stores create it), dropped afterwards."""
+    name = f"rosetta_wh_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def postgres_stores(schema: str) -> tuple[PostgresStore, PostgresWebhookStore]:
+    """The core's store and the webhook store of one deployment: one database, one schema."""
+    return PostgresStore(PG_DSN, schema=schema), PostgresWebhookStore(PG_DSN, schema=schema)
 
 
 @contextmanager

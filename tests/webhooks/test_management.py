@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from services.core.events import InProcessNotifier
 from services.core.model import ReservationDraft
 from services.core.service import ReservationService
+from services.rest.errors import method_not_allowed, no_route, not_an_object, problem_body
 from services.store import SqliteStore
 from services.webhooks.inspector import create_inspector_app
 from services.webhooks.signing import new_secret
@@ -176,6 +177,9 @@ async def test_private_addresses_are_refused_unless_allowlisted(client: httpx.As
     with live_server(styles="webhooks") as bare:
         async with httpx.AsyncClient(base_url=bare.base_url) as other:
             response = await other.post(PATH, json={"url": f"http://127.0.0.1:{bare.port}/hook"})
+            korean = await other.post(
+                PATH, json={"url": f"http://127.0.0.1:{bare.port}/hook"}, headers={"accept-language": "ko"}
+            )
     assert response.status_code == 400
     problem = response.json()
     assert problem["code"] == "INVALID_PROPERTY" and problem["errors"] == [
@@ -185,6 +189,10 @@ async def test_private_addresses_are_refused_unless_allowlisted(client: httpx.As
         "127.0.0.1" in problem["detail"]
         and "loopback" in problem["detail"]
         and "allowlist" in problem["detail"]
+    )
+    assert korean.json()["detail"] == (
+        "'url' 속성이 올바르지 않습니다: 호스트가 loopback 주소 127.0.0.1(으)로 확인되며, "
+        "서버 허용 목록에 없으면 웹훅 대상이 될 수 없습니다."
     )
 
 
@@ -288,6 +296,28 @@ async def test_methods_and_delete(client: httpx.AsyncClient, setup: Setup) -> No
     assert (await client.get(href)).status_code == 404
     assert (await client.delete(href)).status_code == 404
     assert (await client.get(f"{PATH}/a/b/c/d/e")).status_code == 404
+
+
+async def test_unknown_paths_and_methods_are_refused_as_rest_refuses_them(
+    client: httpx.AsyncClient, setup: Setup
+) -> None:
+    created = await subscribe(client, setup, "/refusals")
+    href = f"{PATH}/{created['subscriptionId']}"
+    headers = {"accept-language": "fr"}
+    nowhere = await client.get(f"{PATH}/a/b/c/d/e", headers=headers)
+    wrong = await client.put(href, json={}, headers=headers)
+    array = await client.post(PATH, json=[1], headers=headers)
+    # The same problems, with the same catalog code and words, as the REST adapter's.
+    assert nowhere.json() == problem_body(no_route().error, "fr", f"{PATH}/a/b/c/d/e", 404)
+    assert wrong.json() == problem_body(method_not_allowed("").error, "fr", href, 405)
+    assert array.json() == problem_body(not_an_object(), "fr", PATH, 400)
+    assert nowhere.json()["code"] == wrong.json()["code"] == "MALFORMED_REQUEST"
+    assert wrong.json()["detail"] == (
+        "La requête n'a pas pu être lue : cette méthode n'est pas autorisée sur cette ressource."
+    )
+    for response in (nowhere, wrong, array):
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["content-language"] == "fr"
 
 
 async def test_without_its_dispatcher_the_api_queues_for_a_separate_one(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from services.core.service import utc_now
 from services.store import SqliteStore
 from services.store.webhooks_memory import MemoryWebhookStore
+from services.store.webhooks_postgres import PostgresWebhookStore
 from services.store.webhooks_sqlite import SqliteWebhookStore
 from services.webhooks.model import (
     Attempt,
@@ -24,6 +25,7 @@ from services.webhooks.model import (
     new_delivery,
 )
 from services.webhooks.ports import WebhookStore
+from tests.webhooks.conftest import PG_DSN
 
 NOW = utc_now()
 
@@ -44,11 +46,15 @@ def subscription(subscription_id: str, cursor: int = 0) -> Subscription:
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[WebhookStore]:
-    implementation: WebhookStore = (
-        MemoryWebhookStore() if request.param == "memory" else SqliteWebhookStore(tmp_path / "rosetta.db")
-    )
+    implementation: WebhookStore
+    if request.param == "memory":
+        implementation = MemoryWebhookStore()
+    elif request.param == "sqlite":
+        implementation = SqliteWebhookStore(tmp_path / "rosetta.db")
+    else:
+        implementation = PostgresWebhookStore(PG_DSN, schema=request.getfixturevalue("pg_schema"))
     await implementation.open()
     yield implementation
     await implementation.close()

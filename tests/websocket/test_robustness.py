@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -123,6 +124,23 @@ async def test_handshake_without_the_subprotocol_is_refused(live: LiveServer) ->
     body = json.loads(response.body)
     assert body["type"] == "error" and body["payload"]["code"] == "MALFORMED_REQUEST"
     assert body["payload"]["field"] == "Sec-WebSocket-Protocol"
+    # The whole message speaks the connection's language, reason included.
+    assert body["payload"]["message"] == (
+        "La requête n'a pas pu être lue : le sous-protocole rosetta.v1 doit être proposé."
+    )
+    assert response.headers["Content-Language"] == "fr"
+
+
+async def test_plain_http_is_told_to_upgrade_in_its_language(live: LiveServer) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(live.base_url + "/ws", headers={"Accept-Language": "ko"})
+    assert response.status_code == 426 and response.headers["upgrade"] == "websocket"
+    assert response.headers["content-language"] == "ko"
+    payload = response.json()["payload"]
+    assert payload["code"] == "MALFORMED_REQUEST"
+    assert payload["message"] == (
+        "요청을 읽을 수 없습니다: rosetta.v1 하위 프로토콜을 제시하여 WebSocket으로 연결하세요."
+    )
 
 
 async def test_the_subprotocol_is_echoed(live: LiveServer) -> None:
