@@ -23,7 +23,7 @@ from gateway.observability import (
     Scope,
     Send,
 )
-from gateway.settings import Settings
+from gateway.settings import STYLES, Settings
 from services.core.events import InProcessNotifier
 from services.core.ports import EventNotifier, Store
 from services.core.service import ReservationService
@@ -226,6 +226,19 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     routes["/contracts"] = contracts
     routes["/healthz"] = healthz
     routes["/metrics"] = metrics
+
+    from gateway.playground import create_app as create_playground
+    from gateway.playground import local_grpc_target
+
+    if settings.playground_grpc_target:  # behind the compose edge: every style shares the origin
+        routes["/playground"], close_playground = create_playground(
+            rt.service, frozenset(STYLES), lambda: settings.playground_grpc_target
+        )
+    else:
+        routes["/playground"], close_playground = create_playground(
+            rt.service, settings.styles, lambda: local_grpc_target(settings.host, rt.grpc_port)
+        )
+    rt.background.append(close_playground)
 
     landing = resources.files("gateway").joinpath("static/index.html").read_bytes()
 

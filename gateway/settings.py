@@ -35,6 +35,9 @@ class Settings:
     log_level: str = "info"
     dispatcher: bool = True  # run the webhook dispatcher inside `serve` when webhooks are enabled
     project_dir: str = ""  # where protos/, wsdl/ and contracts/ are; empty: the source checkout
+    # Behind an edge (compose), the playground reaches every style through the same origin and
+    # calls gRPC here instead of this process's own port, e.g. grpc:50051.
+    playground_grpc_target: str = ""
     access_log: bool = True
     # GraphQL protection
     graphql_max_depth: int = 8

@@ -1,0 +1,335 @@
+"""The playground's server side: the side-by-side page, a gRPC proxy and the webhook messages of a change.
+
+Browsers speak HTTP/1.1 and WebSocket but cannot make gRPC calls (HTTP/2 trailers are hidden from
+fetch; grpc-web would need a translating proxy), so ``POST /playground/grpc`` makes the call with the
+project's generated stub and returns request, response, status and rich error details as JSON.
+Webhooks are outbound, so ``GET /playground/webhooks`` renders the Standard Webhooks messages the
+event log's new events become, signed with an example secret (no subscription is involved).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+
+import grpc
+from google.protobuf import json_format, text_format
+from google.protobuf.message import Message as ProtoMessage
+from grpc_status import rpc_status
+
+from gateway.observability import ASGIApp, Receive, Scope, Send
+from services.core.errors import RosettaError
+from services.core.messages import negotiate
+from services.core.service import ReservationService, utc_now
+from services.webhooks.model import message_id
+from services.webhooks.service import event_payload
+from services.webhooks.signing import webhook_headers
+
+# Imported by name: mypy always reads the generated .pyi stubs, which are not strict-clean.
+pb: Any = importlib.import_module("services.grpc.generated.reservations_pb2")
+pb_grpc: Any = importlib.import_module("services.grpc.generated.reservations_pb2_grpc")
+
+PREFIX = "/playground"
+MAX_BODY_BYTES = 64 * 1024
+GRPC_TIMEOUT_SECONDS = 10.0
+
+# Webhook messages are signed for display only: this secret belongs to no subscription.
+EXAMPLE_SECRET = "whsec_" + base64.b64encode(b"rosetta-playground-example-key!!").decode()
+EXAMPLE_SUBSCRIPTION_ID = "sub_playground_example"
+EXAMPLE_RECEIVER = "https://receiver.example/webhooks"
+MAX_WEBHOOK_MESSAGES = 50
+
+_SERVICE = pb.DESCRIPTOR.services_by_name["ReservationService"]
+# Unary methods only: a streaming call has no single response to show side by side.
+GRPC_REQUESTS: dict[str, type[ProtoMessage]] = {
+    method.name: getattr(pb, method.input_type.name)
+    for method in _SERVICE.methods
+    if not method.server_streaming and not method.client_streaming
+}
+
+_STATIC: dict[str, tuple[str, str]] = {
+    "": ("playground.html", "text/html; charset=utf-8"),
+    "/": ("playground.html", "text/html; charset=utf-8"),
+    "/playground.js": ("playground.js", "text/javascript; charset=utf-8"),
+    "/playground.css": ("playground.css", "text/css; charset=utf-8"),
+}
+
+
+def _to_json(message: ProtoMessage) -> dict[str, Any]:
+    """Canonical protobuf JSON (camelCase names, int64 as strings, defaults omitted)."""
+    result: dict[str, Any] = json_format.MessageToDict(message)
+    return result
+
+
+def _to_text(message: ProtoMessage) -> str:
+    return str(text_format.MessageToString(message, as_utf8=True))
+
+
+class BadRequest(Exception):
+    """The playground's own input was unusable (not a gRPC or domain error)."""
+
+
+@dataclass
+class GrpcChannel:
+    """One channel to the process's own gRPC server, opened on first use (it binds to the running loop)."""
+
+    target: Callable[[], str | None]
+    _channel: grpc.aio.Channel | None = None
+    _stub: Any = None
+
+    def stub(self) -> Any:
+        if self._stub is None:
+            target = self.target()
+            if target is None:
+                return None
+            self._channel = grpc.aio.insecure_channel(target)
+            self._stub = pb_grpc.ReservationServiceStub(self._channel)
+        return self._stub
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+            self._stub = None
+
+
+class Playground:
+    """``/playground``: the page and its assets, ``/state``, ``/grpc`` and ``/webhooks``."""
+
+    def __init__(
+        self,
+        service: ReservationService,
+        styles: frozenset[str],
+        grpc_target: Callable[[], str | None],
+    ) -> None:
+        self.service = service
+        self.styles = styles
+        self.grpc = GrpcChannel(grpc_target)
+        static = resources.files("gateway").joinpath("static")
+        self.assets = {
+            path: (static.joinpath(name).read_bytes(), content_type)
+            for path, (name, content_type) in _STATIC.items()
+        }
+        self.handlers: dict[tuple[str, str], Callable[[Scope, bytes], Awaitable[tuple[int, Any]]]] = {
+            ("GET", "/state"): self.state,
+            ("POST", "/grpc"): self.grpc_call,
+            ("GET", "/webhooks"): self.webhooks,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        path = scope["path"].removeprefix(PREFIX)
+        method = scope["method"]
+        asset = self.assets.get(path)
+        if asset is not None:
+            if method not in ("GET", "HEAD"):
+                await _send(send, 405, b"", "text/plain", [(b"allow", b"GET, HEAD")])
+                return
+            await _send(send, 200, asset[0], asset[1], [(b"cache-control", b"no-cache")])
+            return
+        handler = self.handlers.get((method, path))
+        if handler is None:
+            allowed = [m for (m, p) in self.handlers if p == path]
+            if allowed:
+                await _send_json(send, 405, {"code": "METHOD_NOT_ALLOWED"}, [(b"allow", allowed[0].encode())])
+            else:
+                await _send_json(send, 404, {"code": "NOT_FOUND"})
+            return
+        try:
+            body = await _read_body(receive)
+            status, payload = await handler(scope, body)
+        except BadRequest as problem:
+            status, payload = 400, {"code": "BAD_REQUEST", "detail": str(problem)}
+        except RosettaError as error:
+            status, payload = 400, {"code": error.code, "detail": error.localized("en")}
+        await _send_json(send, status, payload)
+
+    # -- /playground/state ---------------------------------------------------------------------
+
+    async def state(self, scope: Scope, body: bytes) -> tuple[int, Any]:
+        return 200, {
+            "styles": sorted(self.styles),
+            "grpcTarget": self.grpc.target(),
+            "lastSequence": await self.service.last_event_sequence(),
+        }
+
+    # -- /playground/grpc ------------------------------------------------------------------------
+
+    async def grpc_call(self, scope: Scope, body: bytes) -> tuple[int, Any]:
+        try:
+            call = json.loads(body or b"{}")
+        except ValueError:
+            raise BadRequest("the body is not JSON") from None
+        if not isinstance(call, dict):
+            raise BadRequest("the body must be a JSON object")
+        name = call.get("method")
+        request_class = GRPC_REQUESTS.get(name) if isinstance(name, str) else None
+        if request_class is None or not isinstance(name, str):
+            raise BadRequest(f"method must be one of {', '.join(GRPC_REQUESTS)}")
+        values = call.get("request") or {}
+        if not isinstance(values, dict):
+            raise BadRequest("request must be a JSON object (protobuf JSON)")
+        try:
+            request = json_format.ParseDict(values, request_class())
+        except json_format.ParseError as error:
+            # What a gRPC client would refuse before sending: the message cannot be encoded.
+            raise BadRequest(f"cannot encode {request_class.__name__}: {error}") from None
+        language = negotiate(call.get("language") if isinstance(call.get("language"), str) else None)
+        metadata = (("accept-language", language),)
+        stub = self.grpc.stub()
+        if stub is None:
+            return 503, {"code": "GRPC_NOT_SERVED", "detail": "this process does not serve gRPC"}
+        full_method = f"/{_SERVICE.full_name}/{name}"
+        result: dict[str, Any] = {
+            "method": full_method,
+            "target": self.grpc.target(),
+            "metadata": dict(metadata),
+            "request": _to_json(request),
+            "requestText": _to_text(request),
+            "requestBytes": request.ByteSize(),
+        }
+        started = time.perf_counter()
+        try:
+            response = await getattr(stub, name)(request, metadata=metadata, timeout=GRPC_TIMEOUT_SECONDS)
+        except grpc.aio.AioRpcError as failure:
+            result["elapsedMs"] = round((time.perf_counter() - started) * 1000, 2)
+            result.update(_failure(failure))
+            return 200, result
+        result["elapsedMs"] = round((time.perf_counter() - started) * 1000, 2)
+        result.update(
+            status={"code": "OK", "number": 0, "message": ""},
+            response=_to_json(response),
+            responseText=_to_text(response),
+            responseBytes=response.ByteSize(),
+            details=[],
+            detailsBytes=0,
+        )
+        return 200, result
+
+    # -- /playground/webhooks ---------------------------------------------------------------------
+
+    async def webhooks(self, scope: Scope, body: bytes) -> tuple[int, Any]:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        after = (query.get("after") or ["0"])[0]
+        # The raw value: the core checks and coerces it (a bad one is INVALID_PROPERTY).
+        events = await self.service.watch_events(after, limit=MAX_WEBHOOK_MESSAGES)
+        sent_at = utc_now()
+        messages = [_webhook_message(event, sent_at) for event in events]
+        return 200, {
+            "exampleSecret": EXAMPLE_SECRET,
+            "subscriptionId": EXAMPLE_SUBSCRIPTION_ID,
+            "messages": messages,
+        }
+
+    async def close(self) -> None:
+        await self.grpc.close()
+
+
+def _webhook_message(event: Any, sent_at: datetime) -> dict[str, Any]:
+    payload = event_payload(event)
+    headers = {"content-type": "application/json"}
+    webhook_id = message_id(event.event_id, EXAMPLE_SUBSCRIPTION_ID)
+    headers.update(webhook_headers([EXAMPLE_SECRET], webhook_id, sent_at, payload))
+    return {
+        "eventType": event.type,
+        "sequence": event.sequence,
+        "method": "POST",
+        "url": EXAMPLE_RECEIVER,
+        "headers": headers,
+        "body": payload,
+        "bodyBytes": len(payload.encode()),
+    }
+
+
+def _failure(failure: grpc.aio.AioRpcError) -> dict[str, Any]:
+    """Status, trailers and the decoded google.rpc.Status details of a failed call."""
+    code = failure.code()
+    details: list[dict[str, Any]] = []
+    details_bytes = 0
+    trailers: dict[str, str] = {}
+    for key, value in failure.trailing_metadata() or ():
+        if isinstance(value, bytes):
+            trailers[key] = f"<{len(value)} bytes>"
+            if key == "grpc-status-details-bin":
+                details_bytes = len(value)
+        else:
+            trailers[key] = value
+    try:
+        rich = rpc_status.from_call(failure)
+    except ValueError:
+        rich = None
+    if rich is not None:
+        details = [_to_json(detail) for detail in rich.details]
+    return {
+        "status": {"code": code.name, "number": code.value[0], "message": failure.details() or ""},
+        "response": None,
+        "responseText": "",
+        "responseBytes": 0,
+        "trailers": trailers,
+        "details": details,
+        "detailsBytes": details_bytes,
+    }
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BadRequest(f"the body exceeds {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send(
+    send: Send, status: int, body: bytes, content_type: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(
+    send: Send, status: int, payload: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    await _send(send, status, body, "application/json", [(b"cache-control", b"no-store"), *(extra or [])])
+
+
+def local_grpc_target(host: str, port: int | None) -> str | None:
+    """Where this process's own gRPC server answers (None until it started, or when it is not served)."""
+    if not port:
+        return None
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "[::1]"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def create_app(
+    service: ReservationService, styles: frozenset[str], grpc_target: Callable[[], str | None]
+) -> tuple[ASGIApp, Callable[[], Awaitable[None]]]:
+    """The playground app and the coroutine that closes its gRPC channel at shutdown."""
+    playground = Playground(service, styles, grpc_target)
+    return playground, playground.close

@@ -1,0 +1,175 @@
+"""The playground in a real browser (headless Chromium): one operation, six panels, side by side."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from services.core.errors import RosettaError
+from services.core.events import InProcessNotifier
+from services.core.service import ReservationService
+from services.store import MemoryStore
+from tests.support.server import LiveServer, live_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PANELS = ("rest", "graphql", "grpc", "soap", "websocket", "webhooks")
+SCREENSHOT = "/tmp/playground.png"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    with live_server(styles="rest,graphql,grpc,soap,websocket") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1600, "height": 1300})
+    opened = context.new_page()
+    failures: list[str] = []
+    opened.on("pageerror", lambda error: failures.append(str(error)))
+    opened.goto(server.base_url + "/playground")
+    opened.wait_for_function("document.body.dataset.ready === 'true'")
+    yield opened
+    context.close()
+    assert failures == [], f"script errors on the page: {failures}"
+
+
+def run(page: Page, operation: str, **inputs: str) -> dict[str, tuple[str, str]]:
+    """Pick the operation and inputs, click "Run in every style", read each panel's outcome and summary."""
+    runs = int(page.evaluate("document.body.dataset.runs || '0'"))
+    page.select_option("#operation", operation)
+    for name, value in inputs.items():
+        page.fill(f"#{name}", value)
+    page.click("text=Run in every style")
+    page.wait_for_function(f"document.body.dataset.runs === '{runs + 1}'", timeout=20_000)
+    return {
+        style: (
+            page.get_attribute(f"#panel-{style}", "data-outcome") or "",
+            page.inner_text(f"#panel-{style} .summary"),
+        )
+        for style in PANELS
+    }
+
+
+def core_message(language: str, room_id: str) -> str:
+    """The core's own localized message for an unknown room: every panel must show exactly this."""
+
+    async def ask() -> str:
+        store = MemoryStore()
+        await store.open()
+        try:
+            await ReservationService(store, notifier=InProcessNotifier()).get_room(room_id)
+        except RosettaError as error:
+            return error.localized(language)
+        finally:
+            await store.close()
+        raise AssertionError("the room exists")
+
+    with ThreadPoolExecutor(1) as worker:  # Playwright's sync API keeps a loop running in this thread
+        return worker.submit(lambda: asyncio.run(ask())).result()
+
+
+def test_get_room_shows_the_room_in_every_style_and_no_webhook(page: Page) -> None:
+    panels = run(page, "getRoom", roomId="room-a")
+
+    for style in ("rest", "graphql", "grpc", "soap", "websocket"):
+        outcome, summary = panels[style]
+        assert outcome == "ok", (style, summary)
+        assert "Ada (room-a, capacity 4)" in summary, style
+    assert panels["rest"][1].startswith("200 OK")
+    assert "data.room" in panels["graphql"][1]
+    assert panels["grpc"][1].startswith("OK")
+    assert "GetRoomResponse" in panels["soap"][1]
+    assert panels["websocket"][1].startswith("result frame")
+    assert panels["webhooks"] == ("none", "No webhook: getRoom only reads, so no event and no message")
+    # The wire, as sent and as received, is on the page.
+    assert "GET /api/v1/rooms/room-a HTTP/1.1" in page.inner_text("#panel-rest .request")
+    assert "query GetRoom($roomId: ID!)" in page.inner_text("#panel-graphql .request")
+    assert "rpc /rosetta.reservations.v1.ReservationService/GetRoom" in page.inner_text(
+        "#panel-grpc .request"
+    )
+    assert "<r:roomId>room-a</r:roomId>" in page.inner_text("#panel-soap .request")
+    assert '"type": "getRoom"' in page.inner_text("#panel-websocket .request")
+    for style in ("rest", "graphql", "grpc", "soap", "websocket"):
+        assert " ms" in page.inner_text(f"#panel-{style} .metrics") and " B" in page.inner_text(
+            f"#panel-{style} .metrics"
+        )
+
+
+def test_an_unknown_room_shows_each_style_s_error(page: Page) -> None:
+    page.click("text=Try an error: unknown room")  # getRoom with roomId room-zz
+    page.wait_for_function("document.body.dataset.runs === '1'", timeout=20_000)
+    panels = {style: page.inner_text(f"#panel-{style} .summary") for style in PANELS}
+    message = core_message("en", "room-zz")
+
+    for style in ("rest", "graphql", "grpc", "soap", "websocket"):
+        assert page.get_attribute(f"#panel-{style}", "data-outcome") == "error", style
+        assert panels[style].endswith(message), (style, panels[style])
+    assert panels["rest"].startswith("404 Not Found · ROOM_NOT_FOUND")
+    assert "errors[0].extensions.code = ROOM_NOT_FOUND" in panels["graphql"]
+    assert panels["grpc"].startswith("NOT_FOUND · ErrorInfo.reason = ROOM_NOT_FOUND")
+    assert "faultcode soap11env:Client.ROOM_NOT_FOUND" in panels["soap"]
+    assert panels["websocket"].startswith("error frame · code ROOM_NOT_FOUND")
+    assert panels["webhooks"] == "No webhook: getRoom only reads, so no event and no message"
+    assert "content-type: application/problem+json" in page.inner_text("#panel-rest .response")
+    assert '"reason": "ROOM_NOT_FOUND"' in page.inner_text("#panel-grpc .response")
+    assert "<tns:code>ROOM_NOT_FOUND</tns:code>" in page.inner_text("#panel-soap .response")
+    page.screenshot(path=SCREENSHOT, full_page=True)
+
+
+def test_the_language_selector_localizes_every_style(page: Page) -> None:
+    page.select_option("#language", "fr")
+    panels = run(page, "getRoom", roomId="room-zz")
+    message = core_message("fr", "room-zz")
+
+    for style in ("rest", "graphql", "grpc", "soap", "websocket"):
+        assert panels[style][1].endswith(message), (style, panels[style])
+    assert "Accept-Language: fr" in page.inner_text("#panel-rest .request")
+    assert "content-language: fr" in page.inner_text("#panel-rest .response")
+    assert "accept-language: fr" in page.inner_text("#panel-grpc .request")
+    assert "/ws?lang=fr" in page.inner_text("#panel-websocket .request")
+
+
+def test_create_then_cancel_show_the_webhook_messages_of_the_changes(page: Page) -> None:
+    panels = run(page, "createReservation", date="2032-03-01", roomId="room-b")
+
+    for style in ("rest", "graphql", "grpc", "soap", "websocket"):
+        assert panels[style][0] == "ok", (style, panels[style])
+    assert panels["rest"][1].startswith("201 Created")
+    assert panels["webhooks"] == ("ok", "5 × reservation.created (one message per change)")
+    message = page.inner_text("#panel-webhooks .request")
+    for header in ("webhook-id: msg_", "webhook-timestamp: ", "webhook-signature: v1,"):
+        assert message.count(header) == 5, header
+    assert '"date": "2032-03-05"' in message  # the fifth style booked its own slot, four days on
+    assert "EXAMPLE secret" in page.inner_text("#panel-webhooks .response")
+
+    # Cancel with no reservation given: the page creates one per style first, then each cancels its own.
+    panels = run(page, "cancelReservation", reservationId="")
+    for style in ("rest", "graphql", "grpc", "soap", "websocket"):
+        assert panels[style][0] == "ok", (style, panels[style])
+        assert "CANCEL" in panels[style][1], style
+    assert panels["webhooks"] == ("ok", "5 × reservation.canceled (one message per change)")
+    assert "one reservation per style" in page.inner_text("#setup-note")
