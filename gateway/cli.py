@@ -135,7 +135,8 @@ async def _subscribe(rosetta_url: str, target: str) -> str:
             except httpx.TransportError:
                 await asyncio.sleep(min(0.5 * (attempt + 1), 5))
                 continue
-            response.raise_for_status()
+            if response.status_code != 201:
+                raise RuntimeError(f"{rosetta_url} refused the subscription: {response.text}")
             return str(response.json()["secret"])
     raise RuntimeError(f"could not subscribe at {rosetta_url}")
 

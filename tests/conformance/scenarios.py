@@ -30,16 +30,17 @@ class Context:
     api: ReservationApi
     language: str
     number: int
+    space: int = 0  # targets sharing one store (the compose edge) each take their own space
     outcomes: list[Any] = field(default_factory=list)
     _ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def tag(self) -> str:
-        return f"cf{self.number:02d}"
+        return f"cf{self.space}x{self.number:02d}"
 
     def day(self, offset: int = 0) -> str:
-        """A date no other scenario uses (each scenario owns a 5-day window)."""
-        return (date(2030, 1, 1) + timedelta(days=self.number * 5 + offset)).isoformat()
+        """A date no other scenario uses (each scenario owns a 5-day window, each space 2 years)."""
+        return (date(2030, 1, 1) + timedelta(days=self.space * 730 + self.number * 5 + offset)).isoformat()
 
     def draft(self, **overrides: Any) -> ReservationDraft:
         values: dict[str, Any] = {

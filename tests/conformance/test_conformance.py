@@ -46,25 +46,25 @@ def targets() -> Iterator[dict[tuple[str, str], Target]]:
         manager.__exit__(None, None, None)
 
 
-async def _outcome(target: Target, scenario: Scenario) -> list[Any]:
+async def _outcome(target: Target, scenario: Scenario, space: int = 0) -> list[Any]:
     number = SCENARIOS.index(scenario) + 1
     async with target.connect(scenario.language) as api:
-        ctx = Context(api=api, language=scenario.language, number=number)
+        ctx = Context(api=api, language=scenario.language, number=number, space=space)
         await scenario.run(ctx)
     return ctx.outcomes
 
 
-_reference: dict[str, list[Any]] = {}
+_reference: dict[tuple[str, int], list[Any]] = {}  # (scenario, space) -> the core's outcome
 
 
 @pytest.mark.parametrize(("store", "target_name", "scenario"), CASES)
 async def test_style_matches_the_core(
     targets: dict[tuple[str, str], Target], store: str, target_name: str, scenario: Scenario
 ) -> None:
-    if scenario.name not in _reference:
-        _reference[scenario.name] = await _outcome(targets["memory", "reference"], scenario)
+    if (scenario.name, 0) not in _reference:
+        _reference[scenario.name, 0] = await _outcome(targets["memory", "reference"], scenario)
     outcome = await _outcome(targets[store, target_name], scenario)
-    assert outcome == _reference[scenario.name]
+    assert outcome == _reference[scenario.name, 0]
 
 
 def test_matrix_has_at_least_thirty_scenarios_and_lists_what_is_not_expressible() -> None:
