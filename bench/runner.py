@@ -1,0 +1,771 @@
+"""Runs the benchmark: server processes pinned apart from the load, rounds, CPU and RSS accounting.
+
+Every server (a style under ``rosetta serve`` or a floor) is its own process, pinned to the
+server core(s); the load generators are other processes pinned to the remaining core(s). Server
+CPU comes from the kernel's accounting of the server process (``/proc/PID/stat``) over the
+measured window; the generator reports its own CPU over the same window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen, native
+from bench.capture import CapturingRelay, Seeded, client_class, prepare
+from bench.floors import FLOOR_OF, FLOORS
+from bench.workload import MIXES, Templates
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+SATURATED = 0.90  # generator CPU share at or above which a figure is the generator's, not the server's
+
+
+@dataclass
+class Settings:
+    styles: list[str]
+    mixes: list[str]
+    duration: float = 10.0
+    warmup: float = 3.0
+    connections: int = 32
+    rounds: int = 3
+    floors: bool = True
+    wire_ops: int = 40
+    generator_processes: int = 0  # 0: one per generator core
+    target_http: str | None = None  # drive an existing deployment: http://host:port
+    target_grpc: str | None = None  # host:port
+    language: str = "en"
+    grpc_generator: str = "auto"  # auto: h2load for gRPC get/list when installed; asyncio; h2load
+    noisy_spread: float = 0.20  # (max - min) / median above which a figure is marked noisy
+
+
+@dataclass
+class Placement:
+    server_cpus: list[int]
+    generator_cpus: list[int]
+    pinned: bool
+    note: str
+
+    @classmethod
+    def decide(cls) -> Placement:
+        try:
+            cpus = sorted(os.sched_getaffinity(0))
+        except AttributeError:
+            count = os.cpu_count() or 1
+            return cls([], [], False, f"no sched_setaffinity on this platform ({count} CPUs, shared)")
+        if len(cpus) < 2:
+            return cls(cpus, cpus, False, "one CPU: server and load share it (figures are pessimistic)")
+        half = max(1, len(cpus) // 2)
+        server, generator = cpus[:half], cpus[half:]
+        return cls(
+            server, generator, True, f"server pinned to CPU {server}, load generator to CPU {generator}"
+        )
+
+
+@dataclass
+class Measurement:
+    name: str  # style or floor name
+    kind: str  # "style" or "floor"
+    protocol: str  # the style whose requests were sent
+    mix: str
+    round: int
+    operations: int
+    window: float
+    ops_per_s: float
+    latency_ms: dict[str, float]
+    errors: int
+    error_samples: list[str]
+    generator: str
+    generator_cpu_share: float
+    generator_saturated: bool
+    connections: int
+    server_cpu_ms_per_op: float | None = None
+    server_cpu_share: float | None = None
+    server_peak_rss_mb: float | None = None
+    # Share of the server CPU(s) used by other processes in the window (a shared machine's noise).
+    others_on_server_cpus: float | None = None
+    per_operation: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def child_environment() -> dict[str, str]:
+    """Subprocesses import this checkout's packages wherever ``rosetta bench`` was started."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PROJECT_ROOT, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def cores_busy_seconds(cpus: list[int]) -> float | None:
+    """Busy time of these CPUs from /proc/stat (everyone's work, not only the server's)."""
+    if not cpus:
+        return None
+    wanted = {f"cpu{c}" for c in cpus}
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    busy = 0
+    for line in lines:
+        parts = line.split()
+        if parts and parts[0] in wanted:
+            values = [int(v) for v in parts[1:]]
+            busy += sum(values) - values[3] - (values[4] if len(values) > 4 else 0)  # minus idle, iowait
+    return busy / CLOCK_TICKS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+    ordered = sorted(values)
+    last = len(ordered) - 1
+
+    def at(q: float) -> float:
+        return ordered[min(last, int(round(q * last)))] * 1000
+
+    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": ordered[-1] * 1000}
+
+
+class ServerProcess:
+    """A server in its own process, pinned; CPU and peak RSS read from /proc."""
+
+    def __init__(self, argv: list[str], ports: list[int], cpus: list[int], env: dict[str, str] | None = None):
+        self.argv = argv
+        self.ports = ports
+        self.cpus = cpus
+        self.env = {**child_environment(), **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.TemporaryFile()
+
+    def __enter__(self) -> ServerProcess:
+        self.process = subprocess.Popen(
+            self.argv, stdout=self.log, stderr=subprocess.STDOUT, env=self.env, stdin=subprocess.DEVNULL
+        )
+        try:
+            self._wait_ready(self.process)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
+        if self.cpus:
+            with contextlib.suppress(OSError, AttributeError):
+                os.sched_setaffinity(process.pid, set(self.cpus))
+        deadline = time.monotonic() + 30
+        for port in self.ports:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server {self.argv} exited: {self.output()}")
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server {self.argv} did not listen on {port}: {self.output()}")
+                time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.log.closed:
+            return
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()[-2000:].decode(errors="replace")
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime, all threads
+
+    def peak_rss_mb(self) -> float:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+
+def style_server(style: str, port: int, grpc_port: int, cpus: list[int]) -> ServerProcess:
+    """``rosetta serve`` for one style, in memory; access log off, the WebSocket rate limit lifted."""
+    argv = [sys.executable, "-m", "gateway.cli", "serve", "--styles", style, "--host", "127.0.0.1"]
+    argv += [
+        "--port",
+        str(port),
+        "--grpc-port",
+        str(grpc_port),
+        "--db",
+        "memory://",
+        "--log-level",
+        "warning",
+    ]
+    env = {"ROSETTA_ACCESS_LOG": "false", "ROSETTA_WS_RATE_PER_SECOND": "0"}
+    ports = [grpc_port] if style == "grpc" else []
+    server = ServerProcess(argv, [port, *ports], cpus, env)
+    return server
+
+
+def floor_server(kind: str, port: int, cpus: list[int]) -> ServerProcess:
+    return ServerProcess([sys.executable, "-m", "bench.floors", kind, str(port)], [port], cpus)
+
+
+# -- the load ------------------------------------------------------------------------------
+
+
+def run_load(
+    settings: Settings,
+    placement: Placement,
+    protocol: str,
+    host: str,
+    port: int,
+    templates: Templates,
+    mix: str,
+    run: int,
+    server: ServerProcess | None,
+) -> dict[str, Any]:
+    """The load of one run, by h2load where it fits and is wanted, else by the asyncio generator."""
+    wanted = settings.grpc_generator
+    if wanted == "h2load" or (wanted == "auto" and native.fits(protocol, mix)):
+        if not native.fits(protocol, mix):
+            raise RuntimeError(
+                f"h2load cannot drive {protocol}/{mix} (installed: {bool(native.h2load_path())})"
+            )
+        return native.run_h2load(
+            host=host,
+            port=port,
+            message=templates.get if mix == "get" else templates.list,
+            mix=mix,
+            connections=settings.connections,
+            warmup=settings.warmup,
+            duration=settings.duration,
+            cpus=placement.generator_cpus if placement.pinned else [],
+            server=server,
+            language=settings.language,
+        )
+    return run_asyncio_load(settings, placement, protocol, host, port, templates, mix, run, server)
+
+
+def run_asyncio_load(
+    settings: Settings,
+    placement: Placement,
+    protocol: str,
+    host: str,
+    port: int,
+    templates: Templates,
+    mix: str,
+    run: int,
+    server: ServerProcess | None,
+) -> dict[str, Any]:
+    """Start the generator processes, warm up, measure one window; the raw figures of the run."""
+    processes = settings.generator_processes or max(1, len(placement.generator_cpus))
+    processes = min(processes, settings.connections)
+    env = child_environment()
+    if placement.pinned:
+        env["ROSETTA_BENCH_CPUS"] = ",".join(map(str, placement.generator_cpus))
+    share, extra = divmod(settings.connections, processes)
+    workers: list[tuple[subprocess.Popen[str], Path]] = []
+    with tempfile.TemporaryDirectory(prefix="rosetta-bench-") as tmp:
+        first = 0
+        for index in range(processes):
+            count = share + (1 if index < extra else 0)
+            spec = {
+                "style": protocol,
+                "host": host,
+                "port": port,
+                "mix": mix,
+                "connections": count,
+                "first_connection": first,
+                "total_connections": settings.connections,
+                "run": run,
+                "templates": templates.to_json(),
+                "language": settings.language,
+            }
+            first += count
+            path = Path(tmp) / f"worker{index}.json"
+            path.write_text(json.dumps(spec))
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.loadgen", str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            workers.append((proc, path))
+        for proc, _ in workers:
+            line = proc.stdout.readline() if proc.stdout else ""
+            if line.strip() != "ready":
+                stderr = proc.stderr.read() if proc.stderr else ""
+                for other, _ in workers:
+                    other.kill()
+                    other.communicate()
+                raise RuntimeError(f"load generator failed to start: {line!r} {stderr[-1500:]}")
+        begin = time.time() + 0.2
+        t0 = begin + settings.warmup
+        t1 = t0 + settings.duration
+        for proc, _ in workers:
+            assert proc.stdin is not None
+            proc.stdin.write(f"START {begin} {t0} {t1}\n")
+            proc.stdin.flush()
+        time.sleep(max(0.0, t0 - time.time()))
+        cpu_start = server.cpu_seconds() if server else None
+        busy_start = cores_busy_seconds(placement.server_cpus)
+        time.sleep(max(0.0, t1 - time.time()))
+        cpu_end = server.cpu_seconds() if server else None
+        busy_end = cores_busy_seconds(placement.server_cpus)
+        results = []
+        for proc, path in workers:
+            try:
+                _, stderr = proc.communicate(timeout=settings.duration + 60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise RuntimeError("load generator did not finish") from None
+            result_path = path.with_suffix(".result.json")
+            if proc.returncode != 0 or not result_path.exists():
+                raise RuntimeError(f"load generator failed: {stderr[-1500:]}")
+            results.append(json.loads(result_path.read_text()))
+    window = t1 - t0
+    latencies: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
+    samples: list[str] = []
+    for result in results:
+        for kind, values in result["latencies"].items():
+            latencies.setdefault(kind, []).extend(values)
+        for kind, count in result["errors"].items():
+            errors[kind] = errors.get(kind, 0) + count
+        samples.extend(result["error_samples"])
+    generator_cpu = sum(r["cpu_seconds"] for r in results)
+    generator_cores = max(1, len(placement.generator_cpus)) if placement.pinned else (os.cpu_count() or 1)
+    return {
+        "window": window,
+        "latencies": latencies,
+        "errors": errors,
+        "error_samples": samples[:5],
+        "generator_cpu_share": generator_cpu / window / min(generator_cores, processes),
+        "server_cpu_seconds": (cpu_end - cpu_start)
+        if cpu_start is not None and cpu_end is not None
+        else None,
+        "server_cores_busy_seconds": (busy_end - busy_start)
+        if busy_start is not None and busy_end is not None
+        else None,
+    }
+
+
+def measurement(
+    name: str,
+    kind: str,
+    protocol: str,
+    mix: str,
+    round_index: int,
+    raw: dict[str, Any],
+    settings: Settings,
+    server: ServerProcess | None,
+) -> Measurement:
+    all_latencies = [value for values in raw["latencies"].values() for value in values]
+    window = raw["window"]
+    rate = raw.get("ops_per_s") or (len(all_latencies) / window if window else 0.0)
+    operations = round(rate * window)
+    cpu = raw["server_cpu_seconds"]
+    return Measurement(
+        name=name,
+        kind=kind,
+        protocol=protocol,
+        mix=mix,
+        round=round_index,
+        operations=operations,
+        window=window,
+        ops_per_s=rate,
+        latency_ms=percentiles(all_latencies),
+        errors=sum(raw["errors"].values()),
+        error_samples=raw["error_samples"],
+        generator=raw.get("generator", "asyncio"),
+        generator_cpu_share=raw["generator_cpu_share"],
+        generator_saturated=raw["generator_cpu_share"] >= SATURATED,
+        connections=settings.connections,
+        server_cpu_ms_per_op=(cpu * 1000 / operations) if cpu is not None and operations else None,
+        server_cpu_share=(cpu / window) if cpu is not None else None,
+        server_peak_rss_mb=server.peak_rss_mb() if server else None,
+        others_on_server_cpus=_others(raw, window),
+        per_operation={
+            op: {"count": len(values), **percentiles(values)} for op, values in raw["latencies"].items()
+        },
+    )
+
+
+def _others(raw: dict[str, Any], window: float) -> float | None:
+    busy, own = raw.get("server_cores_busy_seconds"), raw.get("server_cpu_seconds")
+    if busy is None or own is None or not window:
+        return None
+    return max(0.0, busy - own) / window
+
+
+# -- bytes on the wire ---------------------------------------------------------------------
+
+
+async def _wire_pass(protocol: str, host: str, port: int, templates: Templates, mix: str, ops: int) -> dict:
+    """One connection through a counting relay: connection setup, then ``ops`` operations of the mix."""
+    async with CapturingRelay(host, port) as relay:
+        relayed = templates.retarget("127.0.0.1", relay.port) if templates.host_header else templates
+        spec = loadgen.Spec(protocol, "127.0.0.1", relay.port, mix, 1, 0, 1, 1, relayed)
+        client = loadgen.make_client(spec)
+        await client.open()
+        tally = loadgen.Tally()
+        await loadgen.run_connection(spec, client, 0, (0.0, 1e18), tally, limit=2)
+        await asyncio.sleep(0.05)
+        setup_up, setup_down = relay.count.to_server, relay.count.to_client
+        relay.count.reset()
+        spec.run = 2
+        requests = await loadgen.run_connection(spec, client, 1, (0.0, 1e18), tally, limit=ops)
+        await asyncio.sleep(0.05)
+        up, down = relay.count.to_server, relay.count.to_client
+        await client.close()
+    return {
+        "operations": ops,
+        "requests": requests,
+        "to_server_per_op": up / ops,
+        "to_client_per_op": down / ops,
+        "to_server_per_request": up / requests if requests else 0.0,
+        "to_client_per_request": down / requests if requests else 0.0,
+        "setup_to_server": setup_up,
+        "setup_to_client": setup_down,
+        "errors": sum(tally.errors.values()),
+        "error_samples": tally.error_samples,
+    }
+
+
+def wire_pass(protocol: str, host: str, port: int, templates: Templates, mix: str, ops: int) -> dict:
+    return asyncio.run(_wire_pass(protocol, host, port, templates, mix, ops))
+
+
+# -- the whole run -------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    settings: Settings
+    placement: Placement
+    measurements: list[Measurement] = field(default_factory=list)
+    wire: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # name -> mix -> figures
+    verification: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+    finished: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "settings": asdict(self.settings),
+            "placement": asdict(self.placement),
+            "measurements": [asdict(m) for m in self.measurements],
+            "wire": self.wire,
+            "verification": self.verification,
+            "skipped": self.skipped,
+            "started": self.started,
+            "finished": self.finished,
+        }
+
+
+Progress = Callable[[str, float], None]  # (what is happening, how many steps are done)
+
+
+def plan_steps(settings: Settings) -> int:
+    floors = sum(len(floors_for(s)) for s in settings.styles)
+    per_round = len(settings.styles) * len(settings.mixes) + (floors if settings.floors else 0)
+    return per_round * settings.rounds
+
+
+# Extra reference floors, reported but not the style's floor: the host's share of the cost.
+EXTRA_FLOORS: dict[str, tuple[str, ...]] = {"rest": ("asgi",), "websocket": ("uvicorn-ws",)}
+
+
+def floors_for(style: str) -> tuple[str, ...]:
+    return (*EXTRA_FLOORS.get(style, ()), *FLOOR_OF[style])
+
+
+def execute(settings: Settings, progress: Progress) -> Outcome:
+    placement = Placement.decide()
+    if settings.target_http or settings.target_grpc:
+        load = (
+            f"load generator pinned to CPU {placement.generator_cpus}"
+            if placement.pinned
+            else "load unpinned"
+        )
+        placement = Placement(
+            [],
+            placement.generator_cpus if placement.pinned else [],
+            placement.pinned,
+            f"external target: no server started, no server CPU figures; {load}",
+        )
+    outcome = Outcome(settings, placement)
+    done = 0
+    styles = [s for s in settings.styles if _available(s, outcome)]
+    templates_of: dict[str, Templates] = {}
+    for round_index in range(1, settings.rounds + 1):
+        for style in styles:
+            progress(f"round {round_index}: {style}", done)
+            done = _measure_style(
+                settings, placement, outcome, style, round_index, templates_of, progress, done
+            )
+            if style not in templates_of:
+                done += len(floors_for(style)) if settings.floors else 0
+                continue
+            if settings.floors and not (settings.target_http or settings.target_grpc):
+                for floor in floors_for(style):
+                    progress(f"round {round_index}: floor {floor}", done)
+                    try:
+                        _measure_floor(settings, placement, outcome, floor, templates_of[style], round_index)
+                    except Exception as error:
+                        outcome.skipped[f"floor {floor} (round {round_index})"] = (
+                            f"{type(error).__name__}: {str(error)[-400:]}"
+                        )
+                    done += 1
+    _cross_check(outcome)
+    outcome.finished = time.time()
+    progress("done", done)
+    return outcome
+
+
+def _available(style: str, outcome: Outcome) -> bool:
+    if client_class(style) is None:
+        outcome.skipped[style] = "its ReservationApi client does not exist yet"
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _style_target(
+    settings: Settings, placement: Placement, style: str
+) -> Iterator[tuple[str, int, int | None, Any]]:
+    """(host, http port, grpc port, server process or None) for a style: started here or given."""
+    if settings.target_http or settings.target_grpc:
+        from urllib.parse import urlsplit
+
+        http = urlsplit(settings.target_http or "http://127.0.0.1:8000")
+        host = http.hostname or "127.0.0.1"
+        grpc_port = None
+        if settings.target_grpc:
+            grpc_host, _, grpc_text = settings.target_grpc.rpartition(":")
+            grpc_port = int(grpc_text)
+            if style == "grpc":
+                host = grpc_host
+        yield host, http.port or 80, grpc_port, None
+        return
+    port, grpc_port = free_port(), free_port()
+    with style_server(style, port, grpc_port, placement.server_cpus) as server:
+        yield "127.0.0.1", port, grpc_port, server
+
+
+def _measure_style(
+    settings: Settings,
+    placement: Placement,
+    outcome: Outcome,
+    style: str,
+    round_index: int,
+    templates_of: dict[str, Templates],
+    progress: Progress,
+    done: int,
+) -> int:
+    # A fresh server (and store) per mix: what one mix leaves behind (thousands of canceled
+    # reservations after ``write``) must not slow the next one's lists.
+    for run, mix in enumerate(settings.mixes, start=1):
+        progress(f"round {round_index}: {style} / {mix}", done)
+        try:
+            with _style_target(settings, placement, style) as (host, port, grpc_port, server):
+                grpc_target = f"{host}:{grpc_port}" if grpc_port else None
+                seeded, templates = asyncio.run(prepare(style, host, port, grpc_target))
+                templates_of[style] = templates
+                _record_verification(outcome, style, seeded)
+                load_port = grpc_port if style == "grpc" and grpc_port else port
+                per_mix = outcome.wire.setdefault(style, {})
+                if mix not in per_mix:
+                    per_mix[mix] = wire_pass(style, host, load_port, templates, mix, settings.wire_ops)
+                raw = run_load(
+                    settings,
+                    placement,
+                    style,
+                    host,
+                    load_port,
+                    templates,
+                    mix,
+                    round_index * 10 + run,
+                    server,
+                )
+                outcome.measurements.append(
+                    measurement(style, "style", style, mix, round_index, raw, settings, server)
+                )
+        except Exception as error:  # a broken style or mix must not sink the others' figures
+            outcome.skipped[f"{style}/{mix} (round {round_index})"] = (
+                f"{type(error).__name__}: {str(error)[-400:]}"
+            )
+        done += 1
+    return done
+
+
+def _measure_floor(
+    settings: Settings,
+    placement: Placement,
+    outcome: Outcome,
+    floor: str,
+    style_templates: Templates,
+    round_index: int,
+) -> None:
+    protocol = FLOORS[floor][0]
+    port = free_port()
+    with floor_server(floor, port, placement.server_cpus) as server:
+        templates = style_templates.retarget("127.0.0.1", port)
+        if floor not in outcome.wire:
+            outcome.wire[floor] = {
+                "get": wire_pass(protocol, "127.0.0.1", port, templates, "get", settings.wire_ops)
+            }
+        raw = run_load(settings, placement, protocol, "127.0.0.1", port, templates, "get", 1, server)
+        outcome.measurements.append(
+            measurement(floor, "floor", protocol, "get", round_index, raw, settings, server)
+        )
+
+
+def _record_verification(outcome: Outcome, style: str, seeded: Seeded) -> None:
+    outcome.verification.setdefault("normalized", {})[style] = seeded.normalized
+
+
+def _cross_check(outcome: Outcome) -> None:
+    """Every style must have returned the same normalized get and list (ids and timestamps aside)."""
+    normalized: dict[str, Any] = outcome.verification.get("normalized", {})
+    reference_style = next(iter(normalized), None)
+    mismatches = {}
+    for style, value in normalized.items():
+        if value != normalized[reference_style]:
+            mismatches[style] = f"differs from {reference_style}"
+    wire_errors = {
+        f"{name}/{mix}": figures["error_samples"]
+        for name, per_mix in outcome.wire.items()
+        for mix, figures in per_mix.items()
+        if figures["errors"]
+    }
+    outcome.verification["same_result"] = not mismatches
+    outcome.verification["mismatches"] = mismatches
+    outcome.verification["replay_errors"] = wire_errors
+    outcome.verification["reference"] = reference_style
+
+
+# The issue's targets for getReservation: style -> (floor, minimum ratio).
+TARGETS: dict[str, tuple[str, float]] = {
+    "rest": ("fastapi", 0.8),
+    "grpc": ("grpc-aio", 0.8),
+    "soap": ("spyne", 0.8),
+    "graphql": ("strawberry", 1.0),
+    "websocket": ("websockets", 0.5),
+}
+
+
+def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each style's get against the issue's target ratio to its floor."""
+    found = []
+    for row in rows:
+        if row["kind"] != "style" or row["mix"] != "get" or row["name"] not in TARGETS:
+            continue
+        floor, minimum = TARGETS[row["name"]]
+        ratio = row.get("ratios", {}).get(floor)
+        found.append(
+            {
+                "style": row["name"],
+                "floor": floor,
+                "target": minimum,
+                "ratio": ratio,
+                "met": None if ratio is None else ratio >= minimum,
+                "trustworthy": not (row["generator_saturated"] or row["noisy"]),
+            }
+        )
+    return found
+
+
+def median_spread(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def summarize(outcome: Outcome) -> list[dict[str, Any]]:
+    """One row per (name, mix): medians over rounds with min-max, ratio to the protocol's floor."""
+    groups: dict[tuple[str, str], list[Measurement]] = {}
+    for m in outcome.measurements:
+        groups.setdefault((m.name, m.mix), []).append(m)
+    floor_ops = {
+        name: statistics.median(m.ops_per_s for m in ms)
+        for (name, mix), ms in groups.items()
+        if ms[0].kind == "floor"
+    }
+    rows = []
+    for (name, mix), ms in groups.items():
+        first = ms[0]
+        ops, low, high = median_spread([m.ops_per_s for m in ms])
+        cpu = [m.server_cpu_ms_per_op for m in ms if m.server_cpu_ms_per_op is not None]
+        rss = [m.server_peak_rss_mb for m in ms if m.server_peak_rss_mb is not None]
+        row: dict[str, Any] = {
+            "name": name,
+            "kind": first.kind,
+            "protocol": first.protocol,
+            "mix": mix,
+            "rounds": len(ms),
+            "ops_per_s": ops,
+            "ops_per_s_min": low,
+            "ops_per_s_max": high,
+            "noisy": bool(ops) and (high - low) / ops > outcome.settings.noisy_spread,
+            "p50_ms": statistics.median(m.latency_ms["p50"] for m in ms),
+            "p90_ms": statistics.median(m.latency_ms["p90"] for m in ms),
+            "p99_ms": statistics.median(m.latency_ms["p99"] for m in ms),
+            "max_ms": max(m.latency_ms["max"] for m in ms),
+            "errors": sum(m.errors for m in ms),
+            "server_cpu_ms_per_op": statistics.median(cpu) if cpu else None,
+            "server_peak_rss_mb": max(rss) if rss else None,
+            "generator_cpu_share": max(m.generator_cpu_share for m in ms),
+            "generator_saturated": any(m.generator_saturated for m in ms),
+            "others_on_server_cpus": max(
+                (m.others_on_server_cpus for m in ms if m.others_on_server_cpus is not None), default=None
+            ),
+            "generator": first.generator,
+            "floor": None,
+            "ratio_to_floor": None,
+        }
+        if first.kind == "style":
+            candidates = [(floor_ops[f], f) for f in FLOOR_OF[name] if f in floor_ops]
+            row["ratios"] = {f: ops / value for value, f in candidates if value}
+            if candidates:
+                best_ops, best = max(candidates)
+                row["floor"] = best
+                row["ratio_to_floor"] = ops / best_ops if best_ops else None
+        wire = outcome.wire.get(name, {}).get(mix)
+        row["bytes_to_server_per_op"] = wire["to_server_per_request"] if wire else None
+        row["bytes_to_client_per_op"] = wire["to_client_per_request"] if wire else None
+        rows.append(row)
+    order = {s: i for i, s in enumerate(["rest", "graphql", "grpc", "soap", "websocket"])}
+    mix_order = {m: i for i, m in enumerate(MIXES)}
+    rows.sort(
+        key=lambda r: (
+            order.get(r["protocol"], 9),
+            r["kind"] != "style",
+            r["name"],
+            mix_order.get(r["mix"], 9),
+        )
+    )
+    return rows
