@@ -10,7 +10,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
+from typing import Any
 
 import uvicorn
 
@@ -148,6 +149,17 @@ async def migrate(settings: Settings) -> None:
     print(f"store ready: {settings.db}", flush=True)
 
 
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when installed (uvicorn[standard] brings it), as uvicorn itself would."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,20 +203,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as error:
             parser.error(str(error))
         configure_logging(settings.log_level)
-        asyncio.run(serve(settings))
+        run_event_loop(serve(settings))
         return 0
     if args.command == "dispatch":
         from services.webhooks.app import run_dispatcher_forever
 
         settings = Settings.from_env().override(db=args.db)
         configure_logging(settings.log_level)
-        asyncio.run(run_dispatcher_forever(settings.db, webhook_options(settings)))
+        run_event_loop(run_dispatcher_forever(settings.db, webhook_options(settings)))
         return 0
     if args.command == "webhook-inspector":
         configure_logging("info")
         port = args.port if args.port is not None else int(os.environ.get("ROSETTA_PORT", "9000"))
         host = args.host or os.environ.get("ROSETTA_HOST", "127.0.0.1")
-        asyncio.run(run_inspector(host, port, args.secret, args.subscribe, args.public_url))
+        run_event_loop(run_inspector(host, port, args.secret, args.subscribe, args.public_url))
         return 0
     if args.command == "migrate":
         settings = Settings.from_env().override(db=args.db)
