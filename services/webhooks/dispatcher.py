@@ -140,6 +140,7 @@ class Dispatcher:
             self._client = None
 
     async def _forever(self, step: Callable[[], Any]) -> None:
+        task = asyncio.current_task()
         while True:
             try:
                 await step()
@@ -148,6 +149,10 @@ class Dispatcher:
             except Exception:  # a locked or unreachable store must not end the dispatcher
                 log.exception("webhook dispatcher step failed; retrying")
                 await asyncio.sleep(self._options.poll_interval)
+            if task is not None and task.cancelling():
+                # Python 3.11's asyncio.wait_for (used by psycopg_pool while waiting for a
+                # connection) may swallow a cancellation that races a result; stop anyway.
+                raise asyncio.CancelledError
 
     # -- fan-out -------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ import pytest
 
 from services.core.service import ReservationService, utc_now
 from services.store.pg_migrations import LATEST_VERSION as CORE_VERSION
+from services.store.pg_notifier import PgNotifier
 from services.store.webhooks_postgres import LATEST_VERSION, PostgresWebhookStore
 from services.webhooks.app import WebhookOptions, open_webhook_store, run_dispatcher_forever
 from services.webhooks.model import DeliveryStatus, message_id, new_delivery
@@ -47,9 +48,9 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 5.0) 
             await asyncio.sleep(0.05)
 
 
-async def all_succeeded(store: PostgresWebhookStore, subscription_id: str) -> bool:
+async def all_succeeded(store: PostgresWebhookStore, subscription_id: str, count: int) -> bool:
     _, total = await store.list_deliveries(subscription_id, DeliveryStatus.SUCCEEDED, 0, 1)
-    return total == 100
+    return total == count
 
 
 def rows(schema: str, query: str) -> list[tuple[Any, ...]]:
@@ -168,16 +169,42 @@ async def test_a_lease_hides_a_message_until_it_ends(
 # -- wake-ups across processes ------------------------------------------------------------
 
 
-async def test_the_standalone_dispatcher_is_woken_by_commits_elsewhere_not_by_polling(
-    pg_schema: str,
+async def test_work_queued_elsewhere_wakes_the_store_even_after_its_listener_was_cut(
+    stores: tuple[PostgresWebhookStore, PostgresWebhookStore], pg_schema: str
 ) -> None:
-    """``rosetta dispatch`` on PostgreSQL: events committed elsewhere wake it through its
-    ``PgNotifier``, pings and replays accepted elsewhere through the work channel."""
+    dispatching, managing = stores
+    await managing.add_subscription(subscription("whs_a"))
+    seen = dispatching.signal.generation
+    ping = new_delivery("whs_a", "evt_ping", "webhook.ping", None, "{}", NOW)
+    await managing.enqueue([ping], {})
+    assert await dispatching.signal.wait(seen, timeout=5)
+    seen = managing.signal.generation
+    assert not await managing.signal.wait(seen, timeout=0.2)  # its own NOTIFY: already signalled in-process
+
+    cut = dispatching.listener_pid
+    assert rows(pg_schema, f"SELECT pg_terminate_backend({cut})") == [(True,)]
+    seen = dispatching.signal.generation
+    assert await dispatching.signal.wait(seen, timeout=5)  # reconnected: anything may have been missed
+    assert dispatching.listener_pid not in (None, cut)
+    seen = dispatching.signal.generation
+    await managing.requeue("whs_a", ping.delivery_id, NOW)
+    assert await dispatching.signal.wait(seen, timeout=5)
+
+
+@pytest.mark.parametrize("notifier", ["the store's", "given"])
+async def test_the_standalone_dispatcher_is_woken_by_commits_elsewhere_not_by_polling(
+    pg_schema: str, notifier: str
+) -> None:
+    """``rosetta dispatch`` on PostgreSQL: events committed elsewhere wake it through a
+    ``PgNotifier`` (its store's by default), pings and replays accepted elsewhere through the
+    work channel."""
     writer = Harness(*postgres_stores(pg_schema), DEFAULTS)  # another process's stores: never LISTENing
     await writer.core_store.open()
     subscription_, _ = await writer.subscribe()
     options = dataclasses.replace(writer.options, poll_interval=60.0)  # the tests end long before
-    task = asyncio.create_task(run_dispatcher_forever(f"{PG_DSN}?schema={pg_schema}", options))
+    given = PgNotifier(PG_DSN, schema=pg_schema) if notifier == "given" else None
+    url = f"{PG_DSN}?schema={pg_schema}"
+    task = asyncio.create_task(run_dispatcher_forever(url, options, notifier=given))
     try:
         ping = await writer.webhooks.ping(subscription_.subscription_id)
         await writer.attempts.until(lambda items: len(items) == 1, timeout=20)  # it is up and idle
@@ -191,6 +218,7 @@ async def test_the_standalone_dispatcher_is_woken_by_commits_elsewhere_not_by_po
             await task
         await writer.store.close()
         await writer.core_store.close()
+    assert given is None or given.backend_pid is None  # stopped with the dispatcher
     types = [json.loads(r.body)["type"] for r in writer.endpoints.received["hooks.example.com"]]
     assert types == ["webhook.ping", "reservation.created", "webhook.ping"]
     body = json.loads(writer.endpoints.received["hooks.example.com"][1].body)
@@ -398,7 +426,9 @@ async def test_a_dispatcher_process_killed_mid_burst_loses_nothing(pg_schema: st
                 receiver.let_go()
                 # Done when every message is recorded as delivered (the receiver cannot tell: it
                 # saw the killed process's copies, whose answers went nowhere).
-                await until(lambda: all_succeeded(webhook_store, subscription_.subscription_id), timeout=30)
+                await until(
+                    lambda: all_succeeded(webhook_store, subscription_.subscription_id, 100), timeout=30
+                )
                 survivor.send_signal(signal.SIGTERM)
                 assert await asyncio.to_thread(survivor.wait, 10) == 0  # a graceful stop
         assert doomed.returncode == -signal.SIGKILL
