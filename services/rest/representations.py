@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
+
+import orjson
 
 from services.core.model import Action, Event, Reservation, Room
 from services.rest.negotiation import CSV, HAL, JSON, SIREN
@@ -21,11 +22,10 @@ API_PREFIX = "/api/v1"
 Link = dict[str, str]
 Document = dict[str, Any]
 
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
 
 def encode(document: Any) -> bytes:
-    return _encoder.encode(document).encode()
+    """Compact UTF-8 JSON (orjson: several times faster than the json module)."""
+    return orjson.dumps(document)
 
 
 # Siren fields of the write operations (names are the camelCase wire names).

@@ -8,8 +8,9 @@ with a ``result`` or ``error`` frame carrying the same ``id``, and pushes ``even
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from services.core.errors import ERRORS_BY_CODE, RosettaError
 
@@ -36,9 +37,13 @@ CLOSE_POLICY = (
 
 RequestId = str | int | None
 
-# One encoder built once: json.dumps with keyword arguments would build a new encoder per call.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-decode = json.loads
+
+def _encode(frame: Any) -> str:
+    """Compact JSON text (orjson: UTF-8, no spaces), several times faster than the json module."""
+    return orjson.dumps(frame).decode()
+
+
+decode = orjson.loads  # its errors are ValueErrors, as json's are
 
 
 def result_frame(request_id: RequestId, payload: Any) -> str:
