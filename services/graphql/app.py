@@ -8,12 +8,12 @@ resolvers. WebSockets go to strawberry's own ASGI view, which speaks the subscri
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
+import orjson
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.websockets import WebSocket
@@ -223,7 +223,7 @@ class GraphQLApp:
                 raise _RequestRejected(413, PayloadTooLarge(params={"limit": limit}))
             more = message.get("more_body", False)
         try:
-            data = json.loads(body)
+            data = orjson.loads(body)
         except ValueError:
             raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"})) from None
         if not isinstance(data, dict):
@@ -236,7 +236,7 @@ def _read_params(query_string: bytes) -> tuple[str, dict[str, Any] | None, str |
     data: dict[str, Any] = dict(params)
     if "variables" in params:
         try:
-            data["variables"] = json.loads(params["variables"])
+            data["variables"] = orjson.loads(params["variables"])
         except ValueError:
             raise _RequestRejected(
                 400, InvalidProperty(field="variables", params={"reason": "type"})
@@ -266,10 +266,10 @@ def _before_execution(errors: list[Any]) -> bool:
 
 def _dumps(payload: dict[str, Any]) -> bytes:
     try:
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    except (TypeError, ValueError):  # a value JSON cannot carry: a server bug, never shown
+        return orjson.dumps(payload)
+    except TypeError:  # a value JSON cannot carry: a server bug, never shown
         log.exception("GraphQL response could not be encoded")
-        return json.dumps({"errors": [format_rosetta(InternalError(), None)]}).encode()
+        return orjson.dumps({"errors": [format_rosetta(InternalError(), None)]})
 
 
 async def _respond(
