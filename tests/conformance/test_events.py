@@ -116,3 +116,30 @@ async def test_a_dropped_stream_resumes_from_the_last_sequence_with_no_gap_and_n
         expected = await rest.watch_events(after, limit=3)
     assert [e.sequence for e in got] == [after + 1, after + 2, after + 3]
     assert [e.to_dict() for e in got] == [e.to_dict() for e in expected]
+
+
+async def test_a_stalled_subscriber_holds_up_nobody(server: LiveServer) -> None:
+    """Streams are pulled from the log as each connection accepts bytes: a reader that stops
+    reading only falls behind; it neither buffers the log in the server nor slows the others."""
+    async with RestClient(server.base_url) as rest:
+        before = await rest.watch_events(0, limit=1000)
+        after = before[-1].sequence if before else 0
+        await _change(rest, "2034-12-31")  # three events the stalled readers start on
+        stalled: list[Any] = []
+        for surface in ("sse", "grpc-stream"):
+            opened = _stream(server, surface)(after)
+            _client, stream = await opened.__anext__()
+            await _take_one(stream)  # then never reads again, connection left open
+            stalled.append(opened)
+        reader = await _subscribed(server, "websocket-subscription", after, 153)
+        for n in range(50):
+            await _change(rest, f"2035-{1 + n // 28:02d}-{1 + n % 28:02d}")
+        got = await reader
+        for opened in stalled:
+            await opened.aclose()
+    assert [e.sequence for e in got] == list(range(after + 1, after + 154))
+
+
+async def _take_one(stream: AsyncIterator[Event]) -> None:
+    async with asyncio.timeout(15):
+        await stream.__anext__()

@@ -66,3 +66,39 @@ def test_landing_page_links_every_style(server: LiveServer) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     for link in ("/api/v1", "/graphql", "/soap?wsdl", "/openapi.json"):
         assert link in page.text
+
+
+async def test_every_log_line_written_during_a_request_carries_its_request_id() -> None:
+    import io
+    import json
+    import logging
+
+    from gateway.observability import JsonFormatter, Metrics, ObservabilityMiddleware, RequestIdFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("rosetta.test-request-id")
+    for name in ("rosetta.test-request-id", "rosetta.access"):
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(logging.INFO)
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        logger.info("inside the use case")
+        await send({"type": "http.response.start", "status": 204, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    async def send(message: object) -> None:
+        return None
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"req-42")]}
+    try:
+        await ObservabilityMiddleware(app, Metrics())(scope, None, send)  # type: ignore[arg-type]
+    finally:
+        for name in ("rosetta.test-request-id", "rosetta.access"):
+            logging.getLogger(name).removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == ["inside the use case", "GET /x 204"]
+    assert {line["requestId"] for line in lines} == {"req-42"}
+    assert lines[1]["status"] == 204 and lines[1]["style"] == "gateway"
