@@ -1,8 +1,9 @@
 """Webhook delivery speed: events per second through the dispatcher, and commit-to-receipt latency.
 
-``python -m bench.webhooks --events 1000`` starts ``rosetta serve --styles rest,webhooks`` (SQLite, the
-dispatcher in the gateway process) and a local receiver in this process, subscribes the receiver,
-creates reservations through REST as fast as one client can, and times each event from the moment
+``python -m bench.webhooks --events 1000 [--rate 100]`` starts ``rosetta serve --styles
+rest,webhooks`` (SQLite, the dispatcher in the gateway process) and a local receiver in this
+process, subscribes the receiver, creates reservations through REST (paced, or as fast as one
+client can), and times each event from the moment
 its create returned (committed) to the moment the receiver had the signed webhook.
 """
 
@@ -73,7 +74,8 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def measure(events: int) -> dict[str, Any]:
+def measure(events: int, rate: float | None = None) -> dict[str, Any]:
+    """``rate``: creates per second (paced), or as fast as one client can when None."""
     from tests.support.processes import free_port, rosetta_serve
 
     receiver = Receiver()
@@ -94,6 +96,10 @@ def measure(events: int) -> dict[str, Any]:
             committed: dict[str, float] = {}
             started = time.perf_counter()
             for n in range(events):
+                if rate:
+                    pause = started + n / rate - time.perf_counter()
+                    if pause > 0:
+                        time.sleep(pause)
                 body = {
                     "roomId": ("room-a", "room-b", "room-c", "room-d")[n % 4],
                     "guestName": f"bench {n}",
@@ -112,6 +118,7 @@ def measure(events: int) -> dict[str, Any]:
     span = max(receiver.arrived.values()) - min(committed.values())
     return {
         "events": events,
+        "paced": rate,
         "deliveries": receiver.deliveries,
         "createSeconds": round(creating, 3),
         "createsPerSecond": round(events / creating, 1),
@@ -128,8 +135,9 @@ def measure(events: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--rate", type=float, help="creates per second (default: as fast as possible)")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.events), indent=2))
+    print(json.dumps(measure(args.events, args.rate), indent=2))
     return 0
 
 
