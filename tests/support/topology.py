@@ -93,7 +93,9 @@ def _nginx_config(hosts: dict[str, int], grpc_port: int, http_port: int, edge_gr
 
 
 @contextmanager
-def compose_topology(workdir: Path, *, retry_scale: str = "0.001") -> Iterator[Topology]:
+def compose_topology(
+    workdir: Path, *, retry_scale: str = "0.001", extra_env: dict[str, str] | None = None
+) -> Iterator[Topology]:
     """Every compose service as a local process, behind Debian's nginx, on a fresh PostgreSQL schema."""
     services = COMPOSE["services"]
     hosts = {name: free_port() for name in services if name not in ("postgres", "gateway", "migrate")}
@@ -116,6 +118,7 @@ def compose_topology(workdir: Path, *, retry_scale: str = "0.001") -> Iterator[T
             env = _environment(service, hosts, grpc_ports, db, name)
             env["ROSETTA_PUBLIC_URL"] = topo.edge_http
             env["ROSETTA_WEBHOOK_RETRY_SCALE"] = retry_scale
+            env.update(extra_env or {})
             process = stack.enter_context(rosetta_process(_command(service, hosts, grpc_ports), env))
             topo.processes[name] = process
         for name in (*STYLE_SERVICES, "webhook-inspector"):
@@ -134,7 +137,12 @@ def compose_topology(workdir: Path, *, retry_scale: str = "0.001") -> Iterator[T
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as work, compose_topology(Path(work), retry_scale="1") as topo:
+    # For measuring: no access logs in the style processes, no per-connection WebSocket rate limit.
+    measuring = {"ROSETTA_ACCESS_LOG": "false", "ROSETTA_WS_RATE_PER_SECOND": "0"}
+    with (
+        tempfile.TemporaryDirectory() as work,
+        compose_topology(Path(work), retry_scale="1", extra_env=measuring) as topo,
+    ):
         print(f"edge: {topo.edge_http}  gRPC edge: {topo.edge_grpc}")
         for name, port in topo.hosts.items():
             print(f"  {name}: http://127.0.0.1:{port}  gRPC 127.0.0.1:{topo.grpc_ports[name]}")
