@@ -56,6 +56,10 @@ def banner(settings: Settings, grpc_port: int | None) -> str:
         lines.append(f"  WebSocket  {ws}/ws              (subprotocol rosetta.v1)")
     if grpc_port is not None:
         lines.append(f"  gRPC       {settings.host}:{grpc_port}   (reflection on; rosetta.reservations.v1)")
+    if "webhooks" in settings.styles:
+        where = "delivered here" if settings.dispatcher else "delivered by `rosetta dispatch`"
+        lines.append(f"  Webhooks   {base}/api/v1/webhook-subscriptions   ({where})")
+    lines.append(f"  Playground {base}/playground   (one operation in every style, side by side)")
     lines.append(f"  health     {base}/healthz   metrics {base}/metrics   landing page {base}/")
     return "\n".join(lines)
 

@@ -35,7 +35,14 @@ def test_settings_come_from_the_environment_and_flags_override_them() -> None:
 
 def test_banner_says_where_every_style_is() -> None:
     text = banner(Settings(), 50051)
-    for fragment in ("/api/v1", "/graphql", "/soap?wsdl", "ws://127.0.0.1:8000/ws", "127.0.0.1:50051"):
+    for fragment in (
+        "/api/v1",
+        "/graphql",
+        "/soap?wsdl",
+        "ws://127.0.0.1:8000/ws",
+        "127.0.0.1:50051",
+        "/playground",
+    ):
         assert fragment in text
 
 
