@@ -6,8 +6,6 @@ the server), so the load generators replay exactly what the real ``ReservationAp
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import struct
 from dataclasses import dataclass, replace
@@ -62,36 +60,9 @@ class CapturingRelay(CountingRelay):
         super().__init__(host, port)
         self.sent = bytearray()
 
-    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await self._relay(client_reader, client_writer)
-
-    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        self.count.connections += 1
-        server_reader, server_writer = await asyncio.open_connection(*self.target)
-
-        async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: bool) -> None:
-            try:
-                while chunk := await reader.read(65536):
-                    if upstream:
-                        self.sent += chunk
-                        self.count.to_server += len(chunk)
-                    else:
-                        self.count.to_client += len(chunk)
-                    writer.write(chunk)
-                    await writer.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            finally:
-                with contextlib.suppress(Exception):
-                    writer.close()
-
-        up = asyncio.ensure_future(pump(client_reader, server_writer, True))
-        down = asyncio.ensure_future(pump(server_reader, client_writer, False))
-        for task in (up, down):
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        await asyncio.gather(up, down, return_exceptions=True)
+    def upstream(self, chunk: bytes) -> None:
+        self.sent += chunk
+        super().upstream(chunk)
 
     def take(self) -> bytes:
         data = bytes(self.sent)

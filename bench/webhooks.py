@@ -15,13 +15,10 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 
 class Receiver:
@@ -53,22 +50,6 @@ class Receiver:
         await send({"type": "http.response.body", "body": b""})
 
 
-@contextmanager
-def serve_receiver(app: Receiver, port: int) -> Iterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -77,12 +58,13 @@ def percentile(values: list[float], fraction: float) -> float:
 def measure(events: int, rate: float | None = None) -> dict[str, Any]:
     """``rate``: creates per second (paced), or as fast as one client can when None."""
     from tests.support.processes import free_port, rosetta_serve
+    from tests.support.server import serve_app
 
     receiver = Receiver()
     receiver.expected = events
     port = free_port()
     env = {"ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1", "ROSETTA_ACCESS_LOG": "false"}
-    with tempfile.TemporaryDirectory() as data, serve_receiver(receiver, port):
+    with tempfile.TemporaryDirectory() as data, serve_app(receiver, port=port):
         db = Path(data) / "rosetta.db"
         with (
             rosetta_serve(db, "--styles", "rest,webhooks", env=env) as (base, _),

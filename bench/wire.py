@@ -45,7 +45,15 @@ class CountingRelay:
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
 
+    def upstream(self, chunk: bytes) -> None:
+        """Called with every chunk the client sends (subclasses may keep it)."""
+        self.count.to_server += len(chunk)
+
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await self._relay(client_reader, client_writer)
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.count.connections += 1
         server_reader, server_writer = await asyncio.open_connection(*self.target)
 
@@ -53,7 +61,7 @@ class CountingRelay:
             try:
                 while chunk := await reader.read(65536):
                     if upstream:
-                        self.count.to_server += len(chunk)
+                        self.upstream(chunk)
                     else:
                         self.count.to_client += len(chunk)
                     writer.write(chunk)

@@ -4,42 +4,20 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
 from standardwebhooks.webhooks import Webhook
 
-from services.webhooks.inspector import Inspector, create_inspector_app
+from services.webhooks.inspector import create_inspector_app
 from tests.support.processes import free_port, rosetta_serve
+from tests.support.server import serve_app
 
 FAST_RETRIES = {
     "ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1",
     "ROSETTA_WEBHOOK_RETRY_SCALE": "0.001",  # 5 s, 5 min, 30 min … become 5 ms, 0.3 s, 1.8 s …
     "ROSETTA_WEBHOOK_TIMEOUT": "1",  # an attempt cut short by the kill is retried after its lease
 }
-
-
-@contextmanager
-def receiver_on(port: int, app: Inspector) -> Iterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the receiver did not start"
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 def test_every_event_is_delivered_after_a_sigkill_while_the_receiver_was_down(tmp_path: Path) -> None:
@@ -69,7 +47,7 @@ def test_every_event_is_delivered_after_a_sigkill_while_the_receiver_was_down(tm
         process.wait(10)
 
     inspector = create_inspector_app([secret])
-    with rosetta_serve(db, *styles, env=FAST_RETRIES), receiver_on(receiver_port, inspector):
+    with rosetta_serve(db, *styles, env=FAST_RETRIES), serve_app(inspector, port=receiver_port):
         with httpx.Client(base_url=f"http://127.0.0.1:{receiver_port}", timeout=70) as http:
             received = http.get("/received", params={"count": 200, "timeout": 60}).json()
 

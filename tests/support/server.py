@@ -37,6 +37,35 @@ def free_socket(host: str = "127.0.0.1") -> socket.socket:
 
 
 @contextmanager
+def serve_app(app: Any, *, sock: socket.socket | None = None, port: int = 0, **config: Any) -> Iterator[int]:
+    """Any ASGI app under uvicorn in a thread, on ``sock`` or 127.0.0.1:``port`` (0: a free one).
+
+    Yields the port; stops the server (and closes the socket) on exit.
+    """
+    sock = sock or free_socket()
+    if port:
+        sock.close()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+    options: dict[str, Any] = {"log_config": None, "access_log": False, "lifespan": "off", **config}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@contextmanager
 def live_server(**overrides: Any) -> Iterator[LiveServer]:
     """Start the gateway on a free port (gRPC on another) with a fresh in-memory store by default.
 
@@ -52,26 +81,13 @@ def live_server(**overrides: Any) -> Iterator[LiveServer]:
     except BaseException:
         sock.close()
         raise
-    config = uvicorn.Config(
+    with serve_app(
         app,
-        log_config=None,
+        sock=sock,
         lifespan="on",
         ws="websockets-sansio",
         ws_max_size=settings.ws_max_frame_bytes,
         ws_ping_interval=settings.ws_ping_interval,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    grpc_target = f"127.0.0.1:{runtime.grpc_port}" if runtime.grpc_port else None
-    try:
+    ):
+        grpc_target = f"127.0.0.1:{runtime.grpc_port}" if runtime.grpc_port else None
         yield LiveServer(f"http://127.0.0.1:{port}", port, grpc_target, runtime, settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -20,7 +19,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
 from services.core.events import InProcessNotifier
 from services.core.model import Reservation, ReservationDraft
@@ -36,7 +34,7 @@ from services.webhooks.model import Attempt, Delivery, Subscription
 from services.webhooks.ports import WebhookStore
 from services.webhooks.service import WebhookService
 from services.webhooks.ssrf import Guard
-from tests.support.server import free_socket
+from tests.support.server import serve_app
 
 PG_DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PUBLIC = {"hooks.example.com": "93.184.216.34", "other.example.com": "93.184.216.35"}
@@ -237,19 +235,5 @@ def postgres_stores(schema: str) -> tuple[PostgresStore, PostgresWebhookStore]:
 @contextmanager
 def serve_in_thread(app: Any) -> Iterator[str]:
     """Run an ASGI app under uvicorn on a free port in a thread; yields its base URL."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the receiver did not start")
-        time.sleep(0.01)
-    try:
+    with serve_app(app) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()

@@ -7,12 +7,10 @@ import asyncio
 import contextlib
 import json
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from services.core.errors import ReservationNotFound
@@ -21,7 +19,7 @@ from services.core.model import Reservation
 from services.core.service import ReservationService
 from services.store import MemoryStore
 from services.websocket.app import WebSocketApp, WebSocketOptions, create_app
-from tests.support.server import LiveServer, free_socket, live_server
+from tests.support.server import LiveServer, live_server, serve_app
 
 SUBPROTOCOL = "rosetta.v1"
 
@@ -81,30 +79,13 @@ class SlowCore:
 @contextlib.contextmanager
 def serve(app: WebSocketApp) -> Iterator[str]:
     """The adapter alone under uvicorn (configured as the gateway runs it) on a free port."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
+    with serve_app(
         app,
-        log_config=None,
-        lifespan="off",
         ws="websockets-sansio",
         ws_max_size=app.options.max_frame_bytes,
         ws_ping_interval=app.options.ping_interval,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    try:
+    ) as port:
         yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 @pytest.fixture(scope="module")
