@@ -6,8 +6,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import asdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +59,12 @@ def _fingerprint(operation: str, payload: dict[str, Any]) -> str:
 
 
 EVENT_BATCH_MAX = 1000
+IDEMPOTENCY_SCOPE = "reservations"
+"""One key space for create and cancel: a key reused for the other operation is refused, not replayed
+(the fingerprint names the operation)."""
+STALE_RETRIES = 8
+"""How often a change without expectedVersion is re-run on fresh state when a concurrent writer
+committed first (only a store with optimistic writes, PostgreSQL, reports that)."""
 
 
 class ReservationService:
@@ -170,11 +175,23 @@ class ReservationService:
         attendees = check.whole_number("attendees", draft.attendees, minimum=1, maximum=check.ATTENDEES_MAX)
         purpose = check.text("purpose", draft.purpose, minimum=0, maximum=check.PURPOSE_MAX, required=False)
         assert room_id is not None and guest is not None and date is not None
-        fingerprint = _fingerprint("createReservation", asdict(draft))
+        # The validated input, so spellings of one request (" Ada", "" for no purpose) are one retry.
+        fingerprint = _fingerprint(
+            "createReservation",
+            {
+                "roomId": room_id,
+                "guestName": guest,
+                "date": date,
+                "startTime": start,
+                "endTime": end,
+                "attendees": attendees,
+                "purpose": purpose or None,
+            },
+        )
 
         async with self._store.unit_of_work() as uow:
             if key is not None:
-                replay = await self._replay(uow, "createReservation", key, fingerprint)
+                replay = await self._replay(uow, key, fingerprint)
                 if replay is not None:
                     return replay
             room = await uow.rooms.get(room_id)
@@ -202,7 +219,7 @@ class ReservationService:
             event = await self._record(uow, EventType.CREATED, reservation, now)
             if key is not None:
                 await uow.idempotency.put(
-                    IdempotencyRecord("createReservation", key, fingerprint, reservation.to_dict())
+                    IdempotencyRecord(IDEMPOTENCY_SCOPE, key, fingerprint, reservation.to_dict())
                 )
             await uow.commit()
         self._published(event)
@@ -235,7 +252,13 @@ class ReservationService:
             update["purpose"] = purpose or None
         if expected_version is not None:
             check.whole_number("expected_version", expected_version, minimum=1, maximum=2**31 - 1)
+            # The caller named the version it saw: a concurrent change is its VERSION_MISMATCH.
+            return await self._modify(reservation_id, update, expected_version)
+        return await self._fresh(lambda: self._modify(reservation_id, update, None))
 
+    async def _modify(
+        self, reservation_id: str, update: dict[str, Any], expected_version: int | None
+    ) -> Reservation:
         async with self._store.unit_of_work() as uow:
             current = await self._load(uow, reservation_id)
             if expected_version is not None and expected_version != current.version:
@@ -273,27 +296,35 @@ class ReservationService:
         self, reservation_id: str, *, reason: str | None = None, idempotency_key: str | None = None
     ) -> Reservation:
         key = check.idempotency_key(idempotency_key)
-        text = check.text("reason", reason, minimum=0, maximum=check.REASON_MAX, required=False)
-        fingerprint = _fingerprint("cancelReservation", {"reservationId": reservation_id, "reason": reason})
+        text = check.text("reason", reason, minimum=0, maximum=check.REASON_MAX, required=False) or None
+        fingerprint = _fingerprint("cancelReservation", {"reservationId": reservation_id, "reason": text})
+        return await self._fresh(lambda: self._cancel(reservation_id, text, key, fingerprint))
+
+    async def _cancel(
+        self, reservation_id: str, reason: str | None, key: str | None, fingerprint: str
+    ) -> Reservation:
         async with self._store.unit_of_work() as uow:
             if key is not None:
-                replay = await self._replay(uow, "cancelReservation", key, fingerprint)
+                replay = await self._replay(uow, key, fingerprint)
                 if replay is not None:
                     return replay
             current = await self._load(uow, reservation_id)
             now = self._clock()
-            canceled = current.canceled(now, text or None)
+            canceled = current.canceled(now, reason)
             await uow.reservations.update(canceled)
             event = await self._record(uow, EventType.CANCELED, canceled, now)
             if key is not None:
                 await uow.idempotency.put(
-                    IdempotencyRecord("cancelReservation", key, fingerprint, canceled.to_dict())
+                    IdempotencyRecord(IDEMPOTENCY_SCOPE, key, fingerprint, canceled.to_dict())
                 )
             await uow.commit()
         self._published(event)
         return canceled
 
     async def check_in_reservation(self, reservation_id: str) -> Reservation:
+        return await self._fresh(lambda: self._check_in(reservation_id))
+
+    async def _check_in(self, reservation_id: str) -> Reservation:
         async with self._store.unit_of_work() as uow:
             current = await self._load(uow, reservation_id)
             now = self._clock()
@@ -369,8 +400,20 @@ class ReservationService:
         return reservation
 
     @staticmethod
-    async def _replay(uow: UnitOfWork, scope: str, key: str, fingerprint: str) -> Reservation | None:
-        record = await uow.idempotency.get(scope, key)
+    async def _fresh(change: Callable[[], Awaitable[Reservation]]) -> Reservation:
+        """Run a change that names no version; if a concurrent writer committed between its read
+        and its write (the store refuses the stale write), run it again on the fresh state, so the
+        caller gets what a serial store gives: success, or e.g. INVALID_STATE_TRANSITION."""
+        for _ in range(STALE_RETRIES - 1):
+            try:
+                return await change()
+            except VersionMismatch:
+                continue
+        return await change()
+
+    @staticmethod
+    async def _replay(uow: UnitOfWork, key: str, fingerprint: str) -> Reservation | None:
+        record = await uow.idempotency.get(IDEMPOTENCY_SCOPE, key)
         if record is None:
             return None
         if record.fingerprint != fingerprint:

@@ -334,8 +334,12 @@ class SqliteStore:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=10000")
+        try:
+            self._migrate(db)
+        except BaseException:
+            db.close()  # a later open() retries instead of running without the schema
+            raise
         self._connection = db
-        self._migrate(db)
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")  # serializes two processes migrating the same file

@@ -181,6 +181,36 @@ async def test_concurrent_retries_with_one_key_all_get_the_first_result(service:
     assert len(await service.watch_events(0)) == 1
 
 
+async def test_racing_changes_without_a_version_get_what_a_serial_store_gives(
+    service: ReservationService,
+) -> None:
+    """The store refuses a write based on a stale read; a caller who named no version must not
+    see that as VERSION_MISMATCH: the change is re-run on the fresh state."""
+    modified = await service.create_reservation(draft())
+    changes = await asyncio.gather(
+        *(
+            service.modify_reservation(modified.reservation_id, ReservationChanges(attendees=n))
+            for n in range(1, 9)
+        )
+    )
+    assert sorted(r.version for r in changes) == list(range(2, 10))
+    canceled = await service.create_reservation(draft(room_id="room-c"))
+    outcomes = await asyncio.gather(
+        *(service.cancel_reservation(canceled.reservation_id) for _ in range(4)), return_exceptions=True
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["InvalidStateTransition"] * 3 + ["Reservation"]
+    named = await asyncio.gather(  # a named version stays the caller's to check
+        *(
+            service.modify_reservation(
+                modified.reservation_id, ReservationChanges(attendees=n), expected_version=9
+            )
+            for n in (1, 2)
+        ),
+        return_exceptions=True,
+    )
+    assert sorted(type(o).__name__ for o in named) == ["Reservation", "VersionMismatch"]
+
+
 async def test_list_filters_sorts_and_pages(service: ReservationService) -> None:
     for day, start, guest in [("03", "09:00", "Ann"), ("01", "10:00", "Bob"), ("02", "09:00", "ann_marie%")]:
         await service.create_reservation(

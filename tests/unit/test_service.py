@@ -182,6 +182,31 @@ async def test_idempotent_create_and_cancel_replay_the_first_result(service: Res
     assert [e.type for e in await service.watch_events(0)] == ["reservation.created", "reservation.canceled"]
 
 
+async def test_one_idempotency_key_cannot_serve_both_create_and_cancel(service: ReservationService) -> None:
+    created = await service.create_reservation(draft(), idempotency_key="k-1")
+    with pytest.raises(IdempotencyKeyReused):
+        await service.cancel_reservation(created.reservation_id, idempotency_key="k-1")
+    canceled = await service.cancel_reservation(created.reservation_id, idempotency_key="k-2")
+    with pytest.raises(IdempotencyKeyReused):
+        await service.create_reservation(draft(start_time="07:00", end_time="08:00"), idempotency_key="k-2")
+    assert (await service.get_reservation(created.reservation_id)) == canceled
+    assert [e.type for e in await service.watch_events(0)] == ["reservation.created", "reservation.canceled"]
+
+
+async def test_an_idempotent_retry_is_recognised_by_its_meaning_not_its_spelling(
+    service: ReservationService,
+) -> None:
+    first = await service.create_reservation(draft(purpose=None), idempotency_key="create-1")
+    again = await service.create_reservation(
+        draft(guest_name=" Grace Hopper ", purpose=""), idempotency_key="create-1"
+    )
+    assert again == first
+    canceled = await service.cancel_reservation(first.reservation_id, reason=None, idempotency_key="c-1")
+    assert (
+        await service.cancel_reservation(first.reservation_id, reason=" ", idempotency_key="c-1") == canceled
+    )
+
+
 async def test_unknown_reservation_and_room(service: ReservationService) -> None:
     with pytest.raises(ReservationNotFound):
         await service.get_reservation("rsv_nope")
