@@ -83,6 +83,7 @@ ROOM_RESERVATION_PARAMS = RESERVATION_PARAMS - {"roomId"}
 EVENT_PARAMS = frozenset({"after", "types", "limit"})
 ETAG_SUFFIX = {JSON: "", HAL: ".hal", SIREN: ".siren"}
 METHOD_ORDER = ("GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")
+VERSION_MAX = 2**31 - 1  # the largest expectedVersion the core accepts
 
 
 @dataclass(frozen=True)
@@ -360,15 +361,16 @@ class RestResources:
         reservation = await self.api.modify_reservation(reservation_id, changes, expected_version=expected)
         return self._reservation(reservation, media)
 
-    async def _expected_version(self, if_match: str | None, reservation_id: str) -> Any:
+    async def _expected_version(self, if_match: str | None, reservation_id: str) -> int | None:
         """If-Match carries expectedVersion: the version inside our ETag of this reservation."""
         if if_match is None or if_match.strip() == "*":
             return None
         parts = _etag_parts(if_match.split(",")[0])
         if len(parts) < 2 or len(parts) > 3 or not parts[1]:
             raise InvalidProperty(field="If-Match", params={"reason": "type"})
-        version: Any = int(parts[1]) if parts[1].isdigit() and len(parts[1]) < 12 else parts[1]
-        if parts[0] != reservation_id:  # another resource's ETag can never match this one
+        version = int(parts[1]) if parts[1].isdigit() and len(parts[1]) < 11 else 0
+        if parts[0] != reservation_id or not 1 <= version <= VERSION_MAX:
+            # Another resource's ETag, or a version this one never had: it cannot match (412).
             current = await self.api.get_reservation(reservation_id)
             raise VersionMismatch(params={"expected": parts[1], "actual": current.version})
         return version

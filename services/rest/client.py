@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
+from services.core import validation as check
 from services.core.errors import RosettaError, error_from_code
 from services.core.model import (
     WIRE_NAMES,
@@ -144,6 +145,8 @@ class RestClient:
             body["purpose"] = None  # merge patch: null removes the purpose
         headers = {"content-type": "application/merge-patch+json"}
         if expected_version is not None:
+            # Checked here as the core checks it: on the wire a bad version is only a stale ETag (412).
+            check.whole_number("expected_version", expected_version, minimum=1, maximum=2**31 - 1)
             headers["if-match"] = etag(reservation_id, expected_version)
         path = f"/reservations/{self._id(reservation_id)}"
         data = await self._call("PATCH", path, content=json.dumps(body).encode(), headers=headers)

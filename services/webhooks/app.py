@@ -152,6 +152,10 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: refused as malformed, as REST does
+
+
 def _ts(moment: Any) -> str | None:
     return None if moment is None else format_timestamp(moment)
 
@@ -183,6 +187,12 @@ class WebhookApi:
             ("*", "deliveries"): {"GET": self.list_deliveries},
             ("*", "deliveries", "*"): {"GET": self.get_delivery},
             ("*", "deliveries", "*", "replay"): {"POST": self.replay_delivery},
+        }
+        # Query parameters each handler reads; any other name is refused, as REST refuses it.
+        self._query_names: dict[Handler, frozenset[str]] = {
+            self.list_subscriptions: frozenset({"page", "pageSize"}),
+            self.list_deliveries: frozenset({"status", "page", "pageSize"}),
+            self.replay_failed: frozenset({"since"}),
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -218,12 +228,16 @@ class WebhookApi:
                 s != "*" and s != g for s, g in zip(shape, segments, strict=True)
             ):
                 continue
-            allow = ("OPTIONS", *methods)
+            allow = ("OPTIONS", *methods, *(("HEAD",) if "GET" in methods else ()))
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers={"allow": ", ".join(allow)})
-            handler = methods.get(request.method)
+            handler = methods.get("GET" if request.method == "HEAD" else request.method)
             if handler is None:
                 raise method_not_allowed(", ".join(allow))
+            allowed = self._query_names.get(handler, frozenset())
+            for name in request.query_params:
+                if name not in allowed:
+                    raise InvalidProperty(field=name, params={"reason": "unknown"})
             ids = [g for s, g in zip(shape, segments, strict=True) if s == "*"]
             return await handler(request, *ids)
         raise no_route()
@@ -242,8 +256,8 @@ class WebhookApi:
         if not raw.strip():
             return {}
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            body = json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
             raise malformed_body() from None
         if not isinstance(body, dict):
             raise not_an_object()

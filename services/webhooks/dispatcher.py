@@ -169,12 +169,15 @@ class Dispatcher:
             await self._notifier.wait_beyond(low, self._options.poll_interval)
             return
         now = self._clock()
-        deliveries = [
-            new_delivery(s.subscription_id, e.event_id, e.type, e.sequence, event_payload(e), now)
-            for e in events
-            for s in subscriptions
-            if s.cursor < e.sequence and s.enabled and s.matches(e.type)
-        ]
+        deliveries: list[Delivery] = []
+        for e in events:
+            wanted = [s for s in subscriptions if s.cursor < e.sequence and s.enabled and s.matches(e.type)]
+            if wanted:
+                payload = event_payload(e)  # once per event, not once per subscription
+                deliveries += (
+                    new_delivery(s.subscription_id, e.event_id, e.type, e.sequence, payload, now)
+                    for s in wanted
+                )
         last = events[-1].sequence
         cursors = {s.subscription_id: last for s in subscriptions if s.cursor < last}
         await self._store.enqueue(deliveries, cursors)

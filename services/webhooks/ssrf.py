@@ -46,6 +46,11 @@ class Target:
 
 def classify(address: IPAddress) -> str | None:
     """The kind of non-public address (``loopback``, ``private``…), or None if it is public."""
+    if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
+        # 6to4 (2002::/16) carries an IPv4 address that a 6to4 relay would deliver to.
+        embedded = classify(address.sixtofour)
+        if embedded is not None:
+            return embedded
     for kind, flag in (
         ("loopback", address.is_loopback),
         ("unspecified", address.is_unspecified),

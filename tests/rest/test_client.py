@@ -9,6 +9,7 @@ import pytest
 
 from services.core.api import ReservationApi
 from services.core.errors import (
+    InvalidProperty,
     InvalidStateTransition,
     MissingMandatoryProperty,
     ReservationNotFound,
@@ -79,6 +80,11 @@ async def test_a_reservation_lifecycle_round_trips_exactly(client: RestClient) -
         await client.modify_reservation(
             created.reservation_id, ReservationChanges(attendees=7), expected_version=1
         )
+    with pytest.raises(InvalidProperty) as invalid:  # as the core and every other style answer
+        await client.modify_reservation(
+            created.reservation_id, ReservationChanges(attendees=7), expected_version=0
+        )
+    assert invalid.value.field == "expectedVersion"
 
     canceled = await client.cancel_reservation(created.reservation_id, reason="Moved", idempotency_key="k-1")
     assert canceled.cancel_reason == "Moved" and canceled.status is ReservationStatus.CANCELED

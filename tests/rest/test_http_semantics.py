@@ -65,6 +65,19 @@ async def test_etag_if_none_match_and_if_match(http: httpx.AsyncClient) -> None:
     assert (await http.get(url)).json()["attendees"] == 2
 
 
+@pytest.mark.parametrize("version", ["0", "x", "99999999999999"])
+async def test_an_if_match_with_a_version_this_reservation_never_had_is_412(
+    http: httpx.AsyncClient, version: str
+) -> None:
+    created = await create(http)
+    url = created["_links"]["self"]["href"]
+    tag = f'"{created["reservationId"]}.{version}"'
+    refused = await http.patch(url, json={"attendees": 2}, headers={"if-match": tag})
+    # The precondition fails, as for any stale ETag: not a 400 about a field the client never sent.
+    problem(refused, 412, "VERSION_MISMATCH")
+    assert (await http.get(url)).json()["version"] == 1
+
+
 async def test_idempotency_key_replays_create_and_cancel(http: httpx.AsyncClient) -> None:
     body = draft(guestName="Idem Potent")
     key = {"idempotency-key": uuid.uuid4().hex}

@@ -148,6 +148,43 @@ async def test_bad_requests_are_problems(client: httpx.AsyncClient, setup: Setup
 
 
 @pytest.mark.parametrize(
+    "body",
+    [b'{"url": "http://127.0.0.1:9/x", "description": NaN}', b"[" * 100_000],
+    ids=["nan", "deep"],
+)
+async def test_bodies_rest_finds_malformed_are_malformed_here_too(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await client.post(PATH, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["code"] == "MALFORMED_REQUEST"
+
+
+async def test_unknown_query_parameters_are_refused_as_rest_refuses_them(
+    client: httpx.AsyncClient, setup: Setup
+) -> None:
+    created = await subscribe(client, setup, "/query")
+    href = f"{PATH}/{created['subscriptionId']}"
+    for url, params in (
+        (PATH, {"pageSize": 2, "colour": "red"}),
+        (href, {"colour": "red"}),
+        (f"{href}/deliveries", {"status": "FAILED", "colour": "red"}),
+    ):
+        refused = await client.get(url, params=params)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["errors"] == [{"field": "colour", "code": "INVALID_PROPERTY"}]
+    assert (await client.get(f"{href}/deliveries", params={"status": "FAILED", "page": 1})).status_code == 200
+
+
+async def test_head_works_where_get_does(client: httpx.AsyncClient, setup: Setup) -> None:
+    created = await subscribe(client, setup, "/head")
+    for url in (PATH, f"{PATH}/{created['subscriptionId']}"):
+        got, head = await client.get(url), await client.head(url)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+    assert (await client.head(f"{PATH}/whs_missing")).status_code == 404
+
+
+@pytest.mark.parametrize(
     ("language", "title", "fragment"),
     [
         ("en", "Subscription not found", "No webhook subscription"),
@@ -287,6 +324,7 @@ async def test_methods_and_delete(client: httpx.AsyncClient, setup: Setup) -> No
     assert wrong.status_code == 405 and set(wrong.headers["allow"].split(", ")) == {
         "OPTIONS",
         "GET",
+        "HEAD",
         "PATCH",
         "DELETE",
     }

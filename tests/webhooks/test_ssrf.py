@@ -41,6 +41,19 @@ async def test_non_public_addresses_are_refused(address: str, kind: str) -> None
     assert refused.value.params == {"address": address.removeprefix("::ffff:"), "kind": kind}
 
 
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [("2002:7f00:1::1", "loopback"), ("2002:a00:1::1", "private"), ("2002:a9fe:a9fe::", "link-local")],
+)
+async def test_a_6to4_address_is_judged_by_the_ipv4_address_it_carries(address: str, kind: str) -> None:
+    guard = await resolve_to(address)
+    with pytest.raises(TargetRefused) as refused:
+        await guard.check("https://hooks.example.com/x")
+    assert refused.value.params == {"address": address, "kind": kind}
+    public = await resolve_to("2002:5db8:d822::1")  # 93.184.216.34 inside
+    assert (await public.check("https://hooks.example.com/x")).address == "2002:5db8:d822::1"
+
+
 async def test_a_public_address_passes_and_is_pinned() -> None:
     guard = await resolve_to("93.184.216.34")
     target = await guard.check("https://hooks.example.com:8443/x")
