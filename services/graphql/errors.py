@@ -8,7 +8,9 @@ that could be read gets HTTP 200 whatever went wrong. How each failure is coded:
 failure                                                code (field)
 =====================================================  =================================================
 a core error (RosettaError) raised by a use case       its own code and field
-body is not JSON / not an object / no ``query``        MALFORMED_REQUEST (HTTP 400; 413 when too large)
+body is not JSON / not an object                       MALFORMED_REQUEST (HTTP 400; 413 when too large)
+no ``query`` / ``query`` not a string                  MISSING_MANDATORY_PROPERTY / INVALID_PROPERTY
+                                                       (``query``; HTTP 400)
 GraphQL syntax error                                   MALFORMED_REQUEST
 unknown field, argument or input field                 INVALID_PROPERTY (that name)
 introspection while it is disabled                     INVALID_PROPERTY (``__schema`` / ``__type``)

@@ -16,7 +16,13 @@ from typing import Any
 
 from lxml import etree
 
-from services.core.errors import InternalError, InvalidProperty, MalformedRequest, RosettaError
+from services.core.errors import (
+    InternalError,
+    InvalidProperty,
+    MalformedRequest,
+    MissingMandatoryProperty,
+    RosettaError,
+)
 from services.core.messages import negotiate
 from services.core.model import (
     Action,
@@ -214,6 +220,13 @@ def _bridge(ctx: Any) -> CoreBridge:
     return ctx.app.bridge  # type: ignore[no-any-return]
 
 
+def _identifier(name: str, value: str | None) -> str:
+    """The id an operation is about: an absent element is MISSING_MANDATORY_PROPERTY, as in GraphQL."""
+    if value is None:
+        raise MissingMandatoryProperty(field=name)
+    return value
+
+
 def _kwargs(**values: Any) -> dict[str, Any]:
     """Only the elements that were present: absent ones keep the core's defaults."""
     return {name: value for name, value in values.items() if value is not None}
@@ -231,6 +244,7 @@ class ReservationSoapService(ServiceBase):
 
     @rpc(_InText, _returns=_Room, _out_variable_name="room")
     def GetRoom(ctx, roomId):
+        roomId = _identifier("roomId", roomId)
         return RoomType.from_domain(_bridge(ctx).run(_bridge(ctx).api.get_room(roomId)))
 
     @rpc(
@@ -258,6 +272,7 @@ class ReservationSoapService(ServiceBase):
     )  # fmt: skip
     def GetReservation(ctx, reservationId):
         bridge = _bridge(ctx)
+        reservationId = _identifier("reservationId", reservationId)
         return ReservationType.from_domain(bridge.run(bridge.api.get_reservation(reservationId)))
 
     @rpc(
@@ -300,6 +315,7 @@ class ReservationSoapService(ServiceBase):
             purpose=purpose,
         )
         bridge = _bridge(ctx)
+        reservationId = _identifier("reservationId", reservationId)
         reservation = bridge.run(
             bridge.api.modify_reservation(reservationId, changes, expected_version=expectedVersion)
         )
@@ -310,6 +326,7 @@ class ReservationSoapService(ServiceBase):
     )  # fmt: skip
     def CancelReservation(ctx, reservationId, reason, idempotencyKey):
         bridge = _bridge(ctx)
+        reservationId = _identifier("reservationId", reservationId)
         reservation = bridge.run(
             bridge.api.cancel_reservation(reservationId, reason=reason, idempotency_key=idempotencyKey)
         )
@@ -320,6 +337,7 @@ class ReservationSoapService(ServiceBase):
     )  # fmt: skip
     def CheckInReservation(ctx, reservationId):
         bridge = _bridge(ctx)
+        reservationId = _identifier("reservationId", reservationId)
         return ReservationType.from_domain(bridge.run(bridge.api.check_in_reservation(reservationId)))
 
     @rpc(
@@ -468,10 +486,6 @@ def build_application(bridge: CoreBridge) -> RosettaApplication:
         in_protocol=RosettaSoap11(validator=None),
         out_protocol=RosettaSoap11(),
     )
-
-
-def build_wsgi(bridge: CoreBridge) -> RosettaWsgiApplication:
-    return RosettaWsgiApplication(build_application(bridge))
 
 
 def render_wsdl(application: Application, address: str) -> bytes:

@@ -19,7 +19,7 @@ import logging
 import time
 import types
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Generator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, NamedTuple, cast
 
 from starlette.requests import HTTPConnection
@@ -95,6 +95,14 @@ def _object(payload: Payload, name: str) -> Payload:
     return value
 
 
+def _types(payload: Payload) -> Any:
+    """The optional ``types`` array; any other JSON value is the wrong type (the core iterates it)."""
+    value = payload.get("types")
+    if value is not None and not isinstance(value, list):
+        raise InvalidProperty(field="types", params={"reason": "type"})
+    return value
+
+
 def _optional(payload: Payload, name: str, default: Any) -> Any:
     """An optional property: absent and ``null`` both mean the default."""
     value = payload.get(name)
@@ -143,9 +151,12 @@ async def _list_reservations(conn: Connection, p: Payload) -> Any:
 
 async def _modify_reservation(conn: Connection, p: Payload) -> Any:
     body = _object(p, "changes")
-    if "purpose" in body and body["purpose"] is None:
-        body = {**body, "purpose": ""}  # null clears the purpose, as a JSON merge patch does
     changes = from_mapping(ReservationChanges, body)
+    for name, value in body.items():
+        if value is None:  # as in REST's merge patch: null clears the purpose, no other field may be null
+            if name != "purpose":
+                raise InvalidProperty(field=name, params={"reason": "type"})
+            changes = replace(changes, purpose="")
     reservation = await conn.api.modify_reservation(
         _identifier(p, "reservationId"), changes, expected_version=p.get("expectedVersion")
     )
@@ -165,7 +176,7 @@ async def _check_in_reservation(conn: Connection, p: Payload) -> Any:
 
 async def _watch_events(conn: Connection, p: Payload) -> Any:
     events = await conn.api.watch_events(
-        _optional(p, "after", 0), types=p.get("types"), limit=_optional(p, "limit", 100)
+        _optional(p, "after", 0), types=_types(p), limit=_optional(p, "limit", 100)
     )
     return {"items": [event.to_dict() for event in events]}
 
@@ -175,7 +186,7 @@ async def _subscribe(conn: Connection, p: Payload) -> Any:
         raise RateLimited()
     after = _optional(p, "after", 0)
     # The core checks the arguments when the stream is made, so bad input is refused in this answer.
-    events = conn.api.stream_events(after, types=p.get("types"))
+    events = conn.api.stream_events(after, types=_types(p))
     after = int(after)  # accepted by the core: an int, or a decimal string it coerces the same way
     subscription_id = conn.reserve_subscription()
     start = lambda: conn.start_subscription(subscription_id, after, events)  # noqa: E731

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import fields
 from types import TracebackType
 from typing import Any, Self
@@ -175,9 +175,7 @@ class WebSocketClient:
             # its stream subscribes again after the last event it yielded (the log is durable).
             del self._streams[subscription_id]
             queue.put_nowait(_RESUBSCRIBE)
-            chore = asyncio.create_task(self._unsubscribe(subscription_id))
-            self._chores.add(chore)
-            chore.add_done_callback(self._chores.discard)
+            self._chore(self._unsubscribe(subscription_id))
             return
         future = self._pending.pop(frame.get("id"), None)  # type: ignore[arg-type]
         if future is None:
@@ -305,7 +303,15 @@ class WebSocketClient:
         payload: dict[str, Any] = {} if types is None else {"types": list(types)}
         while True:
             queue: asyncio.Queue[Any] = asyncio.Queue()
-            result = await self._call("subscribe", {**payload, "after": after}, events=queue)
+            subscribing = asyncio.ensure_future(
+                self._call("subscribe", {**payload, "after": after}, events=queue)
+            )
+            try:
+                result = await asyncio.shield(subscribing)
+            except asyncio.CancelledError:
+                # Cancelled while the answer is on its way: the server may still accept, so end it then.
+                subscribing.add_done_callback(self._drop_subscription)
+                raise
             subscription_id: str = result["subscriptionId"]
             ended = False
             try:
@@ -330,6 +336,18 @@ class WebSocketClient:
                 self._streams.pop(subscription_id, None)
                 if not ended:
                     await self._unsubscribe(subscription_id)
+
+    def _drop_subscription(self, subscribing: asyncio.Future[Any]) -> None:
+        if subscribing.cancelled() or subscribing.exception() is not None:
+            return
+        subscription_id = subscribing.result()["subscriptionId"]
+        self._streams.pop(subscription_id, None)
+        self._chore(self._unsubscribe(subscription_id))
+
+    def _chore(self, work: Coroutine[Any, Any, None]) -> None:
+        chore = asyncio.create_task(work)
+        self._chores.add(chore)
+        chore.add_done_callback(self._chores.discard)
 
     async def _unsubscribe(self, subscription_id: str) -> None:
         if self._ws is not None:

@@ -30,7 +30,6 @@ FRAME_KEYS: frozenset[str] = frozenset({"id", "type", "payload"})
 # on the catalog. What is not a frame answer is a close code.
 ERROR_CODES: tuple[str, ...] = tuple(ERRORS_BY_CODE)
 CLOSE_MESSAGE_TOO_BIG = 1009  # a frame over max_frame_bytes (uvicorn closes by itself; we check too)
-CLOSE_INTERNAL = 1011  # the connection handler failed unexpectedly
 CLOSE_POLICY = (
     1008  # the handshake did not offer the rosetta.v1 subprotocol (when HTTP denial is unavailable)
 )

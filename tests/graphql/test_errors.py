@@ -96,6 +96,24 @@ async def test_unknown_input_property_is_named(http: httpx.AsyncClient) -> None:
     assert error["message"] == "The property 'colour' is invalid: this property is not recognised."
 
 
+async def test_null_for_a_field_other_than_purpose_is_refused_as_rest_does(
+    http: httpx.AsyncClient, client: GraphQLClient
+) -> None:
+    created = await client.create_reservation(draft())
+    modify = (
+        "mutation($id: ID!, $input: ModifyReservationInput!) "
+        "{ modifyReservation(reservationId: $id, input: $input) { guestName purpose version } }"
+    )
+
+    refused = await post(http, modify, {"id": created.reservation_id, "input": {"guestName": None}})
+    cleared = await post(http, modify, {"id": created.reservation_id, "input": {"purpose": None}})
+
+    assert only_error(refused)["extensions"] == {"code": "INVALID_PROPERTY", "field": "guestName"}
+    assert cleared == {
+        "data": {"modifyReservation": {"guestName": "Ada Lovelace", "purpose": None, "version": 2}}
+    }
+
+
 @pytest.mark.parametrize(
     ("query", "extensions"),
     [

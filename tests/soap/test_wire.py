@@ -117,6 +117,23 @@ def test_missing_element_names_the_field(http: httpx.Client) -> None:
     assert fault["faultstring"] == "'guestName' 속성은 필수입니다."
 
 
+@pytest.mark.parametrize(
+    ("operation", "field"),
+    [
+        ("GetRoom", "roomId"),
+        ("GetReservation", "reservationId"),
+        ("ModifyReservation", "reservationId"),
+        ("CancelReservation", "reservationId"),
+        ("CheckInReservation", "reservationId"),
+    ],
+)
+def test_missing_identifier_names_the_field(http: httpx.Client, operation: str, field: str) -> None:
+    fault = fault_of(post(http, f"<r:{operation}/>").content)
+    assert fault["faultcode"] == "soap11env:Client.MISSING_MANDATORY_PROPERTY"
+    assert (fault["code"], fault["field"]) == ("MISSING_MANDATORY_PROPERTY", field)
+    assert fault["faultstring"] == f"The property '{field}' is required."
+
+
 def test_unknown_element_is_an_invalid_property(http: httpx.Client) -> None:
     body = "<r:GetReservation><r:reservationId>x</r:reservationId><r:colour>red</r:colour></r:GetReservation>"
     fault = fault_of(post(http, body).content)

@@ -237,3 +237,22 @@ async def test_the_client_bounds_its_buffer_and_resubscribes_without_a_gap() -> 
             subscriptions = connection.subscriptions_started
     assert seen == list(range(101, 141))
     assert subscriptions > 1  # it did drop and resume, and missed nothing
+
+
+async def test_a_stream_cancelled_while_subscribing_leaves_no_subscription_behind() -> None:
+    app = create_app(EndlessLog(), WebSocketOptions())  # type: ignore[arg-type]
+    with serve(app) as url:
+        async with WebSocketClient(url) as api:
+            stream = api.stream_events(100)
+            first = asyncio.ensure_future(anext(stream))
+            while not api._pending:  # the subscribe frame is sent, its answer not yet read
+                await asyncio.sleep(0)
+            first.cancel()
+            await asyncio.gather(first, return_exceptions=True)
+            (connection,) = list(app.connections)
+            for _ in range(500):
+                if connection.subscriptions_started and not connection.subscriptions:
+                    break
+                await asyncio.sleep(0.01)
+            assert connection.subscriptions_started == 1
+            assert connection.subscriptions == {}

@@ -139,6 +139,40 @@ async def test_unknown_and_missing_payload_properties_are_refused_by_name(live: 
         assert (answer["payload"]["code"], answer["payload"]["field"]) == ("INVALID_PROPERTY", "room")
 
 
+async def test_types_that_is_not_an_array_is_an_invalid_property(live: LiveServer) -> None:
+    async with raw(live.ws_url) as ws:
+        for request_id, kind in enumerate(("watchEvents", "subscribe")):
+            answer = await ask(ws, {"id": request_id, "type": kind, "payload": {"types": 5}})
+            assert answer["type"] == "error"
+            assert (answer["payload"]["code"], answer["payload"]["field"]) == ("INVALID_PROPERTY", "types")
+
+
+async def test_null_for_a_change_other_than_purpose_is_refused_as_rest_does(
+    live: LiveServer, client: WebSocketClient
+) -> None:
+    created = await client.create_reservation(draft("2031-01-11"))
+    async with raw(live.ws_url) as ws:
+        refused = await ask(
+            ws,
+            {
+                "id": 1,
+                "type": "modifyReservation",
+                "payload": {"reservationId": created.reservation_id, "changes": {"guestName": None}},
+            },
+        )
+        cleared = await ask(
+            ws,
+            {
+                "id": 2,
+                "type": "modifyReservation",
+                "payload": {"reservationId": created.reservation_id, "changes": {"purpose": None}},
+            },
+        )
+    assert (refused["payload"]["code"], refused["payload"]["field"]) == ("INVALID_PROPERTY", "guestName")
+    assert cleared["type"] == "result"
+    assert (cleared["payload"]["purpose"], cleared["payload"]["version"]) == (None, 2)
+
+
 async def test_error_messages_in_korean_chosen_by_query(live: LiveServer) -> None:
     async with raw(live.ws_url + "?lang=ko", additional_headers={"Accept-Language": "fr"}) as ws:
         answer = await ask(ws, {"id": "k1", "type": "getRoom", "payload": {"roomId": "room-zz"}})
