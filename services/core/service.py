@@ -147,7 +147,10 @@ class ReservationService:
         date_to = check.iso_date("date_to", query.date_to or None, required=False)
         if date_from and date_to and date_from > date_to:
             raise check.invalid("date_to", "date_order")
-        guest = query.guest_name.strip() if isinstance(query.guest_name, str) else None
+        for name in ("room_id", "guest_name"):
+            if getattr(query, name) is not None and not isinstance(getattr(query, name), str):
+                raise check.invalid(name, "type")
+        guest = query.guest_name.strip() if query.guest_name else None
         return ReservationFilter(
             status=check.status(query.status),
             room_ids=(query.room_id,) if query.room_id else None,

@@ -131,8 +131,10 @@ def sort(value: object) -> tuple[SortKey, ...]:
 
 
 def event_types(value: Sequence[str] | None) -> tuple[str, ...] | None:
-    if not value:
+    if value is None or (isinstance(value, list | tuple) and not value):
         return None
+    if not isinstance(value, list | tuple):
+        raise invalid("types", "type")
     allowed = [t.value for t in EventType]
     for item in value:
         if item not in allowed:

@@ -2,7 +2,8 @@
 
 ``console`` blocks hold shell commands (``$ …``, continued with a trailing backslash) and the
 output each prints; a ``websocket`` block holds frames sent (``→``) and expected (``←``) on one
-connection. Values that differ on every run (ids, timestamps, request ids) are normalized.
+connection; a ``python`` block is a script that ends with what it prints, as comments after
+``# prints:``. Values that differ on every run (ids, timestamps, request ids) are normalized.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +20,10 @@ from websockets.sync.client import connect
 
 from tests.support.server import LiveServer, live_server
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 DOC_BASE = "http://127.0.0.1:8000"
+DOC_GRPC = "127.0.0.1:50051"
 VOLATILE = [
     (re.compile(r"rsv_[a-z2-7]{16}"), "rsv_<id>"),
     (re.compile(r"evt_[a-z2-7]{16}"), "evt_<id>"),
@@ -71,7 +75,7 @@ def normalize(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
-    with live_server(styles="rest,graphql,soap,websocket") as running:
+    with live_server(styles="rest,graphql,grpc,soap,websocket") as running:
         yield running
 
 
@@ -102,8 +106,23 @@ def test_the_websocket_frames_get_the_answers_the_readme_shows(server: LiveServe
                     assert json.loads(normalize(json.dumps(received))) == json.loads(normalize(frame))
 
 
+def test_the_python_examples_print_what_the_readme_shows(server: LiveServer) -> None:
+    assert blocks("python")
+    for block in blocks("python"):
+        script, marker, printed = block.partition("# prints:\n")
+        assert marker, "a python example ends with what it prints"
+        expected = "\n".join(line.removeprefix("# ") for line in printed.splitlines())
+        assert server.grpc_target is not None
+        script = script.replace(DOC_GRPC, server.grpc_target).replace(DOC_BASE, server.base_url)
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
+        assert done.returncode == 0, done.stderr
+        assert normalize(done.stdout) == normalize(expected)
+
+
 if __name__ == "__main__":  # print what each example prints now, to paste into the README
-    with live_server(styles="rest,graphql,soap,websocket") as running:
+    with live_server(styles="rest,graphql,grpc,soap,websocket") as running:
         for block in blocks("console"):
             for (command, _), output in zip(
                 console_commands(block), run_console(block, running.base_url), strict=True

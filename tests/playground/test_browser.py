@@ -32,7 +32,7 @@ SCREENSHOT = "/tmp/playground.png"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
-    with live_server(styles="rest,graphql,grpc,soap,websocket") as running:
+    with live_server(styles="rest,graphql,grpc,soap,websocket,webhooks") as running:
         yield running
 
 
@@ -173,3 +173,46 @@ def test_create_then_cancel_show_the_webhook_messages_of_the_changes(page: Page)
         assert "CANCEL" in panels[style][1], style
     assert panels["webhooks"] == ("ok", "5 × reservation.canceled (one message per change)")
     assert "one reservation per style" in page.inner_text("#setup-note")
+
+
+def test_the_landing_page_loads_cleanly_and_every_link_on_it_the_playground_and_the_api_root_answers(
+    browser: Browser,
+) -> None:
+    with live_server() as everything:  # every style, as `make run` serves them
+        context = browser.new_context()
+        landing = context.new_page()
+        problems: list[str] = []
+        landing.on(
+            "console", lambda message: problems.append(message.text) if message.type == "error" else None
+        )
+        landing.on("pageerror", lambda error: problems.append(str(error)))
+        hrefs: list[str] = []
+        for path in ("/", "/playground"):
+            landing.goto(everything.base_url + path, wait_until="load")
+            hrefs += landing.eval_on_selector_all("a[href]", "links => links.map(link => link.href)")
+        assert problems == [], problems  # e.g. a 404 for /favicon.ico
+
+        api_root = context.request.get(everything.base_url + "/api/v1").json()
+        hrefs += [link["href"] for link in api_root["_links"].values()]
+        assert len(hrefs) > 10
+        for href in hrefs:
+            # A browser visit (Accept: text/html), as a learner clicking: GraphiQL answers /graphql.
+            response = landing.goto(href, wait_until="commit")
+            assert response is not None and response.status == 200, href
+        context.close()
+
+
+def test_styles_this_process_does_not_serve_are_shown_as_unavailable(browser: Browser) -> None:
+    with live_server(styles="rest,graphql") as partial:
+        context = browser.new_context(viewport={"width": 1600, "height": 1300})
+        opened = context.new_page()
+        opened.goto(partial.base_url + "/playground")
+        opened.wait_for_function("document.body.dataset.ready === 'true'")
+        panels = run(opened, "createReservation", date="2033-04-01")
+        context.close()
+
+    assert panels["rest"][0] == panels["graphql"][0] == "ok"
+    for style, name in (("grpc", "gRPC"), ("soap", "SOAP"), ("websocket", "WebSocket")):
+        assert panels[style] == ("unavailable", f"{name} is not served by this process"), style
+    # The change made an event, but no webhook goes anywhere from a process that does not serve them.
+    assert panels["webhooks"][0] == "unavailable", panels["webhooks"]

@@ -290,3 +290,19 @@ def test_from_mapping_rejects_unknown_camel_case_properties_by_name() -> None:
         from_mapping(ReservationDraft, {"roomId": "room-a", "colour": "red"})
     assert caught.value.field == "colour"
     assert "not recognised" in caught.value.localized("en")
+
+
+async def test_filters_and_event_types_of_the_wrong_type_are_invalid_properties(
+    service: ReservationService,
+) -> None:
+    for query, field in [
+        (ReservationQuery(room_id=5), "roomId"),  # type: ignore[arg-type]
+        (ReservationQuery(guest_name=["Ann"]), "guestName"),  # type: ignore[arg-type]
+    ]:
+        with pytest.raises(InvalidProperty) as caught:
+            await service.list_reservations(query)
+        assert caught.value.field == field
+    for types in (5, "reservation.created"):
+        with pytest.raises(InvalidProperty) as caught:
+            await service.watch_events(0, types=types)  # type: ignore[arg-type]
+        assert caught.value.field == "types"
