@@ -53,6 +53,18 @@ def from_mapping(cls: type[T], body: Mapping[str, Any]) -> T:
     return cls(**values)
 
 
+def changes_from_patch(body: Mapping[str, Any]) -> ReservationChanges:
+    """A change set from a camelCase patch (JSON merge-patch rules, shared by every style).
+
+    ``null`` removes a member, which only ``purpose`` may lose (it becomes ``""``: cleared);
+    ``null`` for any other field is INVALID_PROPERTY naming it; unknown names are refused too.
+    """
+    for name, value in body.items():
+        if value is None and name != "purpose":
+            raise InvalidProperty(field=str(name), params={"reason": "type"})
+    return from_mapping(ReservationChanges, {k: ("" if v is None else v) for k, v in body.items()})
+
+
 def text(name: str, value: object, *, minimum: int, maximum: int, required: bool) -> str | None:
     if value is None:
         if required:

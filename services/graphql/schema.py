@@ -20,8 +20,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from services.core import model
-from services.core.errors import InvalidProperty
-from services.core.validation import from_mapping
+from services.core.validation import changes_from_patch, from_mapping
 from services.graphql.context import Info, RosettaContext
 from services.graphql.errors import localize_errors, unexpected
 from services.graphql.options import GraphQLOptions
@@ -112,13 +111,7 @@ class Mutation:
         input: ModifyReservationInput,
         expected_version: int | None = None,
     ) -> Reservation:
-        fields = provided(input)
-        for name, value in fields.items():
-            if value is None:  # as REST's merge patch: null clears the purpose, no other field may be null
-                if name != "purpose":
-                    raise InvalidProperty(field=name, params={"reason": "type"})
-                fields[name] = ""
-        changes = from_mapping(model.ReservationChanges, fields)
+        changes = changes_from_patch(provided(input))
         changed = await info.context.api.modify_reservation(
             reservation_id, changes, expected_version=expected_version
         )

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,9 +34,9 @@ from services.core.errors import (
     RosettaError,
     VersionMismatch,
 )
-from services.core.model import Event, Reservation, ReservationChanges, ReservationDraft, ReservationQuery
+from services.core.model import Event, Reservation, ReservationDraft, ReservationQuery
 from services.core.service import ReservationService
-from services.core.validation import PAGE_SIZE_MAX, from_mapping
+from services.core.validation import PAGE_SIZE_MAX, changes_from_patch, from_mapping
 from services.rest import openapi
 from services.rest import representations as rep
 from services.rest.errors import (
@@ -351,12 +351,7 @@ class RestResources:
         media = _media(request, ITEM_MEDIA)
         _no_query(request)
         body = await self._read_object(request, PATCH_BODY_TYPES, required=True)
-        changes = from_mapping(ReservationChanges, body)
-        for name, value in body.items():
-            if value is None:  # merge patch: null removes a member, which only purpose may lose
-                if name != "purpose":
-                    raise InvalidProperty(field=name, params={"reason": "type"})
-                changes = replace(changes, purpose="")
+        changes = changes_from_patch(body)
         expected = await self._expected_version(request.headers.get("if-match"), reservation_id)
         reservation = await self.api.modify_reservation(reservation_id, changes, expected_version=expected)
         return self._reservation(reservation, media)

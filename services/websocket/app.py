@@ -19,7 +19,7 @@ import logging
 import time
 import types
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Generator
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple, cast
 
 from starlette.requests import HTTPConnection
@@ -36,9 +36,9 @@ from services.core.errors import (
     RosettaError,
 )
 from services.core.messages import negotiate
-from services.core.model import WIRE_NAMES, Event, ReservationChanges, ReservationDraft, ReservationQuery
+from services.core.model import WIRE_NAMES, Event, ReservationDraft, ReservationQuery
 from services.core.service import ReservationService
-from services.core.validation import from_mapping
+from services.core.validation import changes_from_patch, from_mapping
 from services.websocket import protocol
 from services.websocket.protocol import RequestId
 
@@ -142,13 +142,7 @@ async def _list_reservations(conn: Connection, p: Payload) -> Any:
 
 
 async def _modify_reservation(conn: Connection, p: Payload) -> Any:
-    body = _object(p, "changes")
-    changes = from_mapping(ReservationChanges, body)
-    for name, value in body.items():
-        if value is None:  # as in REST's merge patch: null clears the purpose, no other field may be null
-            if name != "purpose":
-                raise InvalidProperty(field=name, params={"reason": "type"})
-            changes = replace(changes, purpose="")
+    changes = changes_from_patch(_object(p, "changes"))
     reservation = await conn.api.modify_reservation(
         _identifier(p, "reservationId"), changes, expected_version=p.get("expectedVersion")
     )
