@@ -763,7 +763,17 @@ async function runEverywhere(event) {
       }
     }
     statusLine.textContent = "webhooks…";
-    await renderWebhooks(operation, cursor);
+    if (state.styles.includes("webhooks")) {
+      await renderWebhooks(operation, cursor);
+    } else {
+      render("webhooks", {
+        outcome: "unavailable",
+        summary: "Webhooks are not served by this process: no subscription, no dispatcher",
+        request: "",
+        response: "",
+        metrics: "",
+      });
+    }
     if (created && $("#slotPerStyle").checked) {
       // Move on so that running the same create again books free slots instead of conflicting.
       $("#date").value = addDays($("#date").value.trim(), STYLES.length);
