@@ -24,6 +24,8 @@ from gateway.observability import (
     Send,
 )
 from gateway.settings import STYLES, Settings
+from services.core import messages
+from services.core.errors import MalformedRequest
 from services.core.events import InProcessNotifier
 from services.core.ports import EventNotifier, Store
 from services.core.service import ReservationService
@@ -58,6 +60,22 @@ async def _respond(send: Send, status: int, body: bytes, content_type: str) -> N
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _problem(send: Send, status: int, scope: Scope, reason: str) -> None:
+    """A catalog problem (RFC 9457) for what the gateway itself refuses, in the request's language."""
+    headers = dict(scope.get("headers", ()))
+    language = messages.negotiate(headers.get(b"accept-language", b"").decode("latin-1") or None)
+    error = MalformedRequest(params={"reason": reason})
+    body = {
+        "type": "urn:rosetta:problem:" + error.code.lower().replace("_", "-"),
+        "code": error.code,
+        "title": error.title(language),
+        "detail": error.localized(language),
+        "status": status,
+        "instance": scope.get("path", ""),
+    }
+    await _respond(send, status, json.dumps(body, ensure_ascii=False).encode(), "application/problem+json")
 
 
 class PathDispatcher:
@@ -137,7 +155,12 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
         from services.rest.app import create_app as create_rest
 
         rest_app = create_rest(
-            api("rest"), RestOptions(base_url=settings.base_url, max_body_bytes=settings.max_body_bytes)
+            api("rest"),
+            RestOptions(
+                base_url=settings.base_url,
+                max_body_bytes=settings.max_body_bytes,
+                webhooks="webhooks" in settings.styles,
+            ),
         )
     if "graphql" in settings.styles:
         from services.graphql.app import GraphQLOptions
@@ -219,7 +242,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
         entry = CONTRACTS.get(name)
         path = root / entry[0] if entry else None
         if entry is None or path is None or not path.is_file():
-            await _respond(send, 404, b'{"code":"NOT_FOUND"}', "application/json")
+            await _problem(send, 404, scope, "no_route")
             return
         await _respond(send, 200, path.read_bytes(), entry[1])
 
@@ -248,7 +271,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
         elif rest_app is not None:
             await rest_app(scope, receive, send)
         elif scope["type"] == "http":
-            await _respond(send, 404, b'{"code":"NOT_FOUND"}', "application/json")
+            await _problem(send, 404, scope, "no_route")
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
 

@@ -120,16 +120,31 @@ async def run_inspector(
     server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
     serving = asyncio.ensure_future(server.serve())
     target = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    subscription = None
     if subscribe:
-        secret = await _subscribe(subscribe.rstrip("/"), target)
+        try:
+            secret, subscription = await _subscribe(subscribe.rstrip("/"), target)
+        except RuntimeError as error:
+            server.should_exit = True
+            await serving
+            raise SystemExit(f"rosetta webhook-inspector: {error}") from None
         secrets.append(secret)
         log.info("subscribed %s at %s", target, subscribe)
     print(f"webhook inspector on http://{host}:{port}/ (GET /received lists deliveries)", flush=True)
     await serving
+    if subscription:  # leave nothing behind: the next start subscribes anew
+        import httpx
+
+        async with httpx.AsyncClient(timeout=5) as http:
+            with contextlib.suppress(httpx.HTTPError):
+                await http.delete(subscription)
 
 
-async def _subscribe(rosetta_url: str, target: str) -> str:
-    """Create a subscription for every event type, retrying until the server answers."""
+async def _subscribe(rosetta_url: str, target: str) -> tuple[str, str]:
+    """Create a subscription for every event type, retrying until the server answers.
+
+    Returns the signing secret and the subscription's URL.
+    """
     import httpx
 
     body = {"url": target, "description": "webhook inspector (rosetta webhook-inspector --subscribe)"}
@@ -141,9 +156,14 @@ async def _subscribe(rosetta_url: str, target: str) -> str:
                 await asyncio.sleep(min(0.5 * (attempt + 1), 5))
                 continue
             if response.status_code != 201:
-                raise RuntimeError(f"{rosetta_url} refused the subscription: {response.text}")
-            return str(response.json()["secret"])
-    raise RuntimeError(f"could not subscribe at {rosetta_url}")
+                detail = response.json().get("detail", response.text) if response.content else response.text
+                raise RuntimeError(
+                    f"{rosetta_url} refused the subscription ({response.status_code}): {detail}"
+                )
+            created = response.json()
+            self_link = created.get("_links", {}).get("self", {}).get("href") or response.headers["location"]
+            return str(created["secret"]), str(self_link)
+    raise RuntimeError(f"could not reach {rosetta_url} to subscribe")
 
 
 async def migrate(settings: Settings) -> None:

@@ -90,6 +90,7 @@ VERSION_MAX = 2**31 - 1  # the largest expectedVersion the core accepts
 class RestOptions:
     base_url: str = ""  # public origin for absolute links, e.g. http://127.0.0.1:8000; "" -> relative
     max_body_bytes: int = 262144
+    webhooks: bool = True  # the webhook subscriptions are served beside (the API root links them)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -179,7 +180,7 @@ class RestResources:
     def __init__(self, api: ReservationService, options: RestOptions) -> None:
         self.api = api
         self.options = options
-        self.links = rep.Links(options.base_url)
+        self.links = rep.Links(options.base_url, webhooks=options.webhooks)
 
     # -- bodies ----------------------------------------------------------------------------------
 

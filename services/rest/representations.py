@@ -70,12 +70,13 @@ EVENT_CSV_COLUMNS: tuple[str, ...] = ("eventId", "sequence", "type", "occurredAt
 class Links:
     """The URLs of every resource, built from the public base URL once."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, webhooks: bool = True) -> None:
         self.api = base_url.rstrip("/") + API_PREFIX
         self.rooms = self.api + "/rooms"
         self.reservations = self.api + "/reservations"
         self.events = self.api + "/events"
-        self.webhook_subscriptions = self.api + "/webhook-subscriptions"
+        # Linked from the API root only where this process serves the webhook subscriptions.
+        self.webhook_subscriptions = self.api + "/webhook-subscriptions" if webhooks else None
         self.openapi = base_url.rstrip("/") + "/openapi.json"
         self.docs = base_url.rstrip("/") + "/docs"
 
@@ -337,7 +338,7 @@ def root_document(links: Links, media: str) -> bytes:
         "rooms": links.rooms,
         "reservations": links.reservations,
         "events": links.events,
-        "webhook-subscriptions": links.webhook_subscriptions,
+        **({"webhook-subscriptions": links.webhook_subscriptions} if links.webhook_subscriptions else {}),
         "openapi": links.openapi,
         "docs": links.docs,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -45,3 +46,34 @@ def test_a_reservation_survives_a_restart_and_the_event_log_continues_without_a_
         "reservation.modified",
         "reservation.checked_in",
     ]
+
+
+def test_the_inspector_explains_a_refused_subscription_in_one_line_and_cleans_up_after_itself(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+
+    from tests.support.processes import ROSETTA, free_port, rosetta_process, wait_healthy
+
+    with rosetta_serve(tmp_path / "r.db", "--styles", "rest,webhooks") as (base, _):
+        refused = subprocess.run(
+            [ROSETTA, "webhook-inspector", "--port", str(free_port()), "--subscribe", base],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert refused.returncode == 1
+        assert "Traceback" not in refused.stderr
+        assert "refused the subscription (400)" in refused.stderr and "127.0.0.1" in refused.stderr
+
+    allow = {"ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1"}
+    with rosetta_serve(tmp_path / "r.db", "--styles", "rest,webhooks", env=allow) as (base, _):
+        port = free_port()
+        args = ["webhook-inspector", "--port", str(port), "--subscribe", base]
+        with rosetta_process(args) as inspector:
+            wait_healthy(f"http://127.0.0.1:{port}/healthz", inspector)
+            deadline = time.monotonic() + 10
+            while not httpx.get(base + "/api/v1/webhook-subscriptions").json()["items"]:
+                assert time.monotonic() < deadline, "the inspector did not subscribe"
+                time.sleep(0.1)
+        assert httpx.get(base + "/api/v1/webhook-subscriptions").json()["items"] == []

@@ -109,3 +109,20 @@ async def test_every_log_line_written_during_a_request_carries_its_request_id() 
     assert [line["message"] for line in lines] == ["inside the use case", "GET /x 204"]
     assert {line["requestId"] for line in lines} == {"req-42"}
     assert lines[1]["status"] == 204 and lines[1]["style"] == "gateway"
+
+
+def test_the_api_root_links_webhook_subscriptions_only_where_they_are_served(server: LiveServer) -> None:
+    assert "webhook-subscriptions" not in httpx.get(server.base_url + "/api/v1").json()["_links"]
+    with live_server(styles="rest,webhooks") as both:
+        links = httpx.get(both.base_url + "/api/v1").json()["_links"]
+        assert httpx.get(links["webhook-subscriptions"]["href"]).status_code == 200
+
+
+def test_an_unknown_contract_is_a_localized_problem(server: LiveServer) -> None:
+    response = httpx.get(server.base_url + "/contracts/nothing.txt", headers={"Accept-Language": "fr"})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "MALFORMED_REQUEST" and problem["instance"] == "/contracts/nothing.txt"
+    assert problem["title"] == "Requête mal formée"
+    assert httpx.get(server.base_url + "/contracts/reservations.proto").status_code == 200
