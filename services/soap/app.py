@@ -71,15 +71,23 @@ class SoapApp:
             await send({"type": "http.response.body", "body": b""})
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]
+        language = negotiate(_header(headers, b"accept-language"))
+        # Faults are localized, as in the other HTTP styles: say which language, and that it varies.
+        localized = [(b"content-language", language.encode()), (b"vary", b"Accept-Language")]
         try:
             body = await read_body(receive, headers, self.options.max_body_bytes)
             envelope = self.parser.parse(body)
         except RosettaError as error:
-            language = negotiate(_header(headers, b"accept-language"))
             payload = fault_envelope(error, language)
-            await _respond(send, FAULT_HTTP_STATUS, payload, len(payload))
+            await _respond(send, FAULT_HTTP_STATUS, payload, len(payload), localized)
             return
-        await self.spyne({**scope, ENVELOPE_SCOPE_KEY: envelope}, _replay(body, receive), send)
+
+        async def send_localized(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *localized]}
+            await send(message)
+
+        await self.spyne({**scope, ENVELOPE_SCOPE_KEY: envelope}, _replay(body, receive), send_localized)
 
 
 def create_app(api: ReservationService, options: SoapOptions) -> SoapApp:
@@ -93,14 +101,11 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
-async def _respond(send: Send, status: int, body: bytes, length: int) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", CONTENT_TYPE), (b"content-length", str(length).encode())],
-        }
-    )
+async def _respond(
+    send: Send, status: int, body: bytes, length: int, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"content-type", CONTENT_TYPE), (b"content-length", str(length).encode()), *(extra or ())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

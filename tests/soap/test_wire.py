@@ -170,3 +170,17 @@ def test_faults_travel_with_http_500_and_a_soap_envelope(http: httpx.Client) -> 
     root = parse(response.content)
     assert root.tag == f"{{{SOAP_ENV}}}Envelope"
     assert fault_of(response.content)["faultcode"] == "soap11env:Client.RESERVATION_NOT_FOUND"
+
+
+def test_soap_answers_say_their_language_as_the_other_http_styles_do(server: LiveServer) -> None:
+    envelope = (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:r="urn:rosetta:reservations:v1"><soap:Body><r:GetRoom><r:roomId>room-z</r:roomId>'
+        "</r:GetRoom></soap:Body></soap:Envelope>"
+    )
+    headers = {"Content-Type": "text/xml; charset=utf-8", "Accept-Language": "ko"}
+    fault = httpx.post(server.base_url + "/soap", content=envelope, headers=headers)
+    assert fault.status_code == 500
+    assert fault.headers["content-language"] == "ko" and fault.headers["vary"] == "Accept-Language"
+    malformed = httpx.post(server.base_url + "/soap", content=b"<not-closed", headers=headers)
+    assert malformed.headers["content-language"] == "ko"
