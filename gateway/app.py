@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,31 @@ CONTRACTS: dict[str, tuple[str, str]] = {
     "schema.graphql": ("contracts/schema.graphql", "text/plain; charset=utf-8"),
     "asyncapi.yaml": ("contracts/asyncapi.yaml", "text/yaml; charset=utf-8"),
 }
+
+
+# Browser assets the docs pages load (Swagger UI, GraphiQL), served at /static/vendor/<path>: see
+# gateway/static/vendor/README.md. Paths carry the package version, so they are cached as immutable.
+VENDOR_TYPES: dict[str, str] = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".txt": "text/plain; charset=utf-8",
+    "": "text/plain; charset=utf-8",  # LICENSE, NOTICE
+}
+
+
+def vendor_files() -> dict[str, tuple[Traversable, str]]:
+    """Every servable vendored file by its path under /static/vendor/ (the only paths ever opened)."""
+    found: dict[str, tuple[Traversable, str]] = {}
+    pending: list[tuple[str, Traversable]] = [("", resources.files("gateway").joinpath("static/vendor"))]
+    while pending:
+        prefix, folder = pending.pop()
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                pending.append((prefix + entry.name + "/", entry))
+            elif (content_type := VENDOR_TYPES.get(Path(entry.name).suffix)) is not None:
+                found[prefix + entry.name] = (entry, content_type)
+    return found
 
 
 def project_dir(settings: Settings) -> Path:
@@ -247,6 +274,41 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
         await _respond(send, 200, path.read_bytes(), entry[1])
 
     routes["/contracts"] = contracts
+
+    vendored = vendor_files()
+    vendor_cache: dict[str, tuple[bytes, bytes]] = {}  # path -> (body, etag), read on first request
+
+    async def vendor(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        name = scope["path"].removeprefix("/static/vendor/")
+        entry = vendored.get(name)  # a lookup, never a filesystem path: "..", "%2e%2e" or "//" cannot escape
+        if entry is None:
+            await _problem(send, 404, scope, "no_route")
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await _problem(send, 405, scope, "method")
+            return
+        cached = vendor_cache.get(name)
+        if cached is None:
+            body = entry[0].read_bytes()
+            cached = vendor_cache[name] = (body, b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"')
+        body, etag = cached
+        headers = [
+            (b"cache-control", b"public, max-age=31536000, immutable"),
+            (b"etag", etag),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        if etag in dict(scope.get("headers", ())).get(b"if-none-match", b""):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers += [(b"content-type", entry[1].encode()), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    routes["/static/vendor"] = vendor
     routes["/healthz"] = healthz
     routes["/metrics"] = metrics
 

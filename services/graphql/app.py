@@ -117,6 +117,17 @@ class SubscriptionView(GraphQL):
         return RosettaContext(self.api, language, cache=False)
 
 
+# GraphiQL's scripts and styles, vendored byte for byte (the page's SRI hashes hold) in gateway/static/vendor
+# under unpkg's paths and served by the gateway at /static/vendor/: the IDE works offline.
+GRAPHIQL_CDN = "https://unpkg.com/"
+GRAPHIQL_ASSETS = "/static/vendor/"
+
+
+def graphiql_html() -> str:
+    """strawberry's GraphiQL page, loading its assets from this origin rather than a CDN."""
+    return get_graphql_ide_html("graphiql").replace(GRAPHIQL_CDN, GRAPHIQL_ASSETS)
+
+
 class GraphQLApp:
     """The adapter's ASGI app; build it with ``create_app``."""
 
@@ -125,7 +136,7 @@ class GraphQLApp:
         self.options = options
         self.schema = build_schema(options)
         self.subscriptions = SubscriptionView(self.schema, api, options)
-        self.graphiql = get_graphql_ide_html("graphiql").encode() if options.graphiql else None
+        self.graphiql = graphiql_html().encode() if options.graphiql else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

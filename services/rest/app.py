@@ -66,6 +66,8 @@ log = logging.getLogger("rosetta.rest")
 
 MAX_RANGE_ITEMS = 100
 SSE_HEARTBEAT_SECONDS = 15.0
+# Swagger UI for /docs, vendored in gateway/static/vendor and served by the gateway (works offline).
+SWAGGER_UI = "/static/vendor/swagger-ui-dist@5.31.0"
 JSON_BODY_TYPES = frozenset({JSON})
 PATCH_BODY_TYPES = frozenset({JSON, "application/merge-patch+json"})
 RESERVATION_FILTERS: dict[str, str] = {
@@ -527,7 +529,17 @@ def create_app(api: ReservationService, options: RestOptions | None = None) -> F
     resources = RestResources(api, options)
     document = openapi.build_document()
     document_bytes = rep.encode(document)
-    docs_html = bytes(get_swagger_ui_html(openapi_url="/openapi.json", title="Rosetta REST API").body)
+    docs_html = bytes(
+        get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Rosetta REST API",
+            swagger_js_url=SWAGGER_UI + "/swagger-ui-bundle.js",
+            swagger_css_url=SWAGGER_UI + "/swagger-ui.css",
+            swagger_favicon_url=SWAGGER_UI + "/favicon-32x32.png",
+            # No badge image from validator.swagger.io (it would leave the machine).
+            swagger_ui_parameters={"validatorUrl": None},
+        ).body
+    )
 
     async def serve_openapi(request: Request) -> Response:
         return Response(document_bytes, 200, {"vary": VARY}, media_type="application/json")
