@@ -217,7 +217,16 @@ class _Reservations:
     async def overlapping(
         self, room_id: str, date: str, start_time: str, end_time: str, exclude_id: str | None
     ) -> list[Reservation]:
-        cur = await self._uow.connection.execute(
+        """The overlaps, read under the room's row lock: writers of one room queue here.
+
+        Without it, two transactions inserting conflicting rows each wait for the other inside
+        the exclusion constraint's check and PostgreSQL aborts one with "deadlock detected"
+        instead of RESERVATION_CONFLICT. The constraint stays the guarantee; the lock makes
+        the core's check see every committed booking of the room first.
+        """
+        conn = self._uow.connection
+        await conn.execute("SELECT 1 FROM rooms WHERE room_id = %s FOR UPDATE", (room_id,))
+        cur = await conn.execute(
             f"SELECT {COLUMNS} FROM reservations WHERE room_id = %s AND date = %s "
             "AND status <> 'CANCELED' AND start_time < %s AND %s < end_time AND reservation_id <> %s",
             (room_id, date, end_time, start_time, exclude_id or ""),
