@@ -108,8 +108,11 @@ class MemoryWebhookStore:
         return min(times, default=None)
 
     async def record_attempt(self, delivery: Delivery, attempt: Attempt, health: SubscriptionHealth) -> None:
-        if delivery.delivery_id not in self._deliveries:
+        current = self._deliveries.get(delivery.delivery_id)
+        if current is None:
             return  # deleted with its subscription meanwhile
+        if current.updated_at > attempt.attempted_at:  # requeued (replayed) while it was in flight
+            delivery = replace(current, total_attempts=max(current.total_attempts, delivery.total_attempts))
         self._deliveries[delivery.delivery_id] = delivery
         self._attempts.setdefault(delivery.delivery_id, []).append(attempt)
         subscription = self._subscriptions.get(delivery.subscription_id)

@@ -186,9 +186,13 @@ class SQL:
         "AND status = 'PENDING' ORDER BY next_attempt_at LIMIT 1"
         ") d WHERE s.enabled"
     )
+    # Written only if nobody requeued the delivery since the attempt was sent (see webhooks_sqlite).
     update_delivery = (
         "UPDATE webhook_deliveries SET status = %s, attempts = %s, total_attempts = %s, "
-        "next_attempt_at = %s, updated_at = %s WHERE delivery_id = %s"
+        "next_attempt_at = %s, updated_at = %s WHERE delivery_id = %s AND updated_at <= %s"
+    )
+    count_attempt = (
+        "UPDATE webhook_deliveries SET total_attempts = GREATEST(total_attempts, %s) WHERE delivery_id = %s"
     )
     insert_attempt = f"INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
     get_delivery = (
@@ -555,10 +559,13 @@ class PostgresWebhookStore:
                     d.next_attempt_at,
                     d.updated_at,
                     d.delivery_id,
+                    a.attempted_at,
                 ),
             )
             if not cur.rowcount:
-                return  # deleted with its subscription meanwhile
+                cur = await conn.execute(SQL.count_attempt, (d.total_attempts, d.delivery_id))
+                if not cur.rowcount:
+                    return  # deleted with its subscription meanwhile
             await conn.execute(
                 SQL.insert_attempt,
                 (

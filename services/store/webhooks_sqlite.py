@@ -139,9 +139,14 @@ class SQL:
         "SELECT min(d.next_attempt_at) FROM webhook_deliveries d "
         "JOIN webhook_subscriptions s USING (subscription_id) WHERE d.status = 'PENDING' AND s.enabled = 1"
     )
+    # The attempt's outcome is written only if nobody requeued the delivery since it was sent
+    # (a replay sets updated_at): otherwise the replay stands and only the attempt count moves on.
     update_delivery = (
         "UPDATE webhook_deliveries SET status = ?, attempts = ?, total_attempts = ?, next_attempt_at = ?, "
-        "updated_at = ? WHERE delivery_id = ?"
+        "updated_at = ? WHERE delivery_id = ? AND updated_at <= ?"
+    )
+    count_attempt = (
+        "UPDATE webhook_deliveries SET total_attempts = max(total_attempts, ?) WHERE delivery_id = ?"
     )
     insert_attempt = f"INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
     get_delivery = (
@@ -390,9 +395,10 @@ class SqliteWebhookStore:
                     _ts(d.next_attempt_at),
                     _ts(d.updated_at),
                     d.delivery_id,
+                    _ts(a.attempted_at),
                 ),
             ).rowcount
-            if not changed:
+            if not changed and not db.execute(SQL.count_attempt, (d.total_attempts, d.delivery_id)).rowcount:
                 return  # deleted with its subscription meanwhile
             db.execute(
                 SQL.insert_attempt,

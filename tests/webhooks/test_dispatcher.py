@@ -319,3 +319,29 @@ async def test_the_standalone_dispatcher_delivers_events_written_by_another_proc
         await writer.core_store.close()
     (received,) = writer.endpoints.received[HOST]
     assert verify(secret, received)["type"] == "reservation.created"
+
+
+async def test_a_replay_asked_for_while_an_attempt_is_in_flight_is_not_lost(harness: Harness) -> None:
+    sent, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        sent.set()
+        await release.wait()
+        return httpx.Response(200)
+
+    harness.endpoints.script[HOST] = [held, httpx.Response(200)]
+    subscription, _ = await harness.subscribe()
+    await harness.reserve()
+    async with asyncio.timeout(5):
+        await sent.wait()
+    (record,) = (await harness.webhooks.list_deliveries(subscription.subscription_id)).items
+    await asyncio.sleep(0.002)  # timestamps have millisecond precision: the replay must come later
+    await harness.webhooks.replay(subscription.subscription_id, record.delivery.delivery_id)
+    release.set()  # the first attempt now succeeds; the replay asked for another delivery
+
+    await harness.attempts.until(lambda items: len(items) == 2)
+    received = harness.endpoints.received[HOST]
+    assert [r.headers["webhook-id"] for r in received] == [record.delivery.delivery_id] * 2
+    final = await harness.webhooks.get_delivery(subscription.subscription_id, record.delivery.delivery_id)
+    assert final.delivery.status is DeliveryStatus.SUCCEEDED
+    assert [attempt.number for attempt in final.attempts] == [1, 2]
