@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from services.core.errors import RosettaError
 from services.core.events import InProcessNotifier
@@ -15,17 +15,6 @@ from services.core.service import ReservationService
 from services.store import MemoryStore
 from tests.support.server import LiveServer, live_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PANELS = ("rest", "graphql", "grpc", "soap", "websocket", "webhooks")
 SCREENSHOT = "/tmp/playground.png"
 
@@ -34,14 +23,6 @@ SCREENSHOT = "/tmp/playground.png"
 def server() -> Iterator[LiveServer]:
     with live_server(styles="rest,graphql,grpc,soap,websocket,webhooks") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
