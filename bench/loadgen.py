@@ -9,6 +9,7 @@ gRPC uses ``grpc.aio`` generic calls with pre-serialized messages.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
@@ -215,15 +216,18 @@ class WebSocketConnection(asyncio.Protocol):
 # -- one connection's loop, per transport -------------------------------------------------
 
 
-class Client:
+class Client(abc.ABC):
     """Sends one operation's request and returns the response body; raises on failure."""
 
-    async def open(self) -> None: ...
+    async def open(self) -> None:  # noqa: B027 - most transports connect lazily
+        return None
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:  # noqa: B027
+        return None
 
+    @abc.abstractmethod
     async def send(self, kind: str, request: bytes) -> bytes:
-        raise NotImplementedError
+        """One request of ``kind`` on this connection; the response body."""
 
 
 class HttpClient(Client):
