@@ -12,6 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from services.core.access import Principal
 from services.core.errors import RosettaError
 
 Scope = MutableMapping[str, Any]
@@ -185,20 +186,34 @@ class InstrumentedApi:
     """Wraps the one core service for one style: counts, times and classifies every use-case call.
 
     Adapters receive this instead of the bare service, so metrics need nothing from them.
-    Other attributes (batch helpers, streams) pass through untouched.
+    Other attributes (batch helpers, streams) pass through untouched. ``acting_as(principal)``
+    gives the same instrumentation over the service's view for that principal (per request, so
+    the metric children are looked up once, here, and shared by every view).
     """
 
     def __init__(self, service: Any, style: str, metrics: Metrics) -> None:
         self._service = service
         self._style = style
         self._metrics = metrics
-        for method, operation in _API_METHODS.items():
-            setattr(self, method, self._wrap(getattr(service, method), operation))
+        self._meters = {
+            method: (
+                operation,
+                metrics.operations.labels(style, operation),
+                metrics.latency.labels(style, operation),
+            )
+            for method, operation in _API_METHODS.items()
+        }
+        self._instrument()
 
-    def _wrap(self, call: Callable[..., Awaitable[Any]], operation: str) -> Callable[..., Awaitable[Any]]:
-        calls = self._metrics.operations.labels(self._style, operation)
-        latency = self._metrics.latency.labels(self._style, operation)
+    def _instrument(self) -> None:
+        for method, (operation, calls, latency) in self._meters.items():
+            setattr(self, method, self._wrap(getattr(self._service, method), operation, calls, latency))
+
+    def _wrap(
+        self, call: Callable[..., Awaitable[Any]], operation: str, calls: Any, latency: Any
+    ) -> Callable[..., Awaitable[Any]]:
         errors = self._metrics.errors
+        style = self._style
 
         async def instrumented(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
@@ -206,13 +221,23 @@ class InstrumentedApi:
             try:
                 return await call(*args, **kwargs)
             except RosettaError as error:
-                errors.labels(self._style, operation, error.code).inc()
+                errors.labels(style, operation, error.code).inc()
                 raise
             finally:
                 latency.observe(time.perf_counter() - started)
 
         instrumented.__name__ = call.__name__
         return instrumented
+
+    def acting_as(self, principal: Principal) -> InstrumentedApi:
+        """The same instrumentation over ``service.acting_as(principal)``."""
+        view = object.__new__(InstrumentedApi)
+        view._service = self._service.acting_as(principal)
+        view._style = self._style
+        view._metrics = self._metrics
+        view._meters = self._meters
+        view._instrument()
+        return view
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._service, name)
