@@ -33,12 +33,12 @@ from services.core.errors import (
     MissingMandatoryProperty,
     PayloadTooLarge,
     RosettaError,
-    VersionMismatch,
 )
 from services.core.model import Event, Reservation, ReservationDraft, ReservationQuery
-from services.core.validation import PAGE_SIZE_MAX, changes_from_patch, from_mapping
+from services.core.validation import PAGE_SIZE_MAX, changes_from_patch, from_mapping, whole_number
 from services.rest import openapi
 from services.rest import representations as rep
+from services.rest.conditional import etag_of, expected_version, if_match_versions, none_match
 from services.rest.errors import (
     VARY,
     HttpProblem,
@@ -55,10 +55,8 @@ from services.rest.negotiation import (
     COLLECTION_MEDIA,
     EVENT_MEDIA,
     EVENT_STREAM,
-    HAL,
     ITEM_MEDIA,
     JSON,
-    SIREN,
     choose,
 )
 
@@ -83,9 +81,7 @@ PAGING_PARAMS = {"page": "page", "pageSize": "page_size"}
 RESERVATION_PARAMS = frozenset(RESERVATION_FILTERS) | frozenset(PAGING_PARAMS)
 ROOM_RESERVATION_PARAMS = RESERVATION_PARAMS - {"roomId"}
 EVENT_PARAMS = frozenset({"after", "types", "limit"})
-ETAG_SUFFIX = {JSON: "", HAL: ".hal", SIREN: ".siren"}
 METHOD_ORDER = ("GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")
-VERSION_MAX = 2**31 - 1  # the largest expectedVersion the core accepts
 
 
 @dataclass(frozen=True)
@@ -113,9 +109,11 @@ def _query(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
     if not request.scope["query_string"]:
         return {}
     params = request.query_params
-    for name in params:
+    for name, value in params.multi_items():
         if name not in allowed:
             raise InvalidProperty(field=name, params={"reason": "unknown"})
+        if not value.strip(" ,"):  # present but empty: the contract asks for a value (minLength 1)
+            raise InvalidProperty(field=name, params={"reason": "empty"})
     return dict(params)
 
 
@@ -147,25 +145,6 @@ def _range_window(spec: tuple[int, int | None]) -> tuple[int, int]:
     first, last = spec
     size = MAX_RANGE_ITEMS if last is None else last - first + 1
     return first, min(size, MAX_RANGE_ITEMS)
-
-
-def etag_of(reservation: Reservation, media: str) -> str:
-    return f'"{reservation.reservation_id}.{reservation.version}{ETAG_SUFFIX[media]}"'
-
-
-def _etag_parts(tag: str) -> list[str]:
-    tag = tag.strip()
-    if tag.startswith("W/"):
-        tag = tag[2:]
-    return tag.strip('"').split(".")
-
-
-def _none_match(header: str, etag: str) -> bool:
-    """Weak comparison of If-None-Match against the current ETag (RFC 9110 §13.1.2)."""
-    if header.strip() == "*":
-        return True
-    current = _etag_parts(etag)
-    return any(_etag_parts(tag) == current for tag in header.split(","))
 
 
 def _content_type(request: Request) -> str:
@@ -316,6 +295,11 @@ class RestResources:
             items, total, number, size = page.items, page.total_items, page.page, page.page_size
             content_range = None
         else:
+            # The page parameters are not used beside a Range, but a bad one is still refused.
+            for name, field in PAGING_PARAMS.items():
+                if name in params:
+                    bound = 10**9 if name == "page" else PAGE_SIZE_MAX
+                    whole_number(field, params[name], minimum=1, maximum=bound, coerce=True)
             first, size = _range_window(spec)
             found, total = await self.api.search_reservations(query, offset=first, limit=size)
             if first >= total:
@@ -333,7 +317,7 @@ class RestResources:
         reservation = await self.api.get_reservation(request.path_params["reservationId"])
         etag = etag_of(reservation, media)
         if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and _none_match(if_none_match, etag):
+        if if_none_match is not None and none_match(if_none_match, etag):
             return Response(None, 304, {"etag": etag, "vary": VARY})
         body = rep.encode(rep.reservation_document(self.links, reservation, media))
         return Response(body, 200, {"etag": etag, "vary": VARY}, media_type=media)
@@ -360,18 +344,13 @@ class RestResources:
         return self._reservation(reservation, media)
 
     async def _expected_version(self, if_match: str | None, reservation_id: str) -> int | None:
-        """If-Match carries expectedVersion: the version inside our ETag of this reservation."""
-        if if_match is None or if_match.strip() == "*":
+        """If-Match carries expectedVersion: the version inside one of our ETags of this reservation."""
+        versions = if_match_versions(if_match, reservation_id)
+        if versions is None:
             return None
-        parts = _etag_parts(if_match.split(",")[0])
-        if len(parts) < 2 or len(parts) > 3 or not parts[1]:
-            raise InvalidProperty(field="If-Match", params={"reason": "type"})
-        version = int(parts[1]) if parts[1].isdigit() and len(parts[1]) < 11 else 0
-        if parts[0] != reservation_id or not 1 <= version <= VERSION_MAX:
-            # Another resource's ETag, or a version this one never had: it cannot match (412).
-            current = await self.api.get_reservation(reservation_id)
-            raise VersionMismatch(params={"expected": parts[1], "actual": current.version})
-        return version
+        if len(versions) == 1:
+            return next(iter(versions))  # the core compares it atomically with the stored version
+        return expected_version(if_match, versions, await self.api.get_reservation(reservation_id))
 
     async def cancel_reservation(self, request: Request) -> Response:
         media = _media(request, ITEM_MEDIA)
