@@ -60,6 +60,7 @@ from services.rest.negotiation import (
     JSON,
     MERGE_PATCH,
 )
+from services.rest.routing import CompiledRoute
 
 MAX_RANGE_ITEMS = 100
 SSE_HEARTBEAT_SECONDS = 15.0
@@ -485,7 +486,11 @@ def create_app(
         redoc_url=None,
         redirect_slashes=False,
         separate_input_output_schemas=False,
+        # The gateway measures every style (Prometheus); FastAPI's own OpenTelemetry hooks would
+        # only ask, on every request, whether a provider was configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.router.route_class = CompiledRoute
     add_resources(app, api, options)
     for extend in extensions:
         extend(app)
