@@ -594,7 +594,8 @@ def enrich(document: Schema, extra_models: list[type[BaseModel]], routes: list[A
             parameters = operation_doc.setdefault("parameters", [])
             for parameter in parameters:
                 parameter["schema"] = _not_null(parameter.get("schema", {}))
-            parameters.append(ACCEPT_LANGUAGE)
+            if not any(p.get("name") == "Accept-Language" for p in parameters):
+                parameters.append(ACCEPT_LANGUAGE)
     return document
 
 
