@@ -217,7 +217,7 @@ def add_method_fallbacks(app: FastAPI) -> None:
     methods: dict[str, set[str]] = {}
     for route in app.routes:
         if isinstance(route, APIRoute):
-            methods.setdefault(route.path, set()).update(route.methods)
+            methods.setdefault(route.path, set()).update(route.methods or ())
     for path, declared in methods.items():
         others = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS") if m not in declared]
         app.router.add_api_route(

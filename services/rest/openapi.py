@@ -561,7 +561,7 @@ def _restore_examples(document: Schema, routes: list[Any]) -> None:
     for route in routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             operation_doc = document["paths"][route.path_format][method.lower()]
             for status, declared in route.responses.items():
                 documented = operation_doc["responses"][str(status)]

@@ -12,7 +12,7 @@ The rules live in ``WebhookService``; these operations only translate.
 import datetime as dt
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Path, Query
@@ -21,12 +21,12 @@ from starlette.responses import Response
 
 from services.core.api import ServerApi
 from services.core.errors import DeliveryNotFound, InvalidProperty, SubscriptionNotFound
-from services.core.model import EventType, format_timestamp
+from services.core.model import format_timestamp
 from services.rest import openapi
 from services.rest.app import Extension
 from services.rest.errors import VARY
 from services.rest.http import JsonBody, language, strict_query
-from services.rest.models import Body, Links, Pagination, Wire
+from services.rest.models import Body, EventTypeName, Links, Pagination, Wire, no_default, one_of
 from services.rest.negotiation import JSON, MERGE_PATCH
 from services.webhooks.app import WebhookOptions
 from services.webhooks.model import DeliveryStatus, Subscription
@@ -35,7 +35,6 @@ from services.webhooks.service import DeliveryRecord, Page, WebhookService
 from services.webhooks.ssrf import Guard, system_resolver
 
 PREFIX = "/api/v1/webhook-subscriptions"
-EventTypeName = Literal[tuple(t.value for t in EventType)]  # type: ignore[valid-type]
 SUBSCRIPTION_ACTIONS = ["modify", "delete", "rotate-secret", "ping", "replay"]
 
 
@@ -80,7 +79,7 @@ class DeliveryOut(Wire):
     event_id: str
     event_type: str
     sequence: int | None
-    status: Literal[tuple(s.value for s in DeliveryStatus)]  # type: ignore[valid-type]
+    status: Annotated[str, one_of([s.value for s in DeliveryStatus])]
     attempt_count: int
     next_attempt_at: dt.datetime | None
     created_at: dt.datetime
@@ -114,12 +113,10 @@ class SubscriptionCreate(Body):
 
 
 class SubscriptionPatch(Body):
-    url: str = Field(default=None, json_schema_extra=lambda s: s.pop("default", None))  # type: ignore[assignment]
-    event_types: list[EventTypeName] = Field(  # type: ignore[assignment]
-        default=None, json_schema_extra=lambda s: s.pop("default", None)
-    )
+    url: str = Field(default=None, json_schema_extra=no_default)  # type: ignore[assignment]
+    event_types: list[EventTypeName] = Field(default=None, json_schema_extra=no_default)  # type: ignore[arg-type]
     description: str | None = None
-    enabled: bool = Field(default=None, json_schema_extra=lambda s: s.pop("default", None))  # type: ignore[assignment]
+    enabled: bool = Field(default=None, json_schema_extra=no_default)  # type: ignore[assignment]
 
 
 CREATE_FIELDS = {"url": "url", "eventTypes": "event_types", "description": "description", "secret": "secret"}
