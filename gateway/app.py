@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -409,6 +409,3 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
 
     with_lifespan.runtime = rt  # type: ignore[attr-defined]
     return with_lifespan
-
-
-AppFactory = Callable[[Settings], ASGIApp]
