@@ -357,7 +357,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
             PREFIX + "/{subscriptionId}",
             dependencies=strict,
             **_doc(
-                "modifySubscription",
+                "updateSubscription",
                 "Modify a subscription (JSON merge patch)",
                 200,
                 SubscriptionOut,
@@ -396,7 +396,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
             PREFIX + "/{subscriptionId}/rotate-secret",
             dependencies=strict,
             **_doc(
-                "rotateSecret",
+                "rotateSubscriptionSecret",
                 "Rotate the signing secret",
                 200,
                 SubscriptionOut,
