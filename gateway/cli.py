@@ -157,9 +157,15 @@ async def run_inspector(
     if subscription:  # leave nothing behind: the next start subscribes anew
         import httpx
 
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=5, headers=_credential()) as http:
             with contextlib.suppress(httpx.HTTPError):
                 await http.delete(subscription)
+
+
+def _credential() -> dict[str, str]:
+    """The inspector's credential for the subscriptions API (webhooks:manage): ROSETTA_API_KEY."""
+    key = os.environ.get("ROSETTA_API_KEY")
+    return {"x-api-key": key} if key else {}
 
 
 async def _subscribe(rosetta_url: str, target: str) -> tuple[str, str]:
@@ -170,7 +176,7 @@ async def _subscribe(rosetta_url: str, target: str) -> tuple[str, str]:
     import httpx
 
     body = {"url": target, "description": "webhook inspector (rosetta webhook-inspector --subscribe)"}
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=_credential()) as http:
         for attempt in range(60):
             try:
                 response = await http.post(f"{rosetta_url}/api/v1/webhook-subscriptions", json=body)
@@ -294,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="subscribe at a Rosetta server (e.g. http://127.0.0.1:8000), verify with the secret it returns",
     )
     inspector.add_argument("--public-url", help="URL the server delivers to (default http://HOST:PORT/)")
+    inspector.epilog = "With authentication on, ROSETTA_API_KEY names a client with webhooks:manage."
     clients = sub.add_parser(
         "clients", help="API clients: create (prints its key and secret once), list, revoke"
     )
