@@ -93,6 +93,17 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
+        # Requests the gateway turned away (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED) before any use
+        # case ran. ``client`` is the client id or "anonymous": addresses would explode the series.
+        self.refusals = Counter(
+            "rosetta_refusals",
+            "Requests refused by the gateway, by style, catalog code and client",
+            ["style", "code", "client"],
+            registry=self.registry,
+        )
+
+    def refused(self, style: str, code: str, client: str) -> None:
+        self.refusals.labels(style, code, client).inc()
 
 
 def style_of(path: str) -> str:
