@@ -265,7 +265,8 @@ class Quotas:
         state = result.state
         if result.limited:
             self._refuse(style, principal)
-            raise RateLimited(params={"retryAfter": retry_seconds(state.retry_after)})
+            wait = retry_seconds(state.retry_after)
+            raise RateLimited(params={"retryAfter": wait, "subject": principal.quota_key})
         return QuotaState(
             policy=POLICY_NAME,
             limit=self.policy.burst,
