@@ -426,11 +426,36 @@ def _redacted(url: str) -> str:
     return f"{scheme}{sep}{rest}"
 
 
+def check_settings(settings: Any) -> None:
+    """Raise QuotaConfigError (a ValueError) for a quota setting that cannot be used, naming it."""
+    parse_rate_limit(settings.rate_limit)
+    OnRedisDown.parse(settings.quota_on_redis_down)
+    if settings.stream_limit < 0:
+        raise QuotaConfigError(f"ROSETTA_STREAM_LIMIT={settings.stream_limit}: use 0 (no limit) or more.")
+    if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise QuotaConfigError(
+            f"ROSETTA_REDIS_URL={_redacted(settings.redis_url)!r}: expected redis://host:port/db "
+            "(or rediss://, unix://)."
+        )
+
+
+def describe(settings: Any) -> str:
+    """One line for the banner: what is limited, and where the counters live."""
+    policy = parse_rate_limit(settings.rate_limit)
+    where = f"Redis {_redacted(settings.redis_url)}" if settings.redis_url else "in memory"
+    rate = f"{policy.text} per client" if policy else "off"
+    streams = (
+        f"{settings.stream_limit} open streams per client" if settings.stream_limit else "no stream limit"
+    )
+    return f"rate limit {rate}, {streams} ({where}; ROSETTA_RATE_LIMIT, ROSETTA_STREAM_LIMIT)"
+
+
 def quotas_from_settings(settings: Any, metrics: Any = None) -> Quotas:
     """The Quotas a process runs with (raises QuotaConfigError on a bad setting, at start-up).
 
     ``metrics`` (gateway.observability.Metrics) counts every refusal by style, code and client.
     """
+    check_settings(settings)
     refused: Refused | None = None
     if metrics is not None:
         refused = lambda style, code, principal: metrics.refused(style, code, client_label(principal))  # noqa: E731
