@@ -464,5 +464,6 @@ def quotas_from_settings(settings: Any, metrics: Any = None) -> Quotas:
         stream_limit=settings.stream_limit,
         redis_url=settings.redis_url,
         on_redis_down=OnRedisDown.parse(settings.quota_on_redis_down),
+        key_prefix=settings.redis_key_prefix,
         refused=refused,
     )

@@ -57,6 +57,7 @@ class Settings:
     stream_limit: int = 10  # open streams per client at once; 0: no limit
     redis_url: str = ""  # e.g. redis://redis:6379/0: buckets shared by every process; empty: in memory
     quota_on_redis_down: str = "closed-for-writes"  # or "open" / "closed"
+    redis_key_prefix: str = "rosetta"  # deployments (or tests) sharing one Redis keep apart by prefix
     # Outbound webhooks
     webhook_allowlist: str = ""  # comma-separated hosts/CIDRs allowed despite the SSRF guard
     webhook_retry_scale: float = 1.0  # multiplies the retry schedule (tests and workshops: 0.001)
