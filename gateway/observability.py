@@ -101,6 +101,13 @@ class Metrics:
             ["style", "operation", "code"],
             registry=self.registry,
         )
+        self.refusals = Counter(
+            "rosetta_access_refusals",
+            "Requests the gateway refused (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED)"
+            " by style, code and client",
+            ["style", "code", "client"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "rosetta_operation_seconds",
             "Use-case latency by style and operation",
@@ -108,17 +115,6 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
-        # Requests the gateway turned away (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED) before any use
-        # case ran. ``client`` is the client id or "anonymous": addresses would explode the series.
-        self.refusals = Counter(
-            "rosetta_refusals",
-            "Requests refused by the gateway, by style, catalog code and client",
-            ["style", "code", "client"],
-            registry=self.registry,
-        )
-
-    def refused(self, style: str, code: str, client: str) -> None:
-        self.refusals.labels(style, code, client).inc()
 
 
 def style_of(path: str) -> str:

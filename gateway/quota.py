@@ -458,7 +458,8 @@ def quotas_from_settings(settings: Any, metrics: Any = None) -> Quotas:
     check_settings(settings)
     refused: Refused | None = None
     if metrics is not None:
-        refused = lambda style, code, principal: metrics.refused(style, code, client_label(principal))  # noqa: E731
+        counter = metrics.refusals
+        refused = lambda style, code, principal: counter.labels(style, code, client_label(principal)).inc()  # noqa: E731
     return Quotas(
         parse_rate_limit(settings.rate_limit),
         stream_limit=settings.stream_limit,
