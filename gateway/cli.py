@@ -18,6 +18,8 @@ import uvicorn
 
 from gateway.app import build_app, build_identity, build_runtime, webhook_options
 from gateway.observability import configure_logging
+from gateway.quota import check_settings as check_quota_settings
+from gateway.quota import describe as describe_quotas
 from gateway.security.identity import IssuedClient, parse_scopes
 from gateway.settings import STYLES, Settings
 from services.core.errors import RosettaError
@@ -83,6 +85,7 @@ def banner(settings: Settings, grpc_port: int | None, demo: IssuedClient | None 
         lines.append(f"  Webhooks   {base}/api/v1/webhook-subscriptions   ({where})")
     lines.append(f"  Playground {base}/playground   (one operation in every style, side by side)")
     lines.append(f"  health     {base}/healthz   metrics {base}/metrics   landing page {base}/")
+    lines.append(f"  quotas     {describe_quotas(settings)}")
     return "\n".join(lines)
 
 
@@ -353,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 dispatcher=args.dispatcher,
                 auth=args.auth,
             )
+            check_quota_settings(settings)
         except ValueError as error:
             parser.error(str(error))
         configure_logging(settings.log_level)
