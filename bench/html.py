@@ -45,7 +45,7 @@ def _fmt(value: float) -> str:
 
 def throughput_svg(rows: list[dict[str, Any]]) -> str:
     """Styles side by side per mix, as bars; each style's floor for the same mix as a black marker."""
-    styles = [r for r in rows if r["kind"] == "style"]
+    styles = [r for r in rows if r["kind"] in ("style", "edge")]
     if not styles:
         return ""
     floors = {(r["name"], r["mix"]): r for r in rows if r["kind"] == "floor"}

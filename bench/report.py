@@ -90,7 +90,7 @@ COLUMNS = (
 
 
 def table_cells(row: dict[str, Any]) -> dict[str, str]:
-    name = row["name"] if row["kind"] == "style" else f"floor: {row['name']}"
+    name = f"floor: {row['name']}" if row["kind"] == "floor" else row["name"]
     ratio = "–"
     if row["ratio_to_floor"] is not None:
         # The floor is named once per style (its get row); a list row compared with the floor's get says so.
@@ -181,6 +181,12 @@ def notes(outcome: Outcome) -> list[str]:
         "of 20; × floor: throughput / the style's one floor (named on its get row) for the same mix, "
         "'(vs get)' where that floor has no such mix",
     ]
+    if s.topology == "edge":
+        lines.append(
+            "NAME+edge rows (--topology edge): the same server and mix through the compose edge's nginx "
+            "(gateway/nginx/nginx.conf, one worker on the server's core, access log off); the × column "
+            "compares with the style direct, CPU ms/op counts server and nginx"
+        )
     verification = outcome.verification
     if verification:
         same = "yes" if verification.get("same_result") else f"NO: {verification.get('mismatches')}"

@@ -282,7 +282,7 @@ async def measure_style(
                 if answer != answers[name]:
                     raise AssertionError(f"{style} {name}: a direct call answered differently than relayed")
                 probe_before = detector.probe_now() if detector else None
-                window = detector.open(server_pids(server.process)) if detector and server else None
+                window = detector.open(server_pids(server)) if detector and server else None
                 cpu_start = server_cpu(server)
                 latencies = []
                 for _ in range(iterations):
