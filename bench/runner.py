@@ -771,6 +771,9 @@ def run_scenarios(
             if pinned_before is not None:
                 with contextlib.suppress(OSError):
                     os.sched_setaffinity(0, pinned_before)
+    fan_out: list[dict[str, Any]] = []
+    if "fan-out" in wanted:
+        fan_out = _fan_out(settings, placement, outcome, styles, progress)
     mismatches = {}
     reference = next(iter(answers), None)
     for style, found in answers.items():
@@ -789,7 +792,53 @@ def run_scenarios(
         "mismatches": mismatches,
         "reference": reference,
         "results": results,
+        "fan_out": fan_out,
     }
+
+
+def _fan_out(
+    settings: Settings, placement: Placement, outcome: Outcome, styles: list[str], progress: Progress
+) -> list[dict[str, Any]]:
+    """Each push style (and webhooks with REST) with 1, 10 and 100 subscribers, a fresh server each."""
+    from bench import fanout
+
+    push = [s for s in styles if s in fanout.PUSH_STYLES] + (["webhooks"] if "rest" in styles else [])
+    if "soap" in styles:
+        outcome.skipped["fan-out soap"] = "SOAP has no push (GetEvents polling only, DESIGN §5)"
+    events = max(20, settings.scenario_iterations * 2)
+    found = []
+    pinned_before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    for style in push:
+        for subscribers in fanout.FAN:
+            progress(f"fan-out: {style} × {subscribers}", 0)
+            try:
+                if placement.pinned:
+                    os.sched_setaffinity(0, set(placement.generator_cpus))
+                port, grpc_port = free_port(), free_port()
+                served = "rest,webhooks" if style == "webhooks" else style
+                env = {"ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1", **settings.server_env}
+                with style_server(served, port, grpc_port, placement.server_cpus, env) as server:
+                    found.append(
+                        asyncio.run(
+                            fanout.measure(
+                                style,
+                                f"http://127.0.0.1:{port}",
+                                f"127.0.0.1:{grpc_port}",
+                                subscribers,
+                                events,
+                                server,
+                            )  # fmt: skip
+                        )
+                    )
+            except Exception as error:
+                outcome.skipped[f"fan-out {style} × {subscribers}"] = (
+                    f"{type(error).__name__}: {str(error)[-400:]}"
+                )
+            finally:
+                if pinned_before is not None:
+                    with contextlib.suppress(OSError):
+                        os.sched_setaffinity(0, pinned_before)
+    return found
 
 
 def slo_verdicts(outcome: Outcome) -> dict[str, dict[str, Any]]:
@@ -843,7 +892,7 @@ def _style_target(
         yield host, http.port or 80, grpc_port, None
         return
     port, grpc_port = free_port(), free_port()
-    with style_server(style, port, grpc_port, placement.server_cpus) as server:
+    with style_server(style, port, grpc_port, placement.server_cpus, settings.server_env) as server:
         yield "127.0.0.1", port, grpc_port, server
 
 

@@ -161,3 +161,22 @@ def test_the_edge_config_is_the_compose_one_with_local_upstreams(tmp_path: Path)
     assert ":8000;" not in text and "access_log off;" in text
     # Everything else (routes, proxy headers, timeouts) is the compose edge's own.
     assert text.count("location") == CONF.read_text().count("location")
+
+
+def test_fan_out_delivers_every_event_to_every_subscriber(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import fanout
+
+    monkeypatch.setattr(fanout, "FAN", (1, 3))
+    argv = ["--styles", "rest,websocket,soap", "--scenario", "fan-out", "--iterations", "5"]
+    assert main([*argv, "--output", str(tmp_path), "--no-progress"]) == 0
+    document = json.loads((tmp_path / "bench.json").read_text())
+    found = {(r["style"], r["subscribers"]): r for r in document["scenarios"]["fan_out"]}
+    # SSE (REST), WebSocket and webhooks (with REST); SOAP has no push and says so.
+    assert set(found) == {(s, n) for s in ("rest", "websocket", "webhooks") for n in (1, 3)}
+    assert "SOAP has no push" in document["skipped"]["fan-out soap"]
+    for (_, subscribers), r in found.items():
+        assert r["missing"] == 0 and r["deliveries"] == subscribers * r["events"] == subscribers * 20
+        assert r["delivered_per_s"] > 0 and r["lag_ms"]["p99"] >= r["lag_ms"]["p50"] >= 0
+    assert "Fan-out" in (tmp_path / "bench.html").read_text()
