@@ -44,6 +44,7 @@ class Settings:
     # calls gRPC here instead of this process's own port, e.g. grpc:50051.
     playground_grpc_target: str = ""
     access_log: bool = True
+    bench_report: str = "bench-results/bench.html"  # `rosetta bench`'s latest report: /bench, linked from /
     # Identity and permissions (DESIGN §6a): off turns every check off, for pure protocol comparison
     auth: bool = True
     auth_issuer: str = ""  # the iss of access tokens; empty: the base URL
