@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.faults import Fault, FaultInjector, FaultsRefused, control_body, parse_faults
 from gateway.observability import (
     ASGIApp,
     InstrumentedApi,
@@ -105,6 +106,51 @@ async def _problem(send: Send, status: int, scope: Scope, reason: str) -> None:
     await _respond(send, status, json.dumps(body, ensure_ascii=False).encode(), "application/problem+json")
 
 
+def faults_control(injector: FaultInjector) -> ASGIApp:
+    """``/workshop/faults``: GET shows the rules and what they did, PUT replaces them, DELETE clears them."""
+
+    async def control(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        method = scope["method"]
+        if method == "PUT":
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if len(body) > 64 * 1024:
+                    await _problem(send, 400, scope, "syntax")
+                    return
+                if not message.get("more_body"):
+                    break
+            try:
+                raw = json.loads(body or b"null")
+                if not isinstance(raw, dict) or not isinstance(raw.get("faults"), list):
+                    raise ValueError('the body is {"faults": [...]}')
+                rules = [Fault.from_dict(item) for item in raw["faults"]]
+            except ValueError as error:  # json.JSONDecodeError is a ValueError
+                problem = {  # a teacher's tool: the detail names the rule in English
+                    "type": "urn:rosetta:problem:invalid-property",
+                    "code": "INVALID_PROPERTY",
+                    "title": messages.title("INVALID_PROPERTY", None),
+                    "detail": str(error),
+                    "status": 400,
+                    "instance": scope["path"],
+                }
+                await _respond(send, 400, json.dumps(problem).encode(), "application/problem+json")
+                return
+            injector.replace(rules)
+        elif method == "DELETE":
+            injector.replace(())
+        elif method not in ("GET", "HEAD"):
+            await _problem(send, 405, scope, "method")
+            return
+        await _respond(send, 200, control_body(injector), "application/json")
+
+    return control
+
+
 class PathDispatcher:
     """Routes by path prefix to each style's own ASGI app (paths are passed on unchanged)."""
 
@@ -133,7 +179,13 @@ class Runtime:
     metrics: Metrics
     grpc_port: int | None = None
     background: list[Any] = field(default_factory=list)
+    faults: FaultInjector | None = None  # only in workshop (or test) mode
     _webhook_store: Any = None
+
+    def style_api(self, style: str) -> Any:
+        """What one style's adapter is handed: the core, instrumented, with faults in workshop mode."""
+        api = InstrumentedApi(self.service, style, self.metrics)
+        return self.faults.wrap(api, style) if self.faults is not None else api
 
     def webhook_store(self) -> Any:
         """The webhook subscriptions, cursors and deliveries, kept beside the core's store."""
@@ -165,7 +217,14 @@ def build_runtime(settings: Settings) -> Runtime:
     make_notifier = getattr(store, "notifier", None)
     notifier: EventNotifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
     service = ReservationService(store, notifier=notifier)
-    return Runtime(settings=settings, store=store, notifier=notifier, service=service, metrics=Metrics())
+    if settings.faults and not settings.workshop:
+        raise FaultsRefused(
+            "fault injection is for workshops and tests only: start the server with --workshop"
+        )
+    faults = FaultInjector(parse_faults(settings.faults)) if settings.workshop else None
+    return Runtime(
+        settings=settings, store=store, notifier=notifier, service=service, metrics=Metrics(), faults=faults
+    )
 
 
 def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
@@ -173,7 +232,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     rt = runtime or build_runtime(settings)
 
     def api(style: str) -> Any:
-        return InstrumentedApi(rt.service, style, rt.metrics)
+        return rt.style_api(style)
 
     routes: dict[str, ASGIApp] = {}
     rest_app: ASGIApp | None = None
@@ -310,6 +369,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
     routes["/static/vendor"] = vendor
     routes["/healthz"] = healthz
+    if rt.faults is not None:
+        routes["/workshop/faults"] = faults_control(rt.faults)
     routes["/metrics"] = metrics
 
     from gateway.playground import create_app as create_playground
@@ -358,7 +419,7 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
             from services.grpc.server import GrpcOptions, start_server
 
             grpc_server, rt.grpc_port = await start_server(
-                InstrumentedApi(rt.service, "grpc", rt.metrics),
+                rt.style_api("grpc"),
                 GrpcOptions(
                     host=rt.settings.host,
                     port=rt.settings.grpc_port,
