@@ -67,10 +67,12 @@ class LabContext:
         spec = importlib.util.spec_from_file_location(unique, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module  # dataclass and strawberry look their module up by name
         sys.path.insert(0, str(self.work))
         try:
             spec.loader.exec_module(module)
         except Exception as error:
+            del sys.modules[unique]
             raise Hint(f"{path.name} does not import: {type(error).__name__}: {error}") from error
         finally:
             sys.path.remove(str(self.work))
