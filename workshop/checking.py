@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import secrets
 import importlib.util
+import secrets
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence

@@ -97,7 +97,7 @@ def start(lab: Lab, force: bool, console: Console) -> int:
             )
             return 1
         shutil.rmtree(target)
-    shutil.copytree(lab.starter, target, ignore=shutil.ignore_patterns("__pycache__"))
+    asyncio.run(lab.materialize(target))
     console.print(f"[green]✓[/green] {lab.name}: the starter is in [bold]{target}[/bold]")
     console.print(f"  read {lab.folder / 'README.md'}")
     console.print(f"  first step: {escape(lab.first_step())}")

@@ -6,8 +6,11 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from workshop.checking import CheckFunction
 
@@ -55,14 +58,40 @@ class Lab:
         found = re.search(r"^1\.\s+(.+?)(?=^\d+\.\s|^##|\Z)", steps, re.MULTILINE | re.DOTALL)
         return " ".join(found.group(1).split()) if found else "read README.md"
 
+    def _checker(self) -> ModuleType:
+        name = f"_rosetta_check_{self.number:02d}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, self.folder / "check.py")
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        return sys.modules[name]
+
     def checks(self) -> list[CheckFunction]:
-        spec = importlib.util.spec_from_file_location(
-            f"_rosetta_check_{self.number:02d}", self.folder / "check.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return list(module.CHECKS)
+        return list(self._checker().CHECKS)
+
+    async def materialize(self, target: Path, *, solved: bool = False) -> None:
+        """The learner's starting point in ``target`` (or, ``solved``, the reference answer).
+
+        Most labs copy starter/ (or solution/). A lab whose starting point is today's project files (lab 04)
+        has a ``PREPARE`` hook in its checker, and its solution is a script (``apply(folder)``) run on it.
+        """
+        script = self.solution / "add_field.py"
+        scripted = solved and script.exists()
+        source = self.solution if solved and not scripted else self.starter
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(source, target, ignore=ignore, dirs_exist_ok=True)
+        prepare = getattr(self._checker(), "PREPARE", None)
+        if prepare is not None:
+            await prepare(target)
+        if scripted:
+            shutil.copytree(self.solution, target, ignore=ignore, dirs_exist_ok=True)
+            spec = importlib.util.spec_from_file_location(f"_rosetta_solution_{self.number:02d}", script)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            module.apply(target)
 
 
 def all_labs() -> list[Lab]:

@@ -68,8 +68,9 @@ async def genuine(lab: LabContext) -> str:
         )
         if response.status_code != 201:
             raise Hint(
-                f"the server refused the subscription ({response.status_code}: {response.json().get('detail')})"
-                " — start it with `rosetta workshop serve`, which allows loopback receivers"
+                f"the server refused the subscription ({response.status_code}: "
+                f"{response.json().get('detail')}) — start it with `rosetta workshop serve`, "
+                "which allows loopback receivers"
             )
         created = response.json()
         subscription = created["_links"]["self"]["href"]

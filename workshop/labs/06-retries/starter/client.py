@@ -12,7 +12,7 @@ STYLE = "rest"  # or "graphql", "grpc", "soap", "websocket" (then change book() 
 
 
 async def book(server: dict[str, Any], draft: dict[str, Any]) -> str:
-    """Create `draft` and return its reservationId. server: {"http": base URL, "grpc": target, "headers": {}}."""
+    """Create `draft`, return its reservationId. server: {"http": base URL, "grpc": target, "headers": {}}."""
     async with httpx.AsyncClient(headers=server["headers"], timeout=10) as http:
         response = await http.post(f"{server['http']}/api/v1/reservations", json=draft)
         response.raise_for_status()
