@@ -47,6 +47,9 @@ class MovingTransport(httpx.AsyncBaseTransport):
             return {key: self._rewrite(item) for key, item in value.items()}
         return value
 
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if set(path.split("/")) & set(self.renames):  # an old name: a URL the API never gave out
