@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -28,6 +28,7 @@ from gateway.observability import (
 )
 from gateway.settings import STYLES, Settings
 from services.core import messages
+from services.core.api import ServerApi
 from services.core.errors import MalformedRequest
 from services.core.events import InProcessNotifier
 from services.core.ports import EventNotifier, Store
@@ -182,10 +183,10 @@ class Runtime:
     faults: FaultInjector | None = None  # only in workshop (or test) mode
     _webhook_store: Any = None
 
-    def style_api(self, style: str) -> Any:
+    def style_api(self, style: str) -> ServerApi:
         """What one style's adapter is handed: the core, instrumented, with faults in workshop mode."""
         api = InstrumentedApi(self.service, style, self.metrics)
-        return self.faults.wrap(api, style) if self.faults is not None else api
+        return cast(ServerApi, self.faults.wrap(api, style)) if self.faults is not None else api
 
     def webhook_store(self) -> Any:
         """The webhook subscriptions, cursors and deliveries, kept beside the core's store."""
@@ -231,7 +232,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     """The one ASGI app: every enabled HTTP style, /healthz, /metrics and the landing page."""
     rt = runtime or build_runtime(settings)
 
-    def api(style: str) -> Any:
+    def api(style: str) -> ServerApi:
         return rt.style_api(style)
 
     routes: dict[str, ASGIApp] = {}
