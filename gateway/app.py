@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +13,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -150,6 +152,161 @@ def faults_control(injector: FaultInjector) -> ASGIApp:
         await _respond(send, 200, control_body(injector), "application/json")
 
     return control
+
+
+_STYLE_ROWS: dict[str, tuple[str, str, str]] = {  # style -> (name, address template, contract link)
+    "rest": ("REST", '<a href="{base}/api/v1">{base}/api/v1</a>', '<a href="/openapi.json">OpenAPI</a>'),
+    "graphql": (
+        "GraphQL",
+        '<a href="{base}/graphql">{base}/graphql</a> (GraphiQL in a browser)',
+        '<a href="/contracts/schema.graphql">SDL</a>',
+    ),
+    "grpc": (
+        "gRPC",
+        "<code>{grpc}</code> (reflection and health on)",
+        '<a href="/contracts/reservations.proto">.proto</a>',
+    ),
+    "soap": ("SOAP 1.1", "<code>POST {base}/soap</code>", '<a href="/soap?wsdl">WSDL</a>'),
+    "websocket": (
+        "WebSocket",
+        "<code>{ws}/ws</code>, subprotocol <code>rosetta.v1</code>",
+        '<a href="/contracts/asyncapi.yaml">AsyncAPI</a>',
+    ),
+    "webhooks": (
+        "Webhooks",
+        '<a href="{base}/api/v1/webhook-subscriptions">{base}/api/v1/webhook-subscriptions</a>',
+        '<a href="/contracts/asyncapi.yaml">AsyncAPI</a> (channel <code>webhooks</code>)',
+    ),
+}
+
+
+def _store_kind(db: str) -> str:
+    """The store in words, never its URL (which may hold a password)."""
+    scheme = db.split(":", 1)[0].lower()
+    if scheme.startswith("postgres"):
+        return "PostgreSQL"
+    if scheme == "memory":
+        return "in memory (gone when the process stops)"
+    return "SQLite" + (f" ({db.split('///', 1)[-1]})" if "///" in db else "")
+
+
+def landing_page(template: str, settings: Settings, grpc_port: int | None) -> bytes:
+    """The landing page, filled in with what this process serves and where (read on every request)."""
+    base = settings.base_url
+    behind_edge = bool(settings.playground_grpc_target)  # compose: the edge routes every style by path
+    host = urlsplit(base).hostname or "127.0.0.1"
+    if behind_edge:
+        grpc = f"{host}:{settings.playground_grpc_target.rsplit(':', 1)[-1]} (through the edge)"
+    else:
+        grpc = f"{host}:{grpc_port}" if grpc_port else f"{host}:{settings.grpc_port} (starting)"
+    values = {
+        "base": html.escape(base),
+        "ws": html.escape(base.replace("http", "ws", 1)),
+        "grpc": html.escape(grpc),
+    }
+    rows = []
+    for style in STYLES:
+        name, address, contract = _STYLE_ROWS[style]
+        if style in settings.styles:
+            here = '<span class="on">served by this process</span>'
+            css = ""
+        elif behind_edge:
+            here = "another container, same edge"
+            css = ""
+        else:
+            here = '<span class="off-mark">not in this process</span>'
+            css = ' class="off"'
+        rows.append(
+            f"<tr{css}><td>{name}</td><td>{here}</td><td>{address.format(**values)}</td><td>{contract}</td></tr>"
+        )
+    facts = [
+        f"This process serves {', '.join(sorted(settings.styles))}; "
+        f"store: {html.escape(_store_kind(settings.db))}."
+    ]
+    if "webhooks" in settings.styles:
+        facts.append(
+            "Webhooks are delivered " + ("here." if settings.dispatcher else "by `rosetta dispatch`.")
+        )
+    if settings.workshop:
+        facts.append(
+            'Workshop mode: the fault injector is at <a href="/workshop/faults">/workshop/faults</a>.'
+        )
+    page = template.replace("{{ROWS}}", "\n".join(rows)).replace("{{DEPLOYMENT}}", " ".join(facts))
+    return page.replace("{{CREDENTIAL}}", "").encode()
+
+
+BENCH_REPORT_FILES: dict[str, str] = {  # what /reports/bench/ may serve from bench-results/, nothing else
+    "bench.html": "text/html; charset=utf-8",
+    "bench.md": "text/plain; charset=utf-8",
+    "bench.png": "image/png",
+    "bench.json": "application/json",
+}
+
+
+def bench_reports(root: Path) -> ASGIApp:
+    """``/reports/bench/``: the latest `rosetta bench` run of this checkout (bench-results/), read-only."""
+    folder = root / "bench-results"
+
+    async def reports(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        name = scope["path"].removeprefix("/reports/bench").strip("/")
+        if not name:
+            found = [file for file in BENCH_REPORT_FILES if (folder / file).is_file()]
+            items = "".join(f'<li><a href="/reports/bench/{file}">{file}</a></li>' for file in found)
+            body = (
+                "<!doctype html><meta charset=utf-8><title>Benchmark report</title>"
+                "<body style='font: 18px/1.5 system-ui, sans-serif; max-width: 50rem; margin: 2rem auto'>"
+                "<h1>The latest benchmark run</h1>"
+                + (
+                    f"<ul>{items}</ul>"
+                    if found
+                    else "<p>No run in this checkout yet: <code>rosetta bench</code> "
+                    "writes <code>bench-results/</code>; the README's “Benchmarking the styles” "
+                    "shows one run.</p>"
+                )
+                + "<p><a href='/'>← landing page</a></p></body>"
+            )
+            await _respond(send, 200, body.encode(), "text/html; charset=utf-8")
+            return
+        content_type = BENCH_REPORT_FILES.get(name)  # a lookup, never a path: nothing else can be read
+        if content_type is None or not (folder / name).is_file():
+            await _problem(send, 404, scope, "no_route")
+            return
+        await _respond(send, 200, (folder / name).read_bytes(), content_type)
+
+    return reports
+
+
+def workshop_docs(root: Path, faults: ASGIApp | None) -> ASGIApp:
+    """``/workshop/``: the guide and the labs' READMEs as text; ``/workshop/faults`` in workshop mode."""
+    folder = root / "workshop"
+    documents = (
+        {
+            path.relative_to(folder).as_posix(): path
+            for path in folder.glob("**/*.md")
+            if "starter" not in path.parts
+        }
+        if folder.is_dir()
+        else {}
+    )
+
+    async def docs(scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path"].removeprefix("/workshop").strip("/")
+        if name == "faults" and faults is not None:
+            await faults(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        path = documents.get(name or "README.md")
+        if path is None:
+            await _problem(send, 404, scope, "no_route")
+            return
+        await _respond(send, 200, path.read_bytes(), "text/plain; charset=utf-8")
+
+    return docs
 
 
 class PathDispatcher:
@@ -370,8 +527,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
     routes["/static/vendor"] = vendor
     routes["/healthz"] = healthz
-    if rt.faults is not None:
-        routes["/workshop/faults"] = faults_control(rt.faults)
+    routes["/workshop"] = workshop_docs(root, faults_control(rt.faults) if rt.faults is not None else None)
+    routes["/reports/bench"] = bench_reports(root)
     routes["/metrics"] = metrics
 
     from gateway.playground import create_app as create_playground
@@ -379,19 +536,20 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
     if settings.playground_grpc_target:  # behind the compose edge: every style shares the origin
         routes["/playground"], close_playground = create_playground(
-            rt.service, frozenset(STYLES), lambda: settings.playground_grpc_target
+            rt.service, frozenset(STYLES), lambda: settings.playground_grpc_target, rt.faults
         )
     else:
         routes["/playground"], close_playground = create_playground(
-            rt.service, settings.styles, lambda: local_grpc_target(settings.host, rt.grpc_port)
+            rt.service, settings.styles, lambda: local_grpc_target(settings.host, rt.grpc_port), rt.faults
         )
     rt.background.append(close_playground)
 
-    landing = resources.files("gateway").joinpath("static/index.html").read_bytes()
+    landing = resources.files("gateway").joinpath("static/index.html").read_text(encoding="utf-8")
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in ("/", "/index.html"):
-            await _respond(send, 200, landing, "text/html; charset=utf-8")
+            page = landing_page(landing, settings, rt.grpc_port)
+            await _respond(send, 200, page, "text/html; charset=utf-8")
         elif rest_app is not None:
             await rest_app(scope, receive, send)
         elif scope["type"] == "http":
