@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextvars
+import copy
 import json
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from services.core.access import Principal
 from services.core.api import OPERATIONS, ServerApi
 from services.core.errors import RosettaError
 from services.core.model import (
@@ -265,6 +267,13 @@ class InstrumentedApi:
         self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 100
     ) -> list[Event]:
         return await self._measure("watchEvents", self._service.watch_events, after, types=types, limit=limit)
+
+    def acting_as(self, principal: Principal) -> Self:
+        """The same instrumentation over the service's view for ``principal`` (one per request:
+        a shallow copy, so the metric children looked up once in ``__init__`` are shared)."""
+        view = copy.copy(self)
+        view._service = self._service.acting_as(principal)
+        return view
 
     # -- the rest of ServerApi, passed through ------------------------------------------------------
 
