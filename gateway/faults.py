@@ -176,8 +176,14 @@ class FaultyApi:
 
     def __init__(self, api: Any, style: str, injector: FaultInjector) -> None:
         self._api = api
+        self._style = style
+        self._injector = injector
         for method, operation in _METHODS.items():
             setattr(self, method, _faulty(getattr(api, method), style, operation, injector))
+
+    def acting_as(self, principal: Any) -> FaultyApi:
+        """A caller's view (identity) keeps the faults: the view is wrapped, not bypassed."""
+        return FaultyApi(self._api.acting_as(principal), self._style, self._injector)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._api, name)

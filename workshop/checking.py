@@ -105,14 +105,20 @@ async def run_checks(
     checks: Sequence[CheckFunction],
     context: LabContext,
     progress: Callable[[Outcome], Any] | None = None,
+    *,
+    keep_going: bool = False,
 ) -> Report:
-    """Run the checks in order; the first failure stops the rest (they build on each other)."""
+    """Run the checks in order. Usually the first failure stops the rest (they build on each other);
+    ``keep_going`` runs every check, for labs whose checks are independent (lab 01's five styles)."""
     async with context.cleanup:  # servers the checks started, subscriptions, faults: undone at the end
-        return await _run(checks, context, progress)
+        return await _run(checks, context, progress, keep_going)
 
 
 async def _run(
-    checks: Sequence[CheckFunction], context: LabContext, progress: Callable[[Outcome], Any] | None
+    checks: Sequence[CheckFunction],
+    context: LabContext,
+    progress: Callable[[Outcome], Any] | None,
+    keep_going: bool,
 ) -> Report:
     outcomes: list[Outcome] = []
     for index, function in enumerate(checks):
@@ -130,7 +136,7 @@ async def _run(
         outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
-        if not outcome.passed:
+        if not outcome.passed and not keep_going:
             rest = [getattr(f, "title", f.__name__) for f in checks[index + 1 :]]
             return Report(outcomes, rest)
     return Report(outcomes, [])

@@ -150,7 +150,7 @@ def check(
     try:
         with _server(url, grpc, console) as server:
             context = LabContext(server.base_url, server.grpc_target, work, api_key)
-            report: Report = asyncio.run(run_checks(checks, context, progress))
+            report: Report = asyncio.run(run_checks(checks, context, progress, keep_going=lab.independent))
     except ConnectionError as error:
         console.print(f"[red]✗[/red] {escape(str(error))}")
         return 1

@@ -71,6 +71,11 @@ class Lab:
     def checks(self) -> list[CheckFunction]:
         return list(self._checker().CHECKS)
 
+    @property
+    def independent(self) -> bool:
+        """The checker's checks do not build on each other: run them all, report every hint."""
+        return bool(getattr(self._checker(), "INDEPENDENT", False))
+
     async def materialize(self, target: Path, *, solved: bool = False) -> None:
         """The learner's starting point in ``target`` (or, ``solved``, the reference answer).
 

@@ -102,6 +102,21 @@ def test_times_retires_a_rule() -> None:
     assert injector.snapshot()["injected"] == {"rest.getRoom.fail": 2}
 
 
+async def test_a_caller_s_view_keeps_the_faults() -> None:
+    from services.core.access import Principal, Scope
+
+    runtime = build_runtime(Settings(db="memory://", workshop=True, faults="rest.getRoom:fail=1"))
+    await runtime.store.open()
+    try:
+        principal = Principal(client_id="demo", scopes=frozenset({Scope.READ}))
+        view = runtime.style_api("rest").acting_as(principal)
+        with pytest.raises(InternalError):
+            await view.get_room("room-a")
+        assert (await runtime.style_api("grpc").acting_as(principal).get_room("room-a")).room_id == "room-a"
+    finally:
+        await runtime.store.close()
+
+
 def test_no_control_endpoint_outside_workshop_mode() -> None:
     with live_server() as plain:
         assert httpx.get(f"{plain.base_url}/workshop/faults").status_code == 404

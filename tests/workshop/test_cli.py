@@ -82,6 +82,15 @@ def test_check_starts_its_own_server_when_none_is_given() -> None:
     assert "all 6 checks passed" in out.getvalue()
 
 
+def test_an_independent_lab_reports_every_check(server: RunningServer) -> None:
+    assert main(["start", "1"], _console()[0]) == 0
+    console, out = _console()
+    assert main(["check", "1", "--server", server.base_url], console) == 1
+    text = out.getvalue()
+    assert text.count("hint:") == 6 and "not run" not in text
+    assert "0/6 checks passed" in text
+
+
 def test_check_names_an_unreachable_server() -> None:
     console, out = _console()
     lab = all_labs()[0]
