@@ -28,6 +28,7 @@ from gateway.observability import (
     Scope,
     Send,
 )
+from gateway.quota import Quotas, quotas_from_settings
 from gateway.settings import STYLES, Settings
 from services.core import messages
 from services.core.api import ServerApi
@@ -335,6 +336,7 @@ class Runtime:
     notifier: EventNotifier
     service: ReservationService
     metrics: Metrics
+    quotas: Quotas  # the buckets and stream slots the guard charges (gateway/quota.py)
     grpc_port: int | None = None
     background: list[Any] = field(default_factory=list)
     faults: FaultInjector | None = None  # only in workshop (or test) mode
@@ -380,8 +382,16 @@ def build_runtime(settings: Settings) -> Runtime:
             "fault injection is for workshops and tests only: start the server with --workshop"
         )
     faults = FaultInjector(parse_faults(settings.faults)) if settings.workshop else None
+    metrics = Metrics()
+    quotas = quotas_from_settings(settings, metrics)  # a bad ROSETTA_RATE_LIMIT stops start-up here
     return Runtime(
-        settings=settings, store=store, notifier=notifier, service=service, metrics=Metrics(), faults=faults
+        settings=settings,
+        store=store,
+        notifier=notifier,
+        service=service,
+        metrics=metrics,
+        quotas=quotas,
+        faults=faults,
     )
 
 
@@ -466,6 +476,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
             "store": "up",
             "styles": sorted(settings.styles),
             "grpcPort": rt.grpc_port,
+            # Redis down is not a 503: by ROSETTA_QUOTA_ON_REDIS_DOWN requests still pass or are refused.
+            "quota": await rt.quotas.health(),
         }
         await _respond(send, 200, json.dumps(body).encode(), "application/json")
 
@@ -605,6 +617,7 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                 await grpc_server.stop(grace=2.0)
             for stop in reversed(rt.background):
                 await stop()
+            await rt.quotas.close()
             await rt.store.close()
 
     async def with_lifespan(scope: Scope, receive: Receive, send: Send) -> None:

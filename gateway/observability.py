@@ -101,6 +101,13 @@ class Metrics:
             ["style", "operation", "code"],
             registry=self.registry,
         )
+        self.refusals = Counter(
+            "rosetta_access_refusals",
+            "Requests the gateway refused (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED)"
+            " by style, code and client",
+            ["style", "code", "client"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "rosetta_operation_seconds",
             "Use-case latency by style and operation",
