@@ -191,7 +191,7 @@ def _store_kind(db: str) -> str:
     return "SQLite" + (f" ({db.split('///', 1)[-1]})" if "///" in db else "")
 
 
-def landing_page(template: str, settings: Settings, grpc_port: int | None) -> bytes:
+def landing_page(template: str, settings: Settings, grpc_port: int | None, *, bench_report: bool) -> bytes:
     """The landing page, filled in with what this process serves and where (read on every request)."""
     base = settings.base_url
     behind_edge = bool(settings.playground_grpc_target)  # compose: the edge routes every style by path
@@ -233,51 +233,17 @@ def landing_page(template: str, settings: Settings, grpc_port: int | None) -> by
             'Workshop mode: the fault injector is at <a href="/workshop/faults">/workshop/faults</a>.'
         )
     page = template.replace("{{ROWS}}", "\n".join(rows)).replace("{{DEPLOYMENT}}", " ".join(facts))
-    return page.replace("{{CREDENTIAL}}", "").encode()
-
-
-BENCH_REPORT_FILES: dict[str, str] = {  # what /reports/bench/ may serve from bench-results/, nothing else
-    "bench.html": "text/html; charset=utf-8",
-    "bench.md": "text/plain; charset=utf-8",
-    "bench.png": "image/png",
-    "bench.json": "application/json",
-}
-
-
-def bench_reports(root: Path) -> ASGIApp:
-    """``/reports/bench/``: the latest `rosetta bench` run of this checkout (bench-results/), read-only."""
-    folder = root / "bench-results"
-
-    async def reports(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        name = scope["path"].removeprefix("/reports/bench").strip("/")
-        if not name:
-            found = [file for file in BENCH_REPORT_FILES if (folder / file).is_file()]
-            items = "".join(f'<li><a href="/reports/bench/{file}">{file}</a></li>' for file in found)
-            body = (
-                "<!doctype html><meta charset=utf-8><title>Benchmark report</title>"
-                "<body style='font: 18px/1.5 system-ui, sans-serif; max-width: 50rem; margin: 2rem auto'>"
-                "<h1>The latest benchmark run</h1>"
-                + (
-                    f"<ul>{items}</ul>"
-                    if found
-                    else "<p>No run in this checkout yet: <code>rosetta bench</code> "
-                    "writes <code>bench-results/</code>; the README's “Benchmarking the styles” "
-                    "shows one run.</p>"
-                )
-                + "<p><a href='/'>← landing page</a></p></body>"
-            )
-            await _respond(send, 200, body.encode(), "text/html; charset=utf-8")
-            return
-        content_type = BENCH_REPORT_FILES.get(name)  # a lookup, never a path: nothing else can be read
-        if content_type is None or not (folder / name).is_file():
-            await _problem(send, 404, scope, "no_route")
-            return
-        await _respond(send, 200, (folder / name).read_bytes(), content_type)
-
-    return reports
+    if bench_report:  # `rosetta bench` wrote a report on this machine: /bench serves it
+        bench = (
+            '<a class="way" href="/bench"><strong>Benchmark report</strong><span>the latest '
+            "<code>rosetta bench</code> run on this machine: throughput, CPU/op, bytes/op</span></a>"
+        )
+    else:
+        bench = (
+            '<div class="way"><strong>Benchmark report</strong><span>none on this machine yet: '
+            "<code>rosetta bench</code> writes one, served at /bench; the README shows a run</span></div>"
+        )
+    return page.replace("{{BENCH}}", bench).replace("{{CREDENTIAL}}", "").encode()
 
 
 def workshop_docs(root: Path, faults: ASGIApp | None) -> ASGIApp:
@@ -543,7 +509,6 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     routes["/static/vendor"] = vendor
     routes["/healthz"] = healthz
     routes["/workshop"] = workshop_docs(root, faults_control(rt.faults) if rt.faults is not None else None)
-    routes["/reports/bench"] = bench_reports(root)
     routes["/metrics"] = metrics
 
     from gateway.playground import create_app as create_playground
@@ -560,11 +525,17 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     rt.background.append(close_playground)
 
     landing = resources.files("gateway").joinpath("static/index.html").read_text(encoding="utf-8")
+    report = Path(settings.bench_report)
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in ("/", "/index.html"):
-            page = landing_page(landing, settings, rt.grpc_port)
+            page = landing_page(landing, settings, rt.grpc_port, bench_report=report.is_file())
             await _respond(send, 200, page, "text/html; charset=utf-8")
+        elif scope["type"] == "http" and scope["path"] == "/bench":
+            try:
+                await _respond(send, 200, report.read_bytes(), "text/html; charset=utf-8")
+            except OSError:
+                await _problem(send, 404, scope, "no_route")
         elif rest_app is not None:
             await rest_app(scope, receive, send)
         elif scope["type"] == "http":
