@@ -266,8 +266,8 @@ def style_server(
         "--log-level",
         "warning",
     ]
-    # The load carries no credential: the styles are compared as pure protocols (identity checks
-    # are measured on their own by `python -m bench.auth_cost`); extra_env may turn them back on.
+    # Without extra_env the styles are compared as pure protocols; `rosetta bench --auth` (bench/auth.py,
+    # default apikey) turns the checks on and gives the load the demo client's credential.
     env = {
         "ROSETTA_ACCESS_LOG": "false",
         "ROSETTA_WS_RATE_PER_SECOND": "0",
