@@ -845,6 +845,7 @@ def _fan_out(
                 served = "rest,webhooks" if style == "webhooks" else style
                 env = {"ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1", **settings.server_env}
                 with style_server(served, port, grpc_port, placement.server_cpus, env) as server:
+                    bench_auth.activate(settings.auth, server.banner(), f"http://127.0.0.1:{port}")
                     found.append(
                         asyncio.run(
                             fanout.measure(
