@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bench import auth as bench_auth
 from bench.wire import CountingRelay
 from bench.workload import (
     DATE_MARK,
@@ -46,11 +47,12 @@ def open_client(style: str, http_url: str, grpc_target: str | None) -> Any:
     cls = client_class(style)
     if cls is None:
         raise LookupError(f"no client for {style} yet ({'.'.join(CLIENTS[style])})")
+    credential = bench_auth.current().client_kwargs()  # the measured server's demo client, if auth is on
     if style == "grpc":
         if grpc_target is None:
             raise LookupError("no gRPC address")
-        return cls(grpc_target, language="en")
-    return cls(http_url, language="en")
+        return cls(grpc_target, language="en", **credential)
+    return cls(http_url, language="en", **credential)
 
 
 class CapturingRelay(CountingRelay):

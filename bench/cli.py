@@ -9,6 +9,7 @@ import argparse
 import random
 from pathlib import Path
 
+from bench import auth as bench_auth
 from bench.runner import Settings, execute, plan_steps
 from bench.scenarios import NOT_BUILT, SCENARIOS
 from bench.workload import MIXES, STYLES
@@ -76,6 +77,13 @@ def parser() -> argparse.ArgumentParser:
         help="gRPC get/list load: h2load when installed (auto), or the asyncio generator",
     )
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
+    p.add_argument(
+        "--auth",
+        choices=bench_auth.MODES,
+        default=bench_auth.DEFAULT,
+        help="servers' authentication and what the clients send: off, apikey (the demo client's key; "
+        "default) or jwt (its access token); see bench/auth.py",
+    )
     load = p.add_argument_group("open loop (latency at a fixed arrival rate; coordinated omission corrected)")
     load.add_argument(
         "--rate", type=float, help="offer this many operations/s to every style and floor (open loop)"
@@ -180,6 +188,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         scenarios=_scenarios(args.scenario),
         scenario_iterations=args.iterations if args.iterations is not None else base["iterations"],
         topology=args.topology,
+        auth=args.auth,
+        server_env=bench_auth.server_env(args.auth),
     )
 
 

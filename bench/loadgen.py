@@ -19,6 +19,7 @@ import struct
 import sys
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,9 @@ class Spec:
     language: str = "en"
     rate: float = 0.0  # open loop: operations per second for this worker's connections together (0: closed)
     drain: float = 2.0  # open loop: seconds after the window to let late answers arrive
+    metadata: Sequence[
+        Sequence[str]
+    ] = ()  # gRPC call credentials (bench/auth.py); HTTP templates carry theirs
 
 
 @dataclass
@@ -296,7 +300,7 @@ class GrpcClient(Client):
         self.spec = spec
         self.channel: Any = None
         self.calls: dict[str, Any] = {}
-        self.metadata = (("accept-language", spec.language),)
+        self.metadata = (("accept-language", spec.language), *((k, v) for k, v in spec.metadata))
 
     async def open(self) -> None:
         import grpc

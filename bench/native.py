@@ -16,6 +16,7 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ def run_h2load(
     server: Any,
     language: str = "en",
     detector: Any = None,
+    metadata: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     binary = h2load_path()
     assert binary is not None
@@ -71,6 +73,8 @@ def run_h2load(
             "-H",
             f"accept-language: {language}",
         ]
+        for name, value in metadata:  # call credentials (bench/auth.py)
+            argv += ["-H", f"{name}: {value}"]
         argv.append(f"http://{host}:{port}{GRPC_SERVICE}{METHODS[mix]}")
 
         def pin() -> None:

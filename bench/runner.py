@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import auth as bench_auth
 from bench import contention, loadgen, native
 from bench.capture import CapturingRelay, Seeded, client_class, prepare
 from bench.floors import FLOOR_OF, FLOORS, LIST_FLOORS
@@ -58,6 +59,7 @@ class Settings:
     topology: str = "direct"  # direct, or edge: nginx in front (tests/support/topology)
     # Extra environment per server launch (e.g. auth settings); the bench's own clients must match.
     server_env: dict[str, str] = field(default_factory=dict)
+    auth: str = "off"  # bench/auth.py: off, apikey or jwt (what the servers check, what the clients send)
 
 
 @dataclass
@@ -230,6 +232,11 @@ class ServerProcess:
         self.log.seek(0)
         return self.log.read()[-2000:].decode(errors="replace")
 
+    def banner(self) -> str:
+        """What the server printed first (``rosetta serve``'s banner, with the demo client's key)."""
+        self.log.seek(0)
+        return self.log.read(16384).decode(errors="replace")
+
     def cpu_seconds(self) -> float:
         assert self.process is not None
         stat = Path(f"/proc/{self.process.pid}/stat").read_text()
@@ -259,8 +266,8 @@ def style_server(
         "--log-level",
         "warning",
     ]
-    # The load carries no credential: the styles are compared as pure protocols (identity checks
-    # are measured on their own by `python -m bench.auth_cost`); extra_env may turn them back on.
+    # Without extra_env the styles are compared as pure protocols; `rosetta bench --auth` (bench/auth.py,
+    # default apikey) turns the checks on and gives the load the demo client's credential.
     env = {
         "ROSETTA_ACCESS_LOG": "false",
         "ROSETTA_WS_RATE_PER_SECOND": "0",
@@ -312,6 +319,7 @@ def run_load(
             cpus=placement.generator_cpus if placement.pinned else [],
             server=server,
             language=settings.language,
+            metadata=bench_auth.current().grpc_metadata(),
         )
     return run_asyncio_load(settings, placement, protocol, host, port, templates, mix, run, server)
 
@@ -351,6 +359,7 @@ def run_asyncio_load(
                 "run": run,
                 "templates": templates.to_json(),
                 "language": settings.language,
+                "metadata": bench_auth.current().grpc_metadata(),
                 "rate": (rate or 0.0) * count / settings.connections,
                 "drain": settings.drain,
             }
@@ -517,7 +526,18 @@ async def _wire_pass(protocol: str, host: str, port: int, templates: Templates, 
     """One connection through a counting relay: connection setup, then ``ops`` operations of the mix."""
     async with CapturingRelay(host, port) as relay:
         relayed = templates.retarget("127.0.0.1", relay.port) if templates.host_header else templates
-        spec = loadgen.Spec(protocol, "127.0.0.1", relay.port, mix, 1, 0, 1, 1, relayed)
+        spec = loadgen.Spec(
+            protocol,
+            "127.0.0.1",
+            relay.port,
+            mix,
+            1,
+            0,
+            1,
+            1,
+            relayed,
+            metadata=bench_auth.current().grpc_metadata(),
+        )
         client = loadgen.make_client(spec)
         await client.open()
         tally = loadgen.Tally()
@@ -843,6 +863,7 @@ def _fan_out(
                 served = "rest,webhooks" if style == "webhooks" else style
                 env = {"ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1", **settings.server_env}
                 with style_server(served, port, grpc_port, placement.server_cpus, env) as server:
+                    bench_auth.activate(settings.auth, server.banner(), f"http://127.0.0.1:{port}")
                     found.append(
                         asyncio.run(
                             fanout.measure(
@@ -917,7 +938,10 @@ def _style_target(
         yield host, http.port or 80, grpc_port, None
         return
     port, grpc_port = free_port(), free_port()
-    with style_server(style, port, grpc_port, placement.server_cpus, settings.server_env) as server:
+    env = settings.server_env or bench_auth.server_env(settings.auth)
+    with style_server(style, port, grpc_port, placement.server_cpus, env) as server:
+        # Every client and generator of this server sends its demo client's credential (bench/auth.py).
+        bench_auth.activate(settings.auth, server.banner(), f"http://127.0.0.1:{port}")
         yield "127.0.0.1", port, grpc_port, server
 
 

@@ -372,7 +372,7 @@ def build_runtime(settings: Settings) -> Runtime:
         quotas=quotas,
         faults=faults,
     )
-    if settings.auth:
+    if settings.auth:  # quotas are charged by the guard: with authentication off nothing is limited
         runtime.identity = build_identity(settings)
         runtime.guard = GatewayGuard(runtime.identity, quotas, metrics.refusals)
     return runtime

@@ -441,6 +441,8 @@ def check_settings(settings: Any) -> None:
 
 def describe(settings: Any) -> str:
     """One line for the banner: what is limited, and where the counters live."""
+    if not getattr(settings, "auth", True):
+        return "off: quotas are charged by the gateway's guard, and authentication is off (ROSETTA_AUTH)"
     policy = parse_rate_limit(settings.rate_limit)
     where = f"Redis {_redacted(settings.redis_url)}" if settings.redis_url else "in memory"
     rate = f"{policy.text} per client" if policy else "off"

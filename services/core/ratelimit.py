@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from services.core.access import QuotaState
+from services.core.errors import RateLimited, RosettaError
 
 DRAFT = "draft-ietf-httpapi-ratelimit-headers-09"
 
@@ -30,3 +31,17 @@ def ratelimit_headers(state: QuotaState) -> list[tuple[str, str]]:
 def retry_after_header(seconds: float) -> str:
     """``Retry-After`` for a RATE_LIMITED answer: whole seconds, at least 1 (never "retry now")."""
     return str(max(1, math.ceil(seconds)))
+
+
+def quota_header_pairs(state: QuotaState | None) -> tuple[tuple[bytes, bytes], ...]:
+    """The RateLimit fields as ASGI header pairs (none when nothing was charged)."""
+    if state is None:
+        return ()
+    return tuple((name.lower().encode(), value.encode()) for name, value in ratelimit_headers(state))
+
+
+def refusal_header_pairs(error: RosettaError) -> tuple[tuple[bytes, bytes], ...]:
+    """``Retry-After`` for a RATE_LIMITED answer whose wait is known, as ASGI header pairs."""
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        return ((b"retry-after", retry_after_header(error.retry_after).encode()),)
+    return ()

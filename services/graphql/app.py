@@ -29,7 +29,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Messag
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from services.core.access import TRUSTED, Guard, Principal, credentials_from_headers
+from services.core.access import TRUSTED, Guard, Principal, QuotaState, credentials_from_headers
 from services.core.api import ServerApi
 from services.core.errors import (
     AccessError,
@@ -41,6 +41,7 @@ from services.core.errors import (
     RosettaError,
     Unauthenticated,
 )
+from services.core.ratelimit import quota_header_pairs, refusal_header_pairs
 from services.graphql.context import RosettaContext
 from services.graphql.errors import (
     format_error,
@@ -234,6 +235,7 @@ class GraphQLApp:
                 api_key = value.decode("latin-1")
         language = negotiate(accept_language.decode("latin-1") or None)
         principal = TRUSTED
+        quota: QuotaState | None = None
         try:
             method = scope["method"]
             if method == "GET" and b"text/html" in accept and self.graphiql:
@@ -263,13 +265,13 @@ class GraphQLApp:
                     ((b"allow", b"GET, POST"),),
                 )
             if self.guard is not None:
-                await self._charge(principal, query, operation_name)
+                quota = await self._charge(principal, query, operation_name)
             payload = await self._execute(query, variables, operation_name, allowed, language, principal)
         except _RequestRejected as rejected:
             body = _dumps({"errors": [format_rosetta(rejected.error, language)]})
             await _respond(send, rejected.status, body, _JSON, language, rejected.headers)
             return
-        await _respond(send, 200, _dumps(payload), _JSON, language)
+        await _respond(send, 200, _dumps(payload), _JSON, language, quota_header_pairs(quota))
 
     async def _execute(
         self,
@@ -311,15 +313,17 @@ class GraphQLApp:
             return {"errors": errors}
         return {"data": result.data, "errors": errors}
 
-    async def _charge(self, principal: Principal, query: str, operation_name: str | None) -> None:
+    async def _charge(
+        self, principal: Principal, query: str, operation_name: str | None
+    ) -> QuotaState | None:
         """One charge per operation, before it runs. The quota treats reads and writes apart when its
         Redis is down, so a mutation is charged as a write and anything else as a read."""
         assert self.guard is not None
         operation = "createReservation" if _is_mutation(query, operation_name) else "listReservations"
         try:
-            await self.guard.charge(principal, "graphql", operation)
+            return await self.guard.charge(principal, "graphql", operation)
         except AccessError as error:
-            raise _RequestRejected(429, error) from None
+            raise _RequestRejected(429, error, refusal_header_pairs(error)) from None
 
     async def _read_post(
         self, receive: Receive, content_length: int

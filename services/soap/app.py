@@ -13,10 +13,11 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 
-from services.core.access import Guard
+from services.core.access import Guard, QuotaState
 from services.core.api import ServerApi
 from services.core.errors import RosettaError, Unauthenticated
 from services.core.messages import negotiate
+from services.core.ratelimit import quota_header_pairs, refusal_header_pairs
 from services.soap.auth import credentials_of, operation_of
 from services.soap.errors import CONTENT_TYPE, FAULT_HTTP_STATUS, fault_envelope
 from services.soap.hardening import EnvelopeParser, read_body
@@ -88,11 +89,13 @@ class SoapApp:
             body = await read_body(receive, headers, self.options.max_body_bytes)
             envelope = self.parser.parse(body)
             if self.guard is not None:
-                extra[PRINCIPAL_SCOPE_KEY] = await self._admit(scope, headers, envelope)
+                extra[PRINCIPAL_SCOPE_KEY], quota = await self._admit(scope, headers, envelope)
+                localized.extend(quota_header_pairs(quota))  # RateLimit fields on every charged answer
         except RosettaError as error:
             payload = fault_envelope(error, language)
             if isinstance(error, Unauthenticated):  # as HTTP asks of a refused credential (RFC 9110 §11.6.1)
                 localized.append((b"www-authenticate", b'Bearer realm="rosetta", Basic realm="rosetta"'))
+            localized.extend(refusal_header_pairs(error))  # Retry-After beside the fault's retryAfter
             await _respond(send, FAULT_HTTP_STATUS, payload, len(payload), localized)
             return
 
@@ -105,7 +108,9 @@ class SoapApp:
             {**scope, ENVELOPE_SCOPE_KEY: envelope, **extra}, _replay(body, receive), send_localized
         )
 
-    async def _admit(self, scope: Scope, headers: list[tuple[bytes, bytes]], envelope: Any) -> Any:
+    async def _admit(
+        self, scope: Scope, headers: list[tuple[bytes, bytes]], envelope: Any
+    ) -> tuple[Any, QuotaState | None]:
         """authenticate -> authorize -> charge, before spyne reads the operation's arguments."""
         assert self.guard is not None
         client = scope.get("client")
@@ -119,8 +124,8 @@ class SoapApp:
         operation = operation_of(envelope)
         if operation is not None:  # an unknown operation is spyne's to refuse (Client.MALFORMED_REQUEST)
             self.guard.authorize(principal, operation)
-        await self.guard.charge(principal, "soap", operation or "unknown")
-        return principal
+        quota = await self.guard.charge(principal, "soap", operation or "unknown")
+        return principal, quota
 
 
 def create_app(api: ServerApi, options: SoapOptions, guard: Guard | None = None) -> SoapApp:
