@@ -14,7 +14,7 @@ What FastAPI does not express, and how it is done here instead:
 - Request bodies are validated by the core, the one rule every style shares (same codes, fields
   and localized messages), not by pydantic: a pydantic body would refuse first, in its own words.
 - HEAD, OPTIONS and a 405 with a complete ``Allow``: FastAPI routes HEAD nowhere and answers no
-  OPTIONS; ``HeadAsGet`` and one hidden fallback route per path (``add_method_fallbacks``) do.
+  OPTIONS; ``Edge`` and one hidden fallback route per path (``add_method_fallbacks``) do.
 - FastAPI's 422 never reaches a client: its validation errors become catalog problems.
 """
 
@@ -45,7 +45,7 @@ from services.rest.conditional import etag_of, expected_version, if_match_versio
 from services.rest.errors import VARY, range_not_satisfiable
 from services.rest.http import (
     INT_BOUNDS,
-    HeadAsGet,
+    Edge,
     JsonBody,
     add_method_fallbacks,
     install_error_handlers,
@@ -225,6 +225,22 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         all_headers = {"etag": etag_of(reservation, media), "vary": VARY, **(headers or {})}
         return Response(body, status, all_headers, media_type=media)
 
+    # Declared first: routes are tried in order, and reading one reservation is the hot path.
+    @app.get(API + "/reservations/{reservationId}", dependencies=STRICT, **openapi.get_reservation())
+    async def get_reservation(
+        reservation_id: ReservationId,
+        media: ItemMedia,
+        if_none_match: Annotated[
+            str | None, Header(alias="If-None-Match", description="ETags; 304 when one is still current.")
+        ] = None,
+    ) -> Response:
+        reservation = await api.get_reservation(reservation_id)
+        etag = etag_of(reservation, media)
+        if if_none_match is not None and none_match(if_none_match, etag):
+            return Response(None, 304, {"etag": etag, "vary": VARY})
+        body = rep.encode(rep.reservation_document(links, reservation, media))
+        return Response(body, 200, {"etag": etag, "vary": VARY}, media_type=media)
+
     @app.get(API, dependencies=STRICT, **openapi.get_api_root())
     async def get_api_root(media: ItemMedia) -> Response:
         return Response(rep.root_document(links, media), 200, {"vary": VARY}, media_type=media)
@@ -324,21 +340,6 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         reservation = await api.create_reservation(draft, idempotency_key=idempotency_key)
         location = links.reservation(reservation.reservation_id)
         return reservation_response(reservation, media, 201, {"location": location})
-
-    @app.get(API + "/reservations/{reservationId}", dependencies=STRICT, **openapi.get_reservation())
-    async def get_reservation(
-        reservation_id: ReservationId,
-        media: ItemMedia,
-        if_none_match: Annotated[
-            str | None, Header(alias="If-None-Match", description="ETags; 304 when one is still current.")
-        ] = None,
-    ) -> Response:
-        reservation = await api.get_reservation(reservation_id)
-        etag = etag_of(reservation, media)
-        if if_none_match is not None and none_match(if_none_match, etag):
-            return Response(None, 304, {"etag": etag, "vary": VARY})
-        body = rep.encode(rep.reservation_document(links, reservation, media))
-        return Response(body, 200, {"etag": etag, "vary": VARY}, media_type=media)
 
     @app.patch(API + "/reservations/{reservationId}", dependencies=STRICT, **openapi.modify_reservation())
     async def modify_reservation(
@@ -528,6 +529,6 @@ def create_app(
 
     add_method_fallbacks(app)
     install_error_handlers(app)
-    app.add_middleware(HeadAsGet)
+    app.add_middleware(Edge)
     openapi.install(app, [model for extension in extensions for model in extension.models])
     return app

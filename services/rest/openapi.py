@@ -576,6 +576,8 @@ def _restore_examples(document: Schema, routes: list[Any]) -> None:
 
 def enrich(document: Schema, extra_models: list[type[BaseModel]], routes: list[Any]) -> Schema:
     _restore_examples(document, routes)
+    # Paths in one stable reading order, whatever order the routes are tried in.
+    document["paths"] = dict(sorted(document.get("paths", {}).items()))
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     _, definitions = models_json_schema(
