@@ -109,9 +109,11 @@ class Playground:
         service: ReservationService,
         styles: frozenset[str],
         grpc_target: Callable[[], str | None],
+        credential: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
         self.service = service
         self.styles = styles
+        self.credential = credential
         self.grpc = GrpcChannel(grpc_target)
         static = resources.files("gateway").joinpath("static")
         self.assets = {
@@ -162,6 +164,9 @@ class Playground:
             "styles": sorted(self.styles),
             "grpcTarget": self.grpc.target(),
             "lastSequence": await self.service.last_event_sequence(),
+            # With authentication on, the page acts as the `demo` client: a token the page puts on
+            # every request (None when auth is off, or the demo client is gone or revoked).
+            "credential": await self.credential() if self.credential is not None else None,
         }
 
     # -- /playground/grpc ------------------------------------------------------------------------
@@ -186,7 +191,10 @@ class Playground:
             # What a gRPC client would refuse before sending: the message cannot be encoded.
             raise BadRequest(f"cannot encode {request_class.__name__}: {error}") from None
         language = negotiate(call.get("language") if isinstance(call.get("language"), str) else None)
-        metadata = (("accept-language", language),)
+        metadata: tuple[tuple[str, str], ...] = (("accept-language", language),)
+        token = call.get("token")
+        if isinstance(token, str) and token:  # the page's credential, sent as a gRPC client sends it
+            metadata += (("authorization", f"Bearer {token}"),)
         stub = self.grpc.stub()
         if stub is None:
             return 503, {"code": "GRPC_NOT_SERVED", "detail": "this process does not serve gRPC"}
@@ -328,8 +336,11 @@ def local_grpc_target(host: str, port: int | None) -> str | None:
 
 
 def create_app(
-    service: ReservationService, styles: frozenset[str], grpc_target: Callable[[], str | None]
+    service: ReservationService,
+    styles: frozenset[str],
+    grpc_target: Callable[[], str | None],
+    credential: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
 ) -> tuple[ASGIApp, Callable[[], Awaitable[None]]]:
     """The playground app and the coroutine that closes its gRPC channel at shutdown."""
-    playground = Playground(service, styles, grpc_target)
+    playground = Playground(service, styles, grpc_target, credential)
     return playground, playground.close

@@ -11,7 +11,12 @@ STYLES: tuple[str, ...] = ("rest", "graphql", "grpc", "soap", "websocket", "webh
 
 
 def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    text = value.strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected on or off, not {value!r}")
 
 
 def _styles(value: str) -> frozenset[str]:
@@ -39,6 +44,13 @@ class Settings:
     # calls gRPC here instead of this process's own port, e.g. grpc:50051.
     playground_grpc_target: str = ""
     access_log: bool = True
+    # Identity and permissions (DESIGN §6a): off turns every check off, for pure protocol comparison
+    auth: bool = True
+    auth_issuer: str = ""  # the iss of access tokens; empty: the base URL
+    auth_audience: str = "urn:rosetta:api"  # the aud access tokens carry and must carry
+    auth_token_seconds: int = 900  # access token lifetime
+    auth_cache_seconds: float = 1.0  # how long a client's record (and so a revocation) may be stale
+    auth_demo: bool = True  # seed a `demo` client (read + write) when the store has no client
     # GraphQL protection
     graphql_max_depth: int = 8
     graphql_max_tokens: int = 1000
@@ -58,6 +70,10 @@ class Settings:
     webhook_per_subscription: int = 2
     webhook_disable_after: float = 5 * 24 * 3600.0  # failing continuously this long disables a subscription
     webhook_rotation_overlap: float = 24 * 3600.0  # old secret still signs this long after a rotation
+
+    @property
+    def issuer(self) -> str:
+        return self.auth_issuer.rstrip("/") or self.base_url
 
     @property
     def base_url(self) -> str:

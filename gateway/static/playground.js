@@ -29,7 +29,17 @@ const encoder = new TextEncoder();
 const byteLength = (text) => encoder.encode(text).length;
 const pretty = () => $("#pretty").checked;
 
-let serverState = { styles: [...STYLES, "webhooks"], lastSequence: 0 };
+let serverState = { styles: [...STYLES, "webhooks"], lastSequence: 0, credential: null };
+
+// With authentication on, the server hands the page a token of its `demo` client (in /playground/state);
+// every style carries it its own way, and the wire views show it.
+function bearer() {
+  return serverState.credential ? serverState.credential.token : null;
+}
+
+function credentialHeaders() {
+  return bearer() ? { Authorization: `Bearer ${bearer()}` } : {};
+}
 let autoFilledReservation = null; // the id the page created for getReservation/modifyReservation
 
 // -- inputs ---------------------------------------------------------------------------------------
@@ -89,7 +99,7 @@ async function createScratchReservation() {
   for (let attempt = 0; attempt < 8; attempt++) {
     const response = await fetch("/api/v1/reservations", {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
+      headers: { "content-type": "application/json", accept: "application/json", ...credentialHeaders() },
       body: JSON.stringify({
         roomId: "room-c",
         guestName: "Playground setup",
@@ -210,6 +220,7 @@ function timing(ms) {
 // -- HTTP styles (REST, GraphQL, SOAP): fetch, and account for what went over the wire ---------------
 
 async function exchange(method, path, headers, body) {
+  headers = { ...headers, ...credentialHeaders() };
   const shown = { Host: location.host, ...headers };
   if (body !== undefined) shown["Content-Length"] = String(byteLength(body));
   const head =
@@ -520,7 +531,7 @@ async function runGrpc(operation, input, language) {
   const response = await fetch("/playground/grpc", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ method, request: message, language }),
+    body: JSON.stringify({ method, request: message, language, token: bearer() }),
   });
   const proxyMs = performance.now() - started;
   const call = await response.json();
@@ -607,6 +618,18 @@ async function runWebSocket(operation, input, language) {
   const opening = performance.now();
   const ws = new WebSocket(`${scheme}//${location.host}${path}`, "rosetta.v1");
   await waitFor(ws, (resolve) => (ws.onopen = resolve));
+  // Browsers cannot set headers on the handshake: the credential goes in a first frame.
+  const authenticate = bearer()
+    ? JSON.stringify({ id: 0, type: "authenticate", payload: { token: bearer() } })
+    : null;
+  if (authenticate) {
+    await waitFor(ws, (resolve) => {
+      ws.onmessage = (event) => {
+        if (JSON.parse(event.data).id === 0) resolve(event.data);
+      };
+      ws.send(authenticate);
+    });
+  }
   const connectMs = performance.now() - opening;
   const started = performance.now();
   const answer = await waitFor(ws, (resolve) => {
@@ -624,6 +647,7 @@ async function runWebSocket(operation, input, language) {
   const request =
     `# handshake (once per connection)\nGET ${path} HTTP/1.1\nUpgrade: websocket\n` +
     `Sec-WebSocket-Protocol: rosetta.v1   → accepted: ${ws.protocol}\n\n` +
+    (authenticate ? `→ text frame (once per connection)\n${showBody(authenticate, "json")}\n\n` : "") +
     `→ text frame\n${showBody(frame, "json")}`;
   const response = `← ${reply.type} frame\n${showBody(answer, "json")}`;
   const metrics =

@@ -23,7 +23,8 @@ the same exceptions::
     │   ├── CapacityExceeded                CAPACITY_EXCEEDED
     │   └── IdempotencyKeyReused            IDEMPOTENCY_KEY_REUSED
     ├── AccessError
-    │   ├── Unauthenticated                 UNAUTHENTICATED
+    │   ├── Unauthenticated                 UNAUTHENTICATED  (no, bad, expired or revoked credential)
+    │   ├── Forbidden                       FORBIDDEN        (missing scope: field names it; not the owner)
     │   └── RateLimited                     RATE_LIMITED
     └── InternalError                       INTERNAL
 """
@@ -157,7 +158,50 @@ class AccessError(RosettaError):
 
 
 class Unauthenticated(AccessError):
+    """No credential where one is needed, or one that is bad, expired or revoked.
+
+    ``params["reason"]`` names the case: ``auth_missing``, ``auth_invalid`` (the default),
+    ``auth_expired`` or ``auth_revoked``.
+    """
+
     code = "UNAUTHENTICATED"
+
+    def __init__(
+        self,
+        *,
+        field: str | None = None,
+        params: Mapping[str, object] | None = None,
+        message: str | None = None,
+        language: str | None = None,
+    ) -> None:
+        super().__init__(
+            field=field,
+            params={"reason": "auth_invalid", **(params or {})},
+            message=message,
+            language=language,
+        )
+
+
+class Forbidden(AccessError):
+    """The caller is known but may not do this: a scope is missing (``field`` names it, reason
+    ``scope_missing``) or the reservation belongs to another client (reason ``not_owner``)."""
+
+    code = "FORBIDDEN"
+
+    def __init__(
+        self,
+        *,
+        field: str | None = None,
+        params: Mapping[str, object] | None = None,
+        message: str | None = None,
+        language: str | None = None,
+    ) -> None:
+        defaults: dict[str, object] = {"reason": "scope_missing" if field else "not_owner"}
+        if field is not None:
+            defaults["scope"] = field
+        super().__init__(
+            field=field, params={**defaults, **(params or {})}, message=message, language=language
+        )
 
 
 class RateLimited(AccessError):
@@ -187,6 +231,7 @@ ERRORS_BY_CODE: dict[str, type[RosettaError]] = {
         CapacityExceeded,
         IdempotencyKeyReused,
         Unauthenticated,
+        Forbidden,
         RateLimited,
         InternalError,
     )

@@ -31,6 +31,7 @@ STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
     "VERSION_MISMATCH": grpc.StatusCode.ABORTED,
     "IDEMPOTENCY_KEY_REUSED": grpc.StatusCode.FAILED_PRECONDITION,
     "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,
+    "FORBIDDEN": grpc.StatusCode.PERMISSION_DENIED,
     "RATE_LIMITED": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "PAYLOAD_TOO_LARGE": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "INTERNAL": grpc.StatusCode.INTERNAL,
