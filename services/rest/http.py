@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
@@ -277,6 +278,26 @@ def catalog_error(error: RequestValidationError) -> RosettaError:
     return malformed_body()
 
 
+def refusal_headers(error: RosettaError) -> dict[str, str]:
+    """What a 401 or 429 must say besides the problem: how to authenticate, when to come back."""
+    if error.code == "UNAUTHENTICATED":
+        return {"www-authenticate": www_authenticate(error)}
+    if error.code == "RATE_LIMITED":
+        retry = error.params.get("retryAfter")
+        if isinstance(retry, int | float) and not isinstance(retry, bool):
+            return {"retry-after": str(max(1, math.ceil(retry)))}
+    return {}
+
+
+def www_authenticate(error: RosettaError) -> str:
+    """The challenges of a 401 (RFC 9110 §11.6.1): every scheme a client may answer with."""
+    realm = 'realm="rosetta"'
+    bearer = f"Bearer {realm}"
+    if error.params.get("reason") in ("auth_invalid", "auth_expired", "auth_revoked"):
+        bearer += ', error="invalid_token"'  # RFC 6750 §3.1
+    return f'{bearer}, ApiKey {realm}, Basic {realm}, charset="UTF-8"'
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every refusal is a localized problem: catalog errors, HTTP's own, FastAPI's 422, the unexpected."""
 
@@ -287,7 +308,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RosettaError)
         if exc.code == "INTERNAL":
             log.error("internal error in %s %s: %r", request.method, request.url.path, exc)
-        return problem_response(exc, language(request), request.url.path)
+        return problem_response(exc, language(request), request.url.path, headers=refusal_headers(exc))
 
     async def on_http_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HttpProblem)

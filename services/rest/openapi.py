@@ -598,6 +598,9 @@ def enrich(document: Schema, extra_models: list[type[BaseModel]], routes: list[A
                 parameter["schema"] = _not_null(parameter.get("schema", {}))
             if not any(p.get("name") == "Accept-Language" for p in parameters):
                 parameters.append(ACCEPT_LANGUAGE)
+            security = operation_doc.get("security")
+            if security and {"oauth2": []} in security:
+                security.append({})  # no scope needed: anonymous callers may call it too
     return document
 
 
