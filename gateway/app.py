@@ -26,6 +26,7 @@ from gateway.observability import (
     Scope,
     Send,
 )
+from gateway.quota import Quotas, quotas_from_settings
 from gateway.security.guard import GatewayGuard
 from gateway.security.identity import DEMO_CLIENT, DEMO_SCOPES, Identity, IdentityOptions, IssuedClient
 from gateway.security.store import open_identity_store
@@ -137,6 +138,7 @@ class Runtime:
     notifier: EventNotifier
     service: ReservationService
     metrics: Metrics
+    quotas: Quotas  # the buckets and stream slots the guard charges (gateway/quota.py)
     grpc_port: int | None = None
     background: list[Any] = field(default_factory=list)
     _webhook_store: Any = None
@@ -180,10 +182,13 @@ def build_runtime(settings: Settings) -> Runtime:
     notifier: EventNotifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
     service = ReservationService(store, notifier=notifier)
     metrics = Metrics()
-    runtime = Runtime(settings=settings, store=store, notifier=notifier, service=service, metrics=metrics)
+    quotas = quotas_from_settings(settings, metrics)  # a bad ROSETTA_RATE_LIMIT stops start-up here
+    runtime = Runtime(
+        settings=settings, store=store, notifier=notifier, service=service, metrics=metrics, quotas=quotas
+    )
     if settings.auth:
         runtime.identity = build_identity(settings)
-        runtime.guard = GatewayGuard(runtime.identity, None, metrics.refusals)
+        runtime.guard = GatewayGuard(runtime.identity, quotas, metrics.refusals)
     return runtime
 
 
@@ -285,6 +290,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
             "store": "up",
             "styles": sorted(settings.styles),
             "grpcPort": rt.grpc_port,
+            # Redis down is not a 503: by ROSETTA_QUOTA_ON_REDIS_DOWN requests still pass or are refused.
+            "quota": await rt.quotas.health(),
         }
         await _respond(send, 200, json.dumps(body).encode(), "application/json")
 
@@ -464,6 +471,7 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                 await stop()
             if rt.identity is not None:
                 await rt.identity.store.close()
+            await rt.quotas.close()
             await rt.store.close()
 
     async def with_lifespan(scope: Scope, receive: Receive, send: Send) -> None:

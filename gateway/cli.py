@@ -18,6 +18,8 @@ import uvicorn
 
 from gateway.app import build_app, build_identity, build_runtime, webhook_options
 from gateway.observability import configure_logging
+from gateway.quota import check_settings as check_quota_settings
+from gateway.quota import describe as describe_quotas
 from gateway.security.identity import IssuedClient, parse_scopes
 from gateway.settings import STYLES, Settings
 from services.core.errors import RosettaError
@@ -83,6 +85,7 @@ def banner(settings: Settings, grpc_port: int | None, demo: IssuedClient | None 
         lines.append(f"  Webhooks   {base}/api/v1/webhook-subscriptions   ({where})")
     lines.append(f"  Playground {base}/playground   (one operation in every style, side by side)")
     lines.append(f"  health     {base}/healthz   metrics {base}/metrics   landing page {base}/")
+    lines.append(f"  quotas     {describe_quotas(settings)}")
     return "\n".join(lines)
 
 
@@ -157,9 +160,15 @@ async def run_inspector(
     if subscription:  # leave nothing behind: the next start subscribes anew
         import httpx
 
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=5, headers=_credential()) as http:
             with contextlib.suppress(httpx.HTTPError):
                 await http.delete(subscription)
+
+
+def _credential() -> dict[str, str]:
+    """The inspector's credential for the subscriptions API (webhooks:manage): ROSETTA_API_KEY."""
+    key = os.environ.get("ROSETTA_API_KEY")
+    return {"x-api-key": key} if key else {}
 
 
 async def _subscribe(rosetta_url: str, target: str) -> tuple[str, str]:
@@ -170,7 +179,7 @@ async def _subscribe(rosetta_url: str, target: str) -> tuple[str, str]:
     import httpx
 
     body = {"url": target, "description": "webhook inspector (rosetta webhook-inspector --subscribe)"}
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=_credential()) as http:
         for attempt in range(60):
             try:
                 response = await http.post(f"{rosetta_url}/api/v1/webhook-subscriptions", json=body)
@@ -294,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="subscribe at a Rosetta server (e.g. http://127.0.0.1:8000), verify with the secret it returns",
     )
     inspector.add_argument("--public-url", help="URL the server delivers to (default http://HOST:PORT/)")
+    inspector.epilog = "With authentication on, ROSETTA_API_KEY names a client with webhooks:manage."
     clients = sub.add_parser(
         "clients", help="API clients: create (prints its key and secret once), list, revoke"
     )
@@ -346,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 dispatcher=args.dispatcher,
                 auth=args.auth,
             )
+            check_quota_settings(settings)
         except ValueError as error:
             parser.error(str(error))
         configure_logging(settings.log_level)

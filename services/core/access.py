@@ -152,8 +152,8 @@ def authorize(principal: Principal, operation: str) -> None:
     if scope is None or principal.may(scope):
         return
     if not principal.authenticated:
-        raise Unauthenticated(params={"reason": "missing"})
-    raise Forbidden(field=scope.value, params={"reason": "scope", "scope": scope.value})
+        raise Unauthenticated(params={"reason": "auth_missing"})
+    raise Forbidden(field=scope.value, params={"reason": "scope_missing", "scope": scope.value})
 
 
 class Guard(Protocol):

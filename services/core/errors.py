@@ -205,7 +205,17 @@ class Forbidden(AccessError):
 
 
 class RateLimited(AccessError):
+    """The caller's quota is spent; ``params["retryAfter"]`` says in how many seconds it may retry."""
+
     code = "RATE_LIMITED"
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until a retry can succeed, when whoever refused knows (every style sends it on)."""
+        wait = self.params.get("retryAfter")
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
+            return float(wait)
+        return None
 
 
 class InternalError(RosettaError):
@@ -238,7 +248,13 @@ ERRORS_BY_CODE: dict[str, type[RosettaError]] = {
 }
 
 
-def error_from_code(code: str, message: str | None = None, field: str | None = None) -> RosettaError:
-    """Rebuild the typed error a client received over the wire (unknown codes become INTERNAL)."""
+def error_from_code(
+    code: str, message: str | None = None, field: str | None = None, retry_after: float | None = None
+) -> RosettaError:
+    """Rebuild the typed error a client received over the wire (unknown codes become INTERNAL).
+
+    ``retry_after`` is the wait a RATE_LIMITED answer carried (RetryInfo, Retry-After, retryAfter).
+    """
     cls = ERRORS_BY_CODE.get(code, InternalError)
-    return cls(field=field, message=message)
+    params = {"retryAfter": retry_after} if retry_after is not None and cls is RateLimited else None
+    return cls(field=field, message=message, params=params)

@@ -8,13 +8,15 @@ resolvers. WebSockets go to strawberry's own ASGI view, which speaks the subscri
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, get_operation_ast, parse
+from graphql import OperationType as GraphQLOperationType
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -282,19 +284,10 @@ class GraphQLApp:
     async def _charge(self, principal: Principal, query: str, operation_name: str | None) -> None:
         """One charge per operation, before it runs. The quota treats reads and writes apart when its
         Redis is down, so a mutation is charged as a write and anything else as a read."""
-        try:
-            from graphql import OperationType as GraphQLOperationType
-            from graphql import get_operation_ast, parse
-
-            operation = get_operation_ast(parse(query, no_location=True), operation_name)
-            is_mutation = operation is not None and operation.operation is GraphQLOperationType.MUTATION
-        except GraphQLError:  # a syntax error is execute's to report
-            is_mutation = False
         assert self.guard is not None
+        operation = "createReservation" if _is_mutation(query, operation_name) else "listReservations"
         try:
-            await self.guard.charge(
-                principal, "graphql", "createReservation" if is_mutation else "listReservations"
-            )
+            await self.guard.charge(principal, "graphql", operation)
         except AccessError as error:
             raise _RequestRejected(429, error) from None
 
@@ -321,6 +314,16 @@ class GraphQLApp:
         if not isinstance(data, dict):
             raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"}))
         return _request_fields(data)
+
+
+@functools.lru_cache(maxsize=512)
+def _is_mutation(query: str, operation_name: str | None) -> bool:
+    """Whether the operation to run is a mutation (cached: clients repeat their documents)."""
+    try:
+        operation = get_operation_ast(parse(query, no_location=True), operation_name)
+    except GraphQLError:  # a syntax error is execute's to report
+        return False
+    return operation is not None and operation.operation is GraphQLOperationType.MUTATION
 
 
 def _read_params(query_string: bytes) -> tuple[str, dict[str, Any] | None, str | None]:

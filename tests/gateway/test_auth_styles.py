@@ -13,6 +13,7 @@ import httpx
 import jwt
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from services.core.access import ANONYMOUS, Scope
 from services.core.errors import RosettaError, Unauthenticated
@@ -304,3 +305,40 @@ def test_refusals_are_counted_by_style_code_and_client(server: LiveServer, reade
     )
     metrics = httpx.get(f"{server.base_url}/metrics").text
     assert 'rosetta_access_refusals_total{client="reader",code="FORBIDDEN",style="graphql"}' in metrics
+
+
+async def test_a_graphql_subscription_authenticates_in_its_connection_init_payload(
+    server: LiveServer, alice: Credential
+) -> None:
+    writer = style_client("graphql", server, api_key=alice.api_key)
+    try:
+        await writer.create_reservation(draft(27, 16))  # an event to receive
+    finally:
+        await writer.aclose()
+    url = server.base_url.replace("http://", "ws://", 1) + "/graphql"
+    subscribe = {
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": "subscription { reservationEvents(after: 0) { sequence } }"},
+    }
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {alice.token}"}})
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps(subscribe))
+        first = json.loads(await ws.recv())
+        assert first["type"] == "next" and "errors" not in first["payload"], first
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init"}))  # anonymous
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps(subscribe))
+        refused = json.loads(await ws.recv())
+        assert refused["type"] in ("error", "next"), refused
+        errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": "rk_made-up"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
