@@ -44,6 +44,7 @@ class Settings:
     # calls gRPC here instead of this process's own port, e.g. grpc:50051.
     playground_grpc_target: str = ""
     access_log: bool = True
+    bench_report: str = "bench-results/bench.html"  # `rosetta bench`'s latest report: /bench, linked from /
     # Identity and permissions (DESIGN §6a): off turns every check off, for pure protocol comparison
     auth: bool = True
     auth_issuer: str = ""  # the iss of access tokens; empty: the base URL
@@ -51,7 +52,6 @@ class Settings:
     auth_token_seconds: int = 900  # access token lifetime
     auth_cache_seconds: float = 1.0  # how long a client's record (and so a revocation) may be stale
     auth_demo: bool = True  # seed a `demo` client (read + write) when the store has no client
-    bench_report: str = "bench-results/bench.html"  # `rosetta bench`'s latest report: /bench, linked from /
     # GraphQL protection
     graphql_max_depth: int = 8
     graphql_max_tokens: int = 1000

@@ -4,6 +4,7 @@ through peers nobody here wrote (PyJWT, httpx, zeep's WS-Security, grpcio call c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -177,8 +178,8 @@ async def test_a_stream_ends_unauthenticated_when_its_token_expires_and_resumes_
         fresh = style_client(style, server, token=alice.token)
         try:
             await writer.cancel_reservation(created.reservation_id)
-            async with asyncio.timeout(10):
-                async for event in fresh.stream_events(seen[-1]):
+            async with asyncio.timeout(10), contextlib.aclosing(fresh.stream_events(seen[-1])) as events:
+                async for event in events:  # closed on the way out, so its connection is too
                     assert event.sequence > seen[-1]
                     break
         finally:
