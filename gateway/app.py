@@ -408,7 +408,9 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
             from services.webhooks.api import webhook_operations
 
             extensions.append(
-                webhook_operations(api("webhooks"), rt.webhook_store(), webhook_options(settings))
+                webhook_operations(
+                    api("webhooks"), rt.webhook_store(), webhook_options(settings), rt.guard_for("webhooks")
+                )
             )
         rest_app = create_rest(
             api("rest"),
@@ -418,6 +420,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
                 webhooks="webhooks" in settings.styles,
                 resources="rest" in settings.styles,
             ),
+            guard=rt.guard_for("rest"),
             extensions=extensions,
         )
     if "graphql" in settings.styles:

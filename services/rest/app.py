@@ -14,7 +14,7 @@ What FastAPI does not express, and how it is done here instead:
 - Request bodies are validated by the core, the one rule every style shares (same codes, fields
   and localized messages), not by pydantic: a pydantic body would refuse first, in its own words.
 - HEAD, OPTIONS and a 405 with a complete ``Allow``: FastAPI routes HEAD nowhere and answers no
-  OPTIONS; ``HeadAsGet`` and one hidden fallback route per path (``add_method_fallbacks``) do.
+  OPTIONS; ``Edge`` and one hidden fallback route per path (``add_method_fallbacks``) do.
 - FastAPI's 422 never reaches a client: its validation errors become catalog problems.
 """
 
@@ -24,7 +24,8 @@ What FastAPI does not express, and how it is done here instead:
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -32,20 +33,24 @@ from urllib.parse import urlencode
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.openapi.docs import get_swagger_ui_html
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from services.core import messages
+from services.core.access import Guard
 from services.core.api import ServerApi
+from services.core.errors import Unauthenticated
 from services.core.model import Event, Reservation, ReservationDraft, ReservationQuery
 from services.core.service import EVENT_BATCH_MAX
 from services.core.validation import PAGE_SIZE_MAX, changes_from_patch, from_mapping, whole_number
-from services.rest import openapi
+from services.rest import openapi, security
 from services.rest import representations as rep
 from services.rest.conditional import etag_of, expected_version, if_match_versions, none_match
-from services.rest.errors import VARY, range_not_satisfiable
+from services.rest.errors import VARY, problem_body, range_not_satisfiable
 from services.rest.http import (
     INT_BOUNDS,
-    HeadAsGet,
+    Edge,
     JsonBody,
     add_method_fallbacks,
     install_error_handlers,
@@ -210,10 +215,15 @@ STRICT = [Depends(strict_query)]
 API = rep.API_PREFIX
 
 
-def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
+def add_resources(app: FastAPI, api: ServerApi, options: RestOptions, guard: Guard | None) -> None:
     """Every REST path operation over the one core object (declared on the app itself: FastAPI's
     included routers are not plain routes any more, and the method fallbacks need those)."""
     links = rep.Links(options.base_url, webhooks=options.webhooks)
+
+    def calls(operation: str) -> Callable[..., Awaitable[ServerApi]]:
+        """The service an operation calls, as its admitted caller (see ``security.caller``)."""
+        return security.caller(api, guard, operation)
+
     create_body = JsonBody((JSON,), limit=options.max_body_bytes)
     patch_body = JsonBody((JSON, MERGE_PATCH), limit=options.max_body_bytes)
     optional_body = JsonBody((JSON,), limit=options.max_body_bytes, required=False)
@@ -225,13 +235,34 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         all_headers = {"etag": etag_of(reservation, media), "vary": VARY, **(headers or {})}
         return Response(body, status, all_headers, media_type=media)
 
+    # Declared first: routes are tried in order, and reading one reservation is the hot path.
+    @app.get(API + "/reservations/{reservationId}", dependencies=STRICT, **openapi.get_reservation())
+    async def get_reservation(
+        caller: Annotated[ServerApi, Depends(calls("getReservation"))],
+        reservation_id: ReservationId,
+        media: ItemMedia,
+        if_none_match: Annotated[
+            str | None, Header(alias="If-None-Match", description="ETags; 304 when one is still current.")
+        ] = None,
+    ) -> Response:
+        reservation = await caller.get_reservation(reservation_id)
+        etag = etag_of(reservation, media)
+        if if_none_match is not None and none_match(if_none_match, etag):
+            return Response(None, 304, {"etag": etag, "vary": VARY})
+        body = rep.encode(rep.reservation_document(links, reservation, media))
+        return Response(body, 200, {"etag": etag, "vary": VARY}, media_type=media)
+
     @app.get(API, dependencies=STRICT, **openapi.get_api_root())
     async def get_api_root(media: ItemMedia) -> Response:
         return Response(rep.root_document(links, media), 200, {"vary": VARY}, media_type=media)
 
     @app.get(API + "/rooms", dependencies=STRICT, **openapi.list_rooms())
-    async def list_rooms(media: CollectionMedia, range_: RangeHeader = None) -> Response:
-        rooms = await api.list_rooms()
+    async def list_rooms(
+        caller: Annotated[ServerApi, Depends(calls("listRooms"))],
+        media: CollectionMedia,
+        range_: RangeHeader = None,
+    ) -> Response:
+        rooms = await caller.list_rooms()
         total = len(rooms)
         urls = {"self": links.rooms, "first": links.rooms, "last": links.rooms}
         spec = _parse_range(range_)
@@ -249,20 +280,27 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         )
 
     @app.get(API + "/rooms/{roomId}", dependencies=STRICT, **openapi.get_room())
-    async def get_room(room_id: RoomId, media: ItemMedia) -> Response:
-        room = await api.get_room(room_id)
+    async def get_room(
+        caller: Annotated[ServerApi, Depends(calls("getRoom"))], room_id: RoomId, media: ItemMedia
+    ) -> Response:
+        room = await caller.get_room(room_id)
         body = rep.encode(rep.room_document(links, room, media))
         return Response(body, 200, {"vary": VARY}, media_type=media)
 
     @app.get(API + "/rooms/{roomId}/reservations", dependencies=STRICT, **openapi.list_room_reservations())
     async def list_room_reservations(
-        room_id: RoomId, media: CollectionMedia, filters: Filters, range_: RangeHeader = None
+        caller: Annotated[ServerApi, Depends(calls("listReservations"))],
+        room_id: RoomId,
+        media: CollectionMedia,
+        filters: Filters,
+        range_: RangeHeader = None,
     ) -> Response:
-        await api.get_room(room_id)  # 404 ROOM_NOT_FOUND rather than an empty list
-        return await reservations(media, filters, room_id, range_, links.room_reservations(room_id))
+        await caller.get_room(room_id)  # 404 ROOM_NOT_FOUND rather than an empty list
+        return await reservations(caller, media, filters, room_id, range_, links.room_reservations(room_id))
 
     @app.get(API + "/reservations", dependencies=STRICT, **openapi.list_reservations())
     async def list_reservations(
+        caller: Annotated[ServerApi, Depends(calls("listReservations"))],
         media: CollectionMedia,
         filters: Filters,
         room_id: Annotated[
@@ -270,10 +308,15 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         ] = None,
         range_: RangeHeader = None,
     ) -> Response:
-        return await reservations(media, filters, room_id, range_, links.reservations)
+        return await reservations(caller, media, filters, room_id, range_, links.reservations)
 
     async def reservations(
-        media: str, filters: ReservationFilters, room_id: str | None, range_: str | None, href: str
+        caller: ServerApi,
+        media: str,
+        filters: ReservationFilters,
+        room_id: str | None,
+        range_: str | None,
+        href: str,
     ) -> Response:
         query = ReservationQuery(
             status=filters.status,
@@ -299,12 +342,12 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         }
         spec = _parse_range(range_)
         if spec is None:
-            page = await api.list_reservations(query)
+            page = await caller.list_reservations(query)
             items, total, number, size = page.items, page.total_items, page.page, page.page_size
             content_range = None
         else:
             first, size = _range_window(spec)
-            found, total = await api.search_reservations(query, offset=first, limit=size)
+            found, total = await caller.search_reservations(query, offset=first, limit=size)
             if first >= total:
                 raise range_not_satisfiable(total)
             items, number = tuple(found), first // size + 1
@@ -316,32 +359,19 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
 
     @app.post(API + "/reservations", dependencies=STRICT, status_code=201, **openapi.create_reservation())
     async def create_reservation(
+        caller: Annotated[ServerApi, Depends(calls("createReservation"))],
         media: ItemMedia,
         body: Annotated[dict[str, Any], Depends(create_body)],
         idempotency_key: IdempotencyKey = None,
     ) -> Response:
         draft = from_mapping(ReservationDraft, body)
-        reservation = await api.create_reservation(draft, idempotency_key=idempotency_key)
+        reservation = await caller.create_reservation(draft, idempotency_key=idempotency_key)
         location = links.reservation(reservation.reservation_id)
         return reservation_response(reservation, media, 201, {"location": location})
 
-    @app.get(API + "/reservations/{reservationId}", dependencies=STRICT, **openapi.get_reservation())
-    async def get_reservation(
-        reservation_id: ReservationId,
-        media: ItemMedia,
-        if_none_match: Annotated[
-            str | None, Header(alias="If-None-Match", description="ETags; 304 when one is still current.")
-        ] = None,
-    ) -> Response:
-        reservation = await api.get_reservation(reservation_id)
-        etag = etag_of(reservation, media)
-        if if_none_match is not None and none_match(if_none_match, etag):
-            return Response(None, 304, {"etag": etag, "vary": VARY})
-        body = rep.encode(rep.reservation_document(links, reservation, media))
-        return Response(body, 200, {"etag": etag, "vary": VARY}, media_type=media)
-
     @app.patch(API + "/reservations/{reservationId}", dependencies=STRICT, **openapi.modify_reservation())
     async def modify_reservation(
+        caller: Annotated[ServerApi, Depends(calls("modifyReservation"))],
         reservation_id: ReservationId,
         media: ItemMedia,
         body: Annotated[dict[str, Any], Depends(patch_body)],
@@ -359,21 +389,23 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         if versions is not None and len(versions) == 1:
             expected = next(iter(versions))  # the core compares it atomically with the stored version
         elif versions is not None:
+            # Which listed version is current: read as the server (the change itself stays the caller's).
             expected = expected_version(if_match, versions, await api.get_reservation(reservation_id))
-        reservation = await api.modify_reservation(reservation_id, changes, expected_version=expected)
+        reservation = await caller.modify_reservation(reservation_id, changes, expected_version=expected)
         return reservation_response(reservation, media)
 
     @app.post(
         API + "/reservations/{reservationId}/cancel", dependencies=STRICT, **openapi.cancel_reservation()
     )
     async def cancel_reservation(
+        caller: Annotated[ServerApi, Depends(calls("cancelReservation"))],
         reservation_id: ReservationId,
         media: ItemMedia,
         body: Annotated[dict[str, Any], Depends(optional_body)],
         idempotency_key: IdempotencyKey = None,
     ) -> Response:
         only_members(body, ("reason",))
-        reservation = await api.cancel_reservation(
+        reservation = await caller.cancel_reservation(
             reservation_id, reason=body.get("reason"), idempotency_key=idempotency_key
         )
         return reservation_response(reservation, media)
@@ -382,15 +414,17 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         API + "/reservations/{reservationId}/check-in", dependencies=STRICT, **openapi.check_in_reservation()
     )
     async def check_in_reservation(
+        caller: Annotated[ServerApi, Depends(calls("checkInReservation"))],
         reservation_id: ReservationId,
         media: ItemMedia,
         body: Annotated[dict[str, Any], Depends(optional_body)],
     ) -> Response:
         only_members(body, ())
-        return reservation_response(await api.check_in_reservation(reservation_id), media)
+        return reservation_response(await caller.check_in_reservation(reservation_id), media)
 
     @app.get(API + "/events", dependencies=STRICT, **openapi.list_events())
     async def list_events(
+        caller: Annotated[ServerApi, Depends(calls("watchEvents"))],
         request: Request,
         media: EventMedia,
         after: Annotated[
@@ -413,8 +447,8 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         if media == EVENT_STREAM:
             # A reconnecting EventSource sends the id of the last event it saw.
             start = after if last_event_id is None else _last_event_id(last_event_id)
-            return event_stream(start, wanted)
-        events = await api.watch_events(after, types=wanted or None, limit=limit)
+            return await event_stream(caller, request, start, wanted)
+        events = await caller.watch_events(after, types=wanted or None, limit=limit)
         last = events[-1].sequence if events else after
         following: dict[str, Any] = {"after": last}
         if wanted:
@@ -429,13 +463,22 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
         body = rep.event_collection(links, events, urls, media)
         return _collection(body, media, urls, None, ranges=False)
 
-    def event_stream(after: int, types: list[str]) -> Response:
+    async def event_stream(caller: ServerApi, request: Request, after: int, types: list[str]) -> Response:
         """Server-sent events: ``id:`` is the sequence, so ``Last-Event-ID`` resumes with no gap.
 
         The core's stream is pulled one event at a time as the connection accepts bytes, so a
-        slow reader only lags behind in the durable log: nothing piles up in memory.
+        slow reader only lags behind in the durable log: nothing piles up in memory. With a guard
+        the stream holds one of the client's stream slots, and ends when its token expires with
+        an ``error`` event (the UNAUTHENTICATED problem): reconnecting with a fresh token and
+        ``Last-Event-ID`` resumes after the last event sent.
         """
-        events = api.stream_events(after, types=types or None)  # raises catalog errors now
+        principal = security.principal_of(request)
+        events = caller.stream_events(after, types=types or None)  # raises catalog errors now
+        slots = contextlib.AsyncExitStack()
+        if guard is not None:
+            await slots.enter_async_context(guard.stream(principal, security.STYLE))  # 429 now
+        expires = principal.expires_at.timestamp() if principal.expires_at is not None else None
+        language = messages.negotiate(request.headers.get("accept-language"))
         pending: asyncio.Future[Event] = asyncio.ensure_future(anext(events))
 
         async def body() -> AsyncIterator[bytes]:
@@ -443,9 +486,18 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
             try:
                 yield b"retry: 2000\n\n"
                 while True:
-                    done, _ = await asyncio.wait({pending}, timeout=SSE_HEARTBEAT_SECONDS)
+                    wait = SSE_HEARTBEAT_SECONDS
+                    if expires is not None:
+                        wait = min(wait, expires - time.time())
+                        if wait <= 0:
+                            expired = Unauthenticated(params={"reason": "auth_expired"})
+                            problem = problem_body(expired, language, request.url.path, 401)
+                            yield b"event: error\ndata: " + rep.encode(problem) + b"\n\n"
+                            return
+                    done, _ = await asyncio.wait({pending}, timeout=wait)
                     if not done:
-                        yield b": keep-alive\n\n"
+                        if expires is None or time.time() < expires:
+                            yield b": keep-alive\n\n"
                         continue
                     event = pending.result()
                     yield (
@@ -461,9 +513,13 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions) -> None:
                 closing = getattr(events, "aclose", None)  # an async generator underneath
                 if closing is not None:
                     await closing()
+                await slots.aclose()
 
         headers = {"vary": VARY, "cache-control": "no-cache", "x-accel-buffering": "no"}
-        return StreamingResponse(body(), 200, headers, media_type=EVENT_STREAM)
+        # The slot is given back by the body's end, or here if the body never started.
+        return StreamingResponse(
+            body(), 200, headers, media_type=EVENT_STREAM, background=BackgroundTask(slots.aclose)
+        )
 
 
 def _last_event_id(value: str) -> int:
@@ -479,7 +535,11 @@ class Extension:
 
 
 def create_app(
-    api: ServerApi, options: RestOptions | None = None, *, extensions: Sequence[Extension] = ()
+    api: ServerApi,
+    options: RestOptions | None = None,
+    *,
+    guard: Guard | None = None,
+    extensions: Sequence[Extension] = (),
 ) -> FastAPI:
     """The REST ASGI app; each extension adds its path operations to it and to its document (the
     webhook management API). The gateway mounts it as the fallback for every other path."""
@@ -499,7 +559,7 @@ def create_app(
     )
     app.router.route_class = CompiledRoute
     if options.resources:
-        add_resources(app, api, options)
+        add_resources(app, api, options, guard)
     for extension in extensions:
         extension.add(app)
     docs_html = bytes(
@@ -528,6 +588,8 @@ def create_app(
 
     add_method_fallbacks(app)
     install_error_handlers(app)
-    app.add_middleware(HeadAsGet)
+    if guard is not None:
+        app.add_middleware(security.QuotaHeaders)
+    app.add_middleware(Edge)
     openapi.install(app, [model for extension in extensions for model in extension.models])
     return app

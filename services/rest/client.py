@@ -203,6 +203,15 @@ class RestClient:
             if not response.is_success:
                 await response.aread()
                 raise self._error(response)
+            kind = "message"
             async for line in response.aiter_lines():
-                if line.startswith("data: "):
-                    yield _event(json.loads(line.removeprefix("data: ")))
+                if line.startswith("event: "):
+                    kind = line.removeprefix("event: ")
+                elif line.startswith("data: "):
+                    data = json.loads(line.removeprefix("data: "))
+                    if kind == "error":  # the server ends the stream with a problem (an expired token)
+                        violations = data.get("errors") or [{}]
+                        raise error_from_code(data["code"], data.get("detail"), violations[0].get("field"))
+                    yield _event(data)
+                elif not line:
+                    kind = "message"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
@@ -173,23 +174,43 @@ def only_members(body: dict[str, Any], allowed: Iterable[str]) -> None:
 # -- HEAD, OPTIONS and 405 -------------------------------------------------------------------------------
 
 
-class HeadAsGet:
-    """HEAD runs the GET operation and drops the body (FastAPI routes HEAD nowhere by itself)."""
+class Edge:
+    """The outermost REST layer, in one pass: HEAD runs the GET operation and drops the body
+    (FastAPI routes HEAD nowhere by itself), and an exception nothing else handled becomes a
+    logged 500 problem that discloses nothing (Starlette's own handler for ``Exception`` answers
+    and then re-raises to the server, which would log it a second time)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+            send = _without_body(send)
+        try:
+            await self.app(scope, receive, send)
+        except Exception as error:
+            request = Request(scope)
+            log.exception("unexpected error in %s %s", request.method, request.url.path)
+            response = problem_response(
+                InternalError(), request.headers.get("accept-language"), request.url.path
+            )
+            try:
+                await response(scope, receive, send)
+            except Exception:
+                raise error from None  # the answer had begun: the server ends the connection
 
-        async def without_body(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                message = {**message, "body": b""}
-            await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, without_body)
+def _without_body(send: Send) -> Send:
+    async def without_body(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return without_body
 
 
 def allow_header(methods: Iterable[str]) -> str:
@@ -257,6 +278,26 @@ def catalog_error(error: RequestValidationError) -> RosettaError:
     return malformed_body()
 
 
+def refusal_headers(error: RosettaError) -> dict[str, str]:
+    """What a 401 or 429 must say besides the problem: how to authenticate, when to come back."""
+    if error.code == "UNAUTHENTICATED":
+        return {"www-authenticate": www_authenticate(error)}
+    if error.code == "RATE_LIMITED":
+        retry = error.params.get("retryAfter")
+        if isinstance(retry, int | float) and not isinstance(retry, bool):
+            return {"retry-after": str(max(1, math.ceil(retry)))}
+    return {}
+
+
+def www_authenticate(error: RosettaError) -> str:
+    """The challenges of a 401 (RFC 9110 §11.6.1): every scheme a client may answer with."""
+    realm = 'realm="rosetta"'
+    bearer = f"Bearer {realm}"
+    if error.params.get("reason") in ("auth_invalid", "auth_expired", "auth_revoked"):
+        bearer += ', error="invalid_token"'  # RFC 6750 §3.1
+    return f'{bearer}, ApiKey {realm}, Basic {realm}, charset="UTF-8"'
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every refusal is a localized problem: catalog errors, HTTP's own, FastAPI's 422, the unexpected."""
 
@@ -267,7 +308,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RosettaError)
         if exc.code == "INTERNAL":
             log.error("internal error in %s %s: %r", request.method, request.url.path, exc)
-        return problem_response(exc, language(request), request.url.path)
+        return problem_response(exc, language(request), request.url.path, headers=refusal_headers(exc))
 
     async def on_http_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HttpProblem)
@@ -295,35 +336,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(ClientDisconnect, on_disconnect)
-    app.add_middleware(UnexpectedAsProblem)
-
-
-class UnexpectedAsProblem:
-    """Any other exception is a logged 500 problem that discloses nothing. (Starlette's own handler
-    for ``Exception`` answers and then re-raises to the server, which would log it a second time.)"""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watching(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watching)
-        except Exception:
-            request = Request(scope)
-            log.exception("unexpected error in %s %s", request.method, request.url.path)
-            if started:
-                raise  # too late for a problem: the server ends the response
-            response = problem_response(
-                InternalError(), request.headers.get("accept-language"), request.url.path
-            )
-            await response(scope, receive, send)

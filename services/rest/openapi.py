@@ -576,6 +576,8 @@ def _restore_examples(document: Schema, routes: list[Any]) -> None:
 
 def enrich(document: Schema, extra_models: list[type[BaseModel]], routes: list[Any]) -> Schema:
     _restore_examples(document, routes)
+    # Paths in one stable reading order, whatever order the routes are tried in.
+    document["paths"] = dict(sorted(document.get("paths", {}).items()))
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     _, definitions = models_json_schema(
@@ -596,6 +598,9 @@ def enrich(document: Schema, extra_models: list[type[BaseModel]], routes: list[A
                 parameter["schema"] = _not_null(parameter.get("schema", {}))
             if not any(p.get("name") == "Accept-Language" for p in parameters):
                 parameters.append(ACCEPT_LANGUAGE)
+            security = operation_doc.get("security")
+            if security and {"oauth2": []} in security:
+                security.append({})  # no scope needed: anonymous callers may call it too
     return document
 
 

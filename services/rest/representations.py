@@ -7,6 +7,7 @@ carries its available actions both as ``actions`` (from the core) and as links /
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -80,13 +81,17 @@ class Links:
         self.openapi = base_url.rstrip("/") + "/openapi.json"
         self.docs = base_url.rstrip("/") + "/docs"
 
-    def room(self, room_id: str) -> str:
+        # Every answer links its resources: the URLs of recent ids are kept rather than re-quoted.
+        self.room = functools.lru_cache(maxsize=1024)(self._room)
+        self.reservation = functools.lru_cache(maxsize=8192)(self._reservation)
+
+    def _room(self, room_id: str) -> str:
         return f"{self.rooms}/{quote(room_id, safe='')}"
 
     def room_reservations(self, room_id: str) -> str:
         return self.room(room_id) + "/reservations"
 
-    def reservation(self, reservation_id: str) -> str:
+    def _reservation(self, reservation_id: str) -> str:
         return f"{self.reservations}/{quote(reservation_id, safe='')}"
 
 

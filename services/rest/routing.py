@@ -8,7 +8,9 @@ FastAPI's documented extension point, turns the same graph into a flat plan when
 made: sub-dependencies that are plain ``async def`` functions, path and header parameters typed
 ``str``/``str | None`` read directly, and every other parameter validated by FastAPI's own
 ``request_params_to_args``, so errors keep FastAPI's shape. Anything else (bodies, cookies,
-generator or sync dependencies, security scopes, background tasks) keeps FastAPI's own handler.
+generator or sync dependencies, a ``SecurityScopes`` parameter, background tasks) keeps FastAPI's
+own handler. (Security schemes declared with scopes are plain dependencies here: the scopes only
+document the operation.)
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class _Step:
 @dataclass(frozen=True, slots=True)
 class Plan:
     steps: tuple[_Step, ...]
-    request_name: str | None
+    request_names: tuple[str, ...]  # parameters given the request (Request or HTTPConnection)
     text_paths: tuple[tuple[str, str], ...]  # (argument, path parameter)
     other_paths: tuple[Any, ...]
     text_headers: tuple[tuple[str, str, Any], ...]  # (argument, header, default)
@@ -66,10 +68,7 @@ class Plan:
             or dependant.background_tasks_param_name
             or dependant.response_param_name
             or dependant.websocket_param_name
-            or dependant.http_connection_param_name
             or dependant.security_scopes_param_name
-            or dependant.own_oauth_scopes
-            or dependant.parent_oauth_scopes
         ):
             return None
         steps = []
@@ -82,7 +81,11 @@ class Plan:
             steps.append(_Step(sub.name, sub.call, plan))
         return cls(
             steps=tuple(steps),
-            request_name=dependant.request_param_name,
+            request_names=tuple(
+                name
+                for name in (dependant.request_param_name, dependant.http_connection_param_name)
+                if name is not None
+            ),
             text_paths=tuple((f.name, f.alias) for f in dependant.path_params if _is_text(f)),
             other_paths=tuple(f for f in dependant.path_params if not _is_text(f)),
             text_headers=tuple(
@@ -105,8 +108,8 @@ class Plan:
                 solved = cache[key] = await step.call(**arguments)
             if step.name is not None:
                 values[step.name] = solved
-        if self.request_name is not None:
-            values[self.request_name] = request
+        for name in self.request_names:
+            values[name] = request
         if self.text_paths:
             path_params = request.path_params
             for name, alias in self.text_paths:

@@ -19,10 +19,11 @@ from fastapi import Depends, FastAPI, Path, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from services.core.access import Guard as AccessGuard
 from services.core.api import ServerApi
 from services.core.errors import DeliveryNotFound, InvalidProperty, SubscriptionNotFound
 from services.core.model import format_timestamp
-from services.rest import openapi
+from services.rest import openapi, security
 from services.rest.app import Extension
 from services.rest.errors import VARY
 from services.rest.http import JsonBody, language, strict_query
@@ -176,16 +177,23 @@ def _timestamp(moment: dt.datetime | None) -> str | None:
 # -- the operations -------------------------------------------------------------------------------------
 
 
-def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOptions) -> Extension:
+def webhook_operations(
+    api: ServerApi, store: WebhookStore, options: WebhookOptions, guard: AccessGuard | None = None
+) -> Extension:
     """The extension of the REST app that serves the management API over ``store``."""
-    guard = Guard(options.allowlist, options.resolver or system_resolver)
+    ssrf = Guard(options.allowlist, options.resolver or system_resolver)
     service = WebhookService(
-        store, guard, api.last_event_sequence, rotation_overlap_seconds=options.rotation_overlap_seconds
+        store, ssrf, api.last_event_sequence, rotation_overlap_seconds=options.rotation_overlap_seconds
     )
     base = options.base_url.rstrip("/") + PREFIX
     optional_body = JsonBody((JSON,), limit=options.max_body_bytes, required=False)
     patch_body = JsonBody((JSON, MERGE_PATCH), limit=options.max_body_bytes, required=False)
-    strict = [Depends(strict_query)]
+
+    def checks(operation: str) -> list[Any]:
+        """The strict query string, then (with a guard) the caller admitted for ``operation``."""
+        admit = [Depends(security.admission(guard, operation, "webhooks"))] if guard is not None else []
+        return [Depends(strict_query), *admit]
+
     SubscriptionId = Annotated[str, Path(alias="subscriptionId", examples=["whs_3m7q2kx9d4hb6n5p"])]
     DeliveryId = Annotated[str, Path(alias="deliveryId", examples=["msg_3m7q2kx9d4hb6n5p"])]
     PageNumber = Annotated[int, Query(alias="page", ge=1, le=10**9, description="Page number.")]
@@ -301,7 +309,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
     def extend(app: FastAPI) -> None:
         @app.get(
             PREFIX,
-            dependencies=strict,
+            dependencies=checks("listSubscriptions"),
             **_doc(
                 "listSubscriptions",
                 "List webhook subscriptions",
@@ -319,7 +327,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.post(
             PREFIX,
-            dependencies=strict,
+            dependencies=checks("createSubscription"),
             **_doc(
                 "createSubscription",
                 "Subscribe a URL to events",
@@ -339,7 +347,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.get(
             PREFIX + "/{subscriptionId}",
-            dependencies=strict,
+            dependencies=checks("getSubscription"),
             **_doc(
                 "getSubscription",
                 "Get a subscription",
@@ -355,7 +363,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.patch(
             PREFIX + "/{subscriptionId}",
-            dependencies=strict,
+            dependencies=checks("updateSubscription"),
             **_doc(
                 "updateSubscription",
                 "Modify a subscription (JSON merge patch)",
@@ -377,7 +385,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.delete(
             PREFIX + "/{subscriptionId}",
-            dependencies=strict,
+            dependencies=checks("deleteSubscription"),
             **_doc(
                 "deleteSubscription",
                 "Delete a subscription",
@@ -394,7 +402,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.post(
             PREFIX + "/{subscriptionId}/rotate-secret",
-            dependencies=strict,
+            dependencies=checks("rotateSubscriptionSecret"),
             **_doc(
                 "rotateSubscriptionSecret",
                 "Rotate the signing secret",
@@ -416,7 +424,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.post(
             PREFIX + "/{subscriptionId}/ping",
-            dependencies=strict,
+            dependencies=checks("pingSubscription"),
             **_doc(
                 "pingSubscription",
                 "Send a test delivery",
@@ -434,7 +442,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.post(
             PREFIX + "/{subscriptionId}/replay",
-            dependencies=strict,
+            dependencies=checks("replayFailedDeliveries"),
             **_doc(
                 "replayFailedDeliveries",
                 "Replay the failed deliveries since a time",
@@ -467,7 +475,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.get(
             PREFIX + "/{subscriptionId}/deliveries",
-            dependencies=strict,
+            dependencies=checks("listDeliveries"),
             **_doc(
                 "listDeliveries",
                 "List a subscription's deliveries",
@@ -500,7 +508,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.get(
             PREFIX + "/{subscriptionId}/deliveries/{deliveryId}",
-            dependencies=strict,
+            dependencies=checks("getDelivery"),
             **_doc(
                 "getDelivery",
                 "Get a delivery and its attempts",
@@ -518,7 +526,7 @@ def webhook_operations(api: ServerApi, store: WebhookStore, options: WebhookOpti
 
         @app.post(
             PREFIX + "/{subscriptionId}/deliveries/{deliveryId}/replay",
-            dependencies=strict,
+            dependencies=checks("replayDelivery"),
             **_doc(
                 "replayDelivery",
                 "Deliver again",

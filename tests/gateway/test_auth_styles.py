@@ -25,8 +25,8 @@ from tests.conformance.targets import style_client
 from tests.support.credentials import Credential, forged_tokens, provision, token_for
 from tests.support.server import LiveServer, live_server
 
-# REST enforces through its own FastAPI Security dependencies (written against the same guard).
-STYLES = ("graphql", "grpc", "soap", "websocket")
+# REST enforces through its FastAPI Security dependencies, written against the same guard.
+STYLES = ("rest", "graphql", "grpc", "soap", "websocket")
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ async def test_a_revoked_client_is_refused_at_once(style: str, server: LiveServe
         assert "revoked" in str(error)
 
 
-@pytest.mark.parametrize("style", ["websocket", "grpc", "graphql"])
+@pytest.mark.parametrize("style", ["rest", "websocket", "grpc", "graphql"])
 async def test_a_stream_ends_unauthenticated_when_its_token_expires_and_resumes_with_a_new_one(
     style: str, server: LiveServer, alice: Credential
 ) -> None:
@@ -166,7 +166,7 @@ async def test_a_stream_ends_unauthenticated_when_its_token_expires_and_resumes_
     seen: list[int] = []
     try:
         created = await writer.create_reservation(
-            draft(25 + ["websocket", "grpc", "graphql"].index(style), 14)
+            draft(24 + ["rest", "websocket", "grpc", "graphql"].index(style), 14)
         )
         start = max(0, (await writer.watch_events(0, limit=1000))[-1].sequence - 1)
         with pytest.raises(Unauthenticated) as caught:
