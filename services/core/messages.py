@@ -163,6 +163,13 @@ FRAGMENTS: dict[str, dict[str, str]] = {
         "ko": "값의 형식이 잘못되었습니다.",
         "fr": "la valeur n'a pas le bon type.",
     },
+    "text": {
+        "en": "the text holds a character that is not allowed (a control character, a noncharacter "
+        "or an unpaired surrogate).",
+        "ko": "허용되지 않는 문자(제어 문자, 비문자 또는 짝이 없는 서로게이트)가 있습니다.",
+        "fr": "le texte contient un caractère interdit (caractère de contrôle, non-caractère ou "
+        "demi-codet isolé).",
+    },
     "date": {
         "en": "expected a date as YYYY-MM-DD.",
         "ko": "YYYY-MM-DD 형식의 날짜가 필요합니다.",

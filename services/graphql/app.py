@@ -36,6 +36,7 @@ from services.core.errors import (
     RosettaError,
 )
 from services.core.service import ReservationService
+from services.core.validation import json_document
 from services.graphql.context import RosettaContext
 from services.graphql.errors import (
     format_error,
@@ -233,10 +234,7 @@ class GraphQLApp:
             if len(body) > limit:
                 raise _RequestRejected(413, PayloadTooLarge(params={"limit": limit}))
             more = message.get("more_body", False)
-        try:
-            data = orjson.loads(body)
-        except ValueError:
-            raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"})) from None
+        data = _json(body)
         if not isinstance(data, dict):
             raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"}))
         return _request_fields(data)
@@ -247,12 +245,26 @@ def _read_params(query_string: bytes) -> tuple[str, dict[str, Any] | None, str |
     data: dict[str, Any] = dict(params)
     if "variables" in params:
         try:
-            data["variables"] = orjson.loads(params["variables"])
-        except ValueError:
+            data["variables"] = _json(params["variables"])
+        except _RequestRejected as rejected:
+            if rejected.error.code != "MALFORMED_REQUEST":
+                raise
             raise _RequestRejected(
                 400, InvalidProperty(field="variables", params={"reason": "type"})
             ) from None
     return _request_fields(data)
+
+
+def _json(body: bytes | str) -> Any:
+    """orjson first (fast); what it refuses is decided by the core's JSON rule, as in every JSON style
+    (a string escaping an unpaired surrogate is INVALID_PROPERTY naming its member, not a syntax error)."""
+    try:
+        return orjson.loads(body)
+    except ValueError:
+        try:
+            return json_document(body)
+        except RosettaError as error:
+            raise _RequestRejected(400, error) from None
 
 
 def _request_fields(data: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:

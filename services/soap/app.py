@@ -7,13 +7,14 @@ with ``run_coroutine_threadsafe`` (see ``CoreBridge``), so there is one loop and
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
 
-from services.core.errors import RosettaError
+from services.core.errors import InternalError, RosettaError
 from services.core.messages import negotiate
 from services.core.service import ReservationService
 from services.soap.errors import CONTENT_TYPE, FAULT_HTTP_STATUS, fault_envelope
@@ -27,6 +28,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 WSDL_QUERY = b"wsdl"
+_BODY_MARK = b"Body>"  # every serialized answer, result or Fault, closes a soap:Body
+log = logging.getLogger("rosetta.soap")
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,35 @@ class SoapApp:
             await _respond(send, FAULT_HTTP_STATUS, payload, len(payload), localized)
             return
 
-        async def send_localized(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *localized]}
-            await send(message)
+        # spyne's answer is held until complete: one that failed to serialize (spyne then sends an
+        # envelope without a Body) is replaced by a logged Server.INTERNAL Fault, never sent empty.
+        start: Message | None = None
+        chunks: list[bytes] = []
 
-        await self.spyne({**scope, ENVELOPE_SCOPE_KEY: envelope}, _replay(body, receive), send_localized)
+        async def send_checked(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            answer = b"".join(chunks)
+            headers = [*start.get("headers", ()), *localized]
+            if _BODY_MARK not in answer:
+                log.error("a SOAP answer could not be serialized; sent Server.INTERNAL instead")
+                answer = fault_envelope(InternalError(), language)
+                start = {**start, "status": FAULT_HTTP_STATUS}
+                headers = [(b"content-type", CONTENT_TYPE), *localized]
+            headers = [(k, v) for k, v in headers if k != b"content-length"]
+            headers.append((b"content-length", str(len(answer)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": answer})
+
+        await self.spyne({**scope, ENVELOPE_SCOPE_KEY: envelope}, _replay(body, receive), send_checked)
 
 
 def create_app(api: ReservationService, options: SoapOptions) -> SoapApp:

@@ -38,7 +38,12 @@ from services.core.errors import (
 from services.core.messages import negotiate
 from services.core.model import WIRE_NAMES, Event, ReservationDraft, ReservationQuery
 from services.core.service import ReservationService
-from services.core.validation import changes_from_patch, from_mapping
+from services.core.validation import (
+    changes_from_patch,
+    from_mapping,
+    json_document,
+    refuse_unpaired_surrogates,
+)
 from services.websocket import protocol
 from services.websocket.protocol import RequestId
 
@@ -337,12 +342,21 @@ class Connection:
         try:
             if text is None:  # binary frames are not part of rosetta.v1
                 raise MalformedRequest(params={"reason": "syntax"})
+            lenient = False
             try:
                 frame = protocol.decode(text)
             except ValueError:
-                raise MalformedRequest(params={"reason": "syntax"}) from None
+                # Well-formed JSON orjson refuses holds unpaired surrogates: the core's rule names the member.
+                frame = json_document(text, text_rule=False)
+                lenient = True
             if not isinstance(frame, dict):
                 raise MalformedRequest(params={"reason": "syntax"})
+            if lenient:
+                given = frame.get("id")
+                # Only an id an answer can carry back is echoed.
+                ok = isinstance(given, int) and not isinstance(given, bool) or isinstance(given, str)
+                request_id = given if ok and str(given).isprintable() else None
+                refuse_unpaired_surrogates(frame)
             request_id = frame.get("id")
             if request_id is None:
                 raise MalformedRequest(field="id", params={"reason": "syntax"})
