@@ -8,7 +8,9 @@ resolvers. WebSockets go to strawberry's own ASGI view, which speaks the subscri
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
@@ -38,9 +40,11 @@ from services.core.errors import (
 )
 from services.core.validation import json_document
 from services.graphql.context import RosettaContext
+from services.graphql.cost import operation_cost, select_operation
 from services.graphql.errors import (
     format_error,
     format_rosetta,
+    limit_exceeded,
     method_not_supported,
     negotiate,
     operation_needs_post,
@@ -138,6 +142,7 @@ class GraphQLApp:
         self.schema = build_schema(options)
         self.subscriptions = SubscriptionView(self.schema, api, options)
         self.graphiql = graphiql_html().encode() if options.graphiql else None
+        self.worker = WorkerLoop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -146,19 +151,29 @@ class GraphQLApp:
             await self.subscriptions(scope, receive, send)
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        accept_language = accept = b""
+        accept_language = accept = content_type = b""
         content_length = -1
         for name, value in scope["headers"]:
             if name == b"accept-language":
                 accept_language = value
             elif name == b"accept":
                 accept = value
+            elif name == b"content-type":
+                content_type = value
             elif name == b"content-length":
                 content_length = int(value) if value.isdigit() else -1
         language = negotiate(accept_language.decode("latin-1") or None)
         try:
             method = scope["method"]
             if method == "POST":
+                if not _is_json(content_type):
+                    # Browsers send text/plain, forms and multipart cross-site without asking (no CORS
+                    # preflight): only JSON bodies are read, so no other site's page can run a mutation.
+                    raise _RequestRejected(
+                        415,
+                        MalformedRequest(field="Content-Type", params={"reason": "media_type"}),
+                        ((b"accept-post", b"application/json"),),
+                    )
                 query, variables, operation_name = await self._read_post(receive, content_length)
                 allowed = _HTTP_OPERATIONS
             elif method == "GET":
@@ -188,14 +203,36 @@ class GraphQLApp:
         allowed: frozenset[OperationType],
         language: str,
     ) -> dict[str, Any]:
+        # Queries run under a wall-clock limit; a mutation is never cut off between its write and its answer.
+        is_query, spent = _plan(self.schema, query, variables, operation_name)
+        limit = self.options.max_seconds if is_query else None
         try:
-            result = await self.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=RosettaContext(self.api, language),
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-            )
+            async with asyncio.timeout(limit):
+                if spent >= self.options.offload_cost:
+                    # Big answers are built on the GraphQL worker loop (its own thread), so building them
+                    # never holds this loop: every other request of every style goes on meanwhile.
+                    result = await self.worker.run(
+                        lambda api: self.schema.execute(
+                            query,
+                            variable_values=variables,
+                            context_value=RosettaContext(api, language),
+                            operation_name=operation_name,
+                            allowed_operation_types=allowed,
+                        ),
+                        self.api,
+                    )
+                else:
+                    result = await self.schema.execute(
+                        query,
+                        variable_values=variables,
+                        context_value=RosettaContext(self.api, language),
+                        operation_name=operation_name,
+                        allowed_operation_types=allowed,
+                    )
+        except TimeoutError:
+            log.warning("a GraphQL query was stopped after %s s", limit)
+            slow = limit_exceeded("too_slow", self.options.max_seconds)
+            return {"errors": [format_rosetta(slow, language)]}
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.SUBSCRIPTION:
                 raise _RequestRejected(400, subscription_needs_websocket()) from None
@@ -255,6 +292,11 @@ def _read_params(query_string: bytes) -> tuple[str, dict[str, Any] | None, str |
     return _request_fields(data)
 
 
+def _is_json(content_type: bytes) -> bool:
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or media_type.endswith(b"+json")
+
+
 def _json(body: bytes | str) -> Any:
     """orjson first (fast); what it refuses is decided by the core's JSON rule, as in every JSON style
     (a string escaping an unpaired surrogate is INVALID_PROPERTY naming its member, not a syntax error)."""
@@ -280,6 +322,83 @@ def _request_fields(data: dict[str, Any]) -> tuple[str, dict[str, Any] | None, s
     if operation_name is not None and not isinstance(operation_name, str):
         raise _RequestRejected(400, InvalidProperty(field="operationName", params={"reason": "type"}))
     return query, variables, operation_name
+
+
+def _plan(
+    schema: RosettaSchema, query: str, variables: dict[str, Any] | None, operation_name: str | None
+) -> tuple[bool, int]:
+    """Whether the operation is a query, and its cost (0 when it will be refused before it runs)."""
+    try:
+        document, errors = schema.documents.get(query)
+    except GraphQLError:
+        return False, 0  # not even parsed: refused before anything runs
+    operation = select_operation(document, operation_name)
+    is_query = operation is not None and operation.operation.value == "query"
+    return is_query, (0 if errors else operation_cost(document, variables, operation_name))
+
+
+class WorkerLoop:
+    """An event loop in a thread of its own for GraphQL operations whose answers are big.
+
+    Resolvers there call the core through ``CoreBridge``, which runs each call on the server's loop
+    (the store's connections and locks belong to it); only the GraphQL execution itself (resolver
+    scheduling, building the result tree) runs in the worker thread.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="graphql-worker", daemon=True)
+                thread.start()
+                self._loop = loop
+            return self._loop
+
+    async def run(self, operation: Callable[[Any], Awaitable[Any]], api: Any) -> Any:
+        bridge = CoreBridge(api, asyncio.get_running_loop())
+        future = asyncio.run_coroutine_threadsafe(_call(operation, bridge), self._started())
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()  # the time limit (or a disconnect) stops the operation in the worker too
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._loop = None
+
+
+async def _call(operation: Callable[[Any], Awaitable[Any]], api: Any) -> Any:
+    return await operation(api)
+
+
+class CoreBridge:
+    """The core as seen from the worker loop: every coroutine method runs on the server's loop."""
+
+    def __init__(self, api: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._api = api
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._api, name)
+        if not asyncio.iscoroutinefunction(target):
+            return target
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            future = asyncio.run_coroutine_threadsafe(target(*args, **kwargs), self._loop)
+            try:
+                return await asyncio.wrap_future(future)
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+
+        return call
 
 
 def _before_execution(errors: list[Any]) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from a2wsgi import WSGIMiddleware
 
 from services.core.api import ServerApi
-from services.core.errors import InternalError, RosettaError
+from services.core.errors import InternalError, MalformedRequest, RosettaError
 from services.core.messages import negotiate
 from services.soap.errors import CONTENT_TYPE, FAULT_HTTP_STATUS, fault_envelope
 from services.soap.hardening import EnvelopeParser, read_body
@@ -77,6 +77,12 @@ class SoapApp:
         language = negotiate(_header(headers, b"accept-language"))
         # Faults are localized, as in the other HTTP styles: say which language, and that it varies.
         localized = [(b"content-language", language.encode()), (b"vary", b"Accept-Language")]
+        if not _is_xml(_header(headers, b"content-type")):
+            # text/plain, forms and multipart travel cross-site without a CORS preflight: only XML is read.
+            error = MalformedRequest(field="Content-Type", params={"reason": "media_type"})
+            payload = fault_envelope(error, language)
+            await _respond(send, 415, payload, len(payload), localized)
+            return
         try:
             body = await read_body(receive, headers, self.options.max_body_bytes)
             envelope = self.parser.parse(body)
@@ -118,6 +124,13 @@ class SoapApp:
 
 def create_app(api: ServerApi, options: SoapOptions) -> SoapApp:
     return SoapApp(api, options)
+
+
+def _is_xml(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type in ("text/xml", "application/xml", "application/soap+xml") or media_type.endswith(
+        "+xml"
+    )
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:

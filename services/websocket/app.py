@@ -21,6 +21,7 @@ import types
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple, cast
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -60,6 +61,9 @@ class WebSocketOptions:
     max_subscriptions: int = 16  # per connection
     send_queue_limit: int = 256  # pushed event frames waiting to be written, per connection
     slow_consumer_seconds: float = 2.0  # how long a full send queue may stay full before giving up
+    # Browser pages on these origins may connect, besides pages of the server's own origin; clients
+    # that send no Origin (not browsers) always may. Browsers apply no CORS to WebSockets.
+    allowed_origins: tuple[str, ...] = ()
 
 
 # -- the request types -----------------------------------------------------------------------
@@ -528,6 +532,13 @@ class WebSocketApp:
             return
         websocket = WebSocket(scope, receive, send)
         language = self._language(websocket)
+        origin = websocket.headers.get("origin")
+        if not origin_allowed(origin, websocket.headers.get("host"), self.options.allowed_origins):
+            log.info("WebSocket handshake from origin %r refused", origin)
+            await self._deny(
+                websocket, 403, MalformedRequest(field="Origin", params={"reason": "origin"}), language
+            )
+            return
         if protocol.SUBPROTOCOL not in scope.get("subprotocols", ()):
             await self._refuse(websocket, language)
             return
@@ -543,19 +554,35 @@ class WebSocketApp:
     def _language(connection: HTTPConnection) -> str:
         return negotiate(connection.query_params.get("lang") or connection.headers.get("accept-language"))
 
-    @staticmethod
-    async def _refuse(websocket: WebSocket, language: str) -> None:
-        if "websocket.http.response" not in websocket.scope.get("extensions", {}):
-            await websocket.close(protocol.CLOSE_POLICY)
-            return
+    @classmethod
+    async def _refuse(cls, websocket: WebSocket, language: str) -> None:
         error = MalformedRequest(
             field="Sec-WebSocket-Protocol",
             params={"reason": "subprotocol", "subprotocol": protocol.SUBPROTOCOL},
         )
+        await cls._deny(websocket, 400, error, language)
+
+    @staticmethod
+    async def _deny(websocket: WebSocket, status: int, error: MalformedRequest, language: str) -> None:
+        """An HTTP refusal of the handshake (a policy close where the server cannot send one)."""
+        if "websocket.http.response" not in websocket.scope.get("extensions", {}):
+            await websocket.close(protocol.CLOSE_POLICY)
+            return
         body = protocol.error_frame(None, error, language).encode()
         await websocket.send_denial_response(
-            Response(body, 400, {"Content-Language": language}, media_type="application/json")
+            Response(body, status, {"Content-Language": language}, media_type="application/json")
         )
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """A handshake without Origin (not a browser), from the server's own origin, or from a listed one."""
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if origin in (o.lower() for o in allowed):
+        return True
+    parsed = urlsplit(origin)
+    return host is not None and parsed.scheme in ("http", "https") and parsed.netloc == host.strip().lower()
 
 
 def create_app(api: ServerApi, options: WebSocketOptions) -> WebSocketApp:
