@@ -64,14 +64,18 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX reservations_created ON reservations (created_at, reservation_id);
     CREATE INDEX reservations_status ON reservations (status);
     """,
+    3: """
+    -- The client that created a reservation (ownership): NULL when created with authentication off.
+    ALTER TABLE reservations ADD COLUMN owner text;
+    """,
     # Search that works in every language: the name's search key (NFC, case-folded) is computed in Python
     # by the core's search_key (PostgreSQL's lower() depends on the locale); existing rows are backfilled
     # by the store right after this migration (see SEARCH_KEY_VERSION).
-    3: """
+    4: """
     ALTER TABLE reservations ADD COLUMN guest_search text NOT NULL DEFAULT '';
     """,
 }
 
-SEARCH_KEY_VERSION = 3
+SEARCH_KEY_VERSION = 4
 
 LATEST_VERSION = max(MIGRATIONS)

@@ -88,6 +88,7 @@ def _reservation(row: Sequence[Any]) -> Reservation:
         version=row[10],
         created_at=row[11].astimezone(UTC),
         updated_at=row[12].astimezone(UTC),
+        owner=row[13],
     )
 
 
@@ -106,6 +107,7 @@ def _values(r: Reservation) -> tuple[Any, ...]:
         r.version,
         r.created_at,
         r.updated_at,
+        r.owner,
         search_key(r.guest_name),
     )
 
@@ -116,7 +118,7 @@ def _conflict(r: Reservation) -> ReservationConflict:
     )
 
 
-_INSERT_RESERVATION = f"INSERT INTO reservations ({WRITE_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})"
+_INSERT_RESERVATION = f"INSERT INTO reservations ({WRITE_COLUMNS}) VALUES ({', '.join(['%s'] * 15)})"
 _UPDATE_RESERVATION = (
     "UPDATE reservations SET "
     + ", ".join(f"{name} = %s" for name in WRITE_COLUMNS.split(", ")[1:])
@@ -248,7 +250,7 @@ class _Reservations:
         )
         rows = await cur.fetchall()
         if rows:
-            return [_reservation(row) for row in rows], rows[0][13]
+            return [_reservation(row) for row in rows], rows[0][14]
         if offset == 0:
             return [], 0
         cur = await conn.execute(f"SELECT count(*) FROM reservations{where}", params)

@@ -29,7 +29,7 @@ from services.core.model import (
 from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey
 from services.core.validation import search_key
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -71,9 +71,13 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (scope, key)
     );
     """,
+    2: """
+    -- The client that created a reservation (ownership): NULL when created with authentication off.
+    ALTER TABLE reservations ADD COLUMN owner TEXT;
+    """,
     # Search that works in every language: the name's search key (NFC, case-folded), computed in Python
     # by the core's search_key so memory, SQLite and PostgreSQL find the same reservations.
-    2: """
+    3: """
     ALTER TABLE reservations ADD COLUMN guest_search TEXT NOT NULL DEFAULT '';
     UPDATE reservations SET guest_search = rosetta_search_key(guest_name);
     """,
@@ -81,7 +85,7 @@ MIGRATIONS: dict[int, str] = {
 
 COLUMNS = (
     "reservation_id, room_id, guest_name, date, start_time, end_time, attendees, purpose, "
-    "status, cancel_reason, version, created_at, updated_at"
+    "status, cancel_reason, version, created_at, updated_at, owner"
 )
 # What writes set: the columns read back, and the search key derived from the name.
 WRITE_COLUMNS = COLUMNS + ", guest_search"
@@ -103,6 +107,7 @@ def _reservation(row: sqlite3.Row | tuple[Any, ...]) -> Reservation:
         version=row[10],
         created_at=parse_timestamp(row[11]),
         updated_at=parse_timestamp(row[12]),
+        owner=row[13],
     )
 
 
@@ -121,6 +126,7 @@ def _values(r: Reservation) -> tuple[Any, ...]:
         r.version,
         format_timestamp(r.created_at),
         format_timestamp(r.updated_at),
+        r.owner,
         search_key(r.guest_name),
     )
 
@@ -210,7 +216,7 @@ class _Reservations:
 
     async def add(self, reservation: Reservation) -> None:
         self._db.execute(
-            f"INSERT INTO reservations ({WRITE_COLUMNS}) VALUES ({', '.join('?' * 14)})", _values(reservation)
+            f"INSERT INTO reservations ({WRITE_COLUMNS}) VALUES ({', '.join('?' * 15)})", _values(reservation)
         )
 
     async def update(self, reservation: Reservation) -> None:
