@@ -17,6 +17,7 @@ from services.core import validation as check
 from services.core.errors import InvalidProperty
 from services.graphql import cost
 from services.graphql.context import Info
+from services.graphql.permissions import requires
 
 
 @strawberry.enum(description="Where a reservation stands; only RESERVED can still change.")
@@ -61,7 +62,8 @@ class Room:
         description="This room's reservations in date order, one page at a time (batched across rooms): "
         f"the first `first` (default {cost.ROOM_RESERVATIONS_DEFAULT}, at most {cost.ROOM_RESERVATIONS_MAX}) "
         "after the reservation `after` (a reservationId of the previous page), optionally between "
-        "`dateFrom` and `dateTo` (ISO dates, inclusive)."
+        "`dateFrom` and `dateTo` (ISO dates, inclusive).",
+        permission_classes=[requires("listReservations")],
     )
     async def reservations(
         self,
