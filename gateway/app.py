@@ -29,6 +29,7 @@ from gateway.observability import (
     Scope,
     Send,
 )
+from gateway.protection import BodyReadTimeout, SecurityHeaders, cors, parse_origins
 from gateway.quota import Quotas, quotas_from_settings
 from gateway.security.guard import GatewayGuard
 from gateway.security.identity import DEMO_CLIENT, DEMO_SCOPES, Identity, IdentityOptions, IssuedClient
@@ -435,9 +436,11 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
                 max_tokens=settings.graphql_max_tokens,
                 max_aliases=settings.graphql_max_aliases,
                 introspection=settings.graphql_introspection,
+                max_cost=settings.graphql_max_cost,
+                max_seconds=settings.graphql_max_seconds,
                 max_body_bytes=settings.max_body_bytes,
                 # GraphiQL served from the public URL may open subscriptions (strawberry checks Origin).
-                allowed_origins=(settings.base_url,),
+                allowed_origins=(settings.base_url, *parse_origins(settings.cors_origins)),
             ),
         )
     if "soap" in settings.styles:
@@ -459,6 +462,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
                 max_frame_bytes=settings.ws_max_frame_bytes,
                 rate_per_second=settings.ws_rate_per_second,
                 ping_interval=settings.ws_ping_interval,
+                # Same origin is always allowed; the public URL and ROSETTA_CORS_ORIGINS besides.
+                allowed_origins=(settings.base_url, *parse_origins(settings.cors_origins)),
             ),
             rt.guard_for("websocket"),
         )
@@ -586,9 +591,15 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
 
-    app = ObservabilityMiddleware(
-        PathDispatcher(routes, fallback), rt.metrics, access_log=settings.access_log
+    # Security headers and CORS apply to every answer of every HTTP style (one policy, one place);
+    # a stalled request body is answered 408 whichever style was reading it.
+    protected = SecurityHeaders(
+        cors(
+            BodyReadTimeout(PathDispatcher(routes, fallback), settings.body_timeout),
+            parse_origins(settings.cors_origins),
+        )
     )
+    app = ObservabilityMiddleware(protected, rt.metrics, access_log=settings.access_log)
     return _with_lifespan(app, rt)
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ import uvicorn
 
 from gateway.app import build_app, build_identity, build_runtime, webhook_options
 from gateway.observability import configure_logging
+from gateway.protection import server_options
 from gateway.quota import check_settings as check_quota_settings
 from gateway.quota import describe as describe_quotas
 from gateway.security.identity import IssuedClient, parse_scopes
@@ -106,22 +108,43 @@ def banner(settings: Settings, grpc_port: int | None, demo: IssuedClient | None 
     return "\n".join(lines)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, but SIGINT/SIGTERM end a graceful shutdown with exit status 0.
+SHUTDOWN_GRACE_SECONDS = 5
+"""Open requests get this long to finish after SIGTERM/SIGINT; the process ends soon after, whatever runs."""
+SHUTDOWN_DEADLINE_SECONDS = SHUTDOWN_GRACE_SECONDS + 5.0
 
-    (uvicorn re-raises the captured signal after shutting down, so the process would die of it.)
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but SIGINT/SIGTERM end a graceful shutdown with exit status 0, within a deadline.
+
+    (uvicorn re-raises the captured signal after shutting down, so the process would die of it.) The
+    handler is a plain signal handler, run between bytecodes even while the event loop is busy, and it
+    arms a watchdog thread: a shutdown that has not ended by ``SHUTDOWN_DEADLINE_SECONDS`` (a request
+    holding the loop, a stuck close) ends the process anyway, with status 1.
     """
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: Any) -> None:
+        if not self.should_exit:
+            watchdog = threading.Timer(SHUTDOWN_DEADLINE_SECONDS, _exit_now)
+            watchdog.daemon = True
+            watchdog.start()
+        self.handle_exit(sig, frame)
+
+
+def _exit_now() -> None:
+    logging.getLogger("rosetta.gateway").error(
+        "shutdown did not end within %s s: exiting now", SHUTDOWN_DEADLINE_SECONDS
+    )
+    logging.shutdown()
+    os._exit(1)
 
 
 async def serve(settings: Settings) -> None:
@@ -137,7 +160,8 @@ async def serve(settings: Settings) -> None:
         ws="websockets-sansio",
         ws_max_size=settings.ws_max_frame_bytes,
         ws_ping_interval=settings.ws_ping_interval,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        **server_options(settings.header_timeout),  # partial requests are timed out, not held
     )
     server = _Server(config)
 

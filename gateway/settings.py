@@ -44,6 +44,13 @@ class Settings:
     # calls gRPC here instead of this process's own port, e.g. grpc:50051.
     playground_grpc_target: str = ""
     access_log: bool = True
+    # Browser pages of these origins (comma-separated, e.g. https://app.example) may call the API
+    # (CORS) and open WebSockets; default none: only pages served by this server itself.
+    cors_origins: str = ""
+    # Slow clients: request line and headers must arrive within this many seconds, and a body may not
+    # stall longer than the other (a partial request is closed, a stalled body answered 408).
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
     bench_report: str = "bench-results/bench.html"  # `rosetta bench`'s latest report: /bench, linked from /
     # Identity and permissions (DESIGN §6a): off turns every check off, for pure protocol comparison
     auth: bool = True
@@ -57,6 +64,8 @@ class Settings:
     graphql_max_tokens: int = 1000
     graphql_max_aliases: int = 15
     graphql_introspection: bool = True
+    graphql_max_cost: int = 20000
+    graphql_max_seconds: float = 5.0
     # Limits shared by the request styles
     max_body_bytes: int = 256 * 1024
     ws_max_frame_bytes: int = 64 * 1024

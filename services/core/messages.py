@@ -168,6 +168,13 @@ FRAGMENTS: dict[str, dict[str, str]] = {
         "ko": "값의 형식이 잘못되었습니다.",
         "fr": "la valeur n'a pas le bon type.",
     },
+    "text": {
+        "en": "the text holds a character that is not allowed (a control character, a noncharacter "
+        "or an unpaired surrogate).",
+        "ko": "허용되지 않는 문자(제어 문자, 비문자 또는 짝이 없는 서로게이트)가 있습니다.",
+        "fr": "le texte contient un caractère interdit (caractère de contrôle, non-caractère ou "
+        "demi-codet isolé).",
+    },
     "date": {
         "en": "expected a date as YYYY-MM-DD.",
         "ko": "YYYY-MM-DD 형식의 날짜가 필요합니다.",
@@ -265,6 +272,19 @@ FRAGMENTS: dict[str, dict[str, str]] = {
         "ko": "쿼리의 토큰이 {max}개를 넘습니다.",
         "fr": "la requête compte plus de {max} jetons.",
     },
+    "too_costly": {
+        "en": "the query would cost {cost}, above the limit of {max} (each field counts 1; a list "
+        "multiplies what it holds by its page size).",
+        "ko": "쿼리 비용이 {cost}(으)로 한도 {max}을(를) 넘습니다(필드마다 1, 목록은 안의 비용에 "
+        "페이지 크기를 곱함).",
+        "fr": "la requête coûterait {cost}, au-delà de la limite de {max} (chaque champ compte 1 ; une "
+        "liste multiplie ce qu'elle contient par sa taille de page).",
+    },
+    "too_slow": {
+        "en": "the query ran longer than the limit of {max} seconds.",
+        "ko": "쿼리 실행 시간이 한도 {max}초를 넘었습니다.",
+        "fr": "la requête a duré plus que la limite de {max} secondes.",
+    },
     # GraphQL over HTTP: operations that need another method or transport (params: operation).
     "subscription_transport": {
         "en": "subscriptions need a WebSocket (graphql-transport-ws).",
@@ -275,6 +295,24 @@ FRAGMENTS: dict[str, dict[str, str]] = {
         "en": "{operation} operations need POST.",
         "ko": "{operation} 작업에는 POST가 필요합니다.",
         "fr": "les opérations {operation} exigent POST.",
+    },
+    # Browser safety and slow clients.
+    "origin": {
+        "en": "pages of this origin may not connect; only the server's own origin and configured ones may.",
+        "ko": "이 출처의 페이지는 연결할 수 없습니다. 서버 자신의 출처와 설정된 출처만 허용됩니다.",
+        "fr": "les pages de cette origine ne peuvent pas se connecter ; seules l'origine du serveur et "
+        "celles configurées le peuvent.",
+    },
+    "soap_version": {
+        "en": "only SOAP 1.1 envelopes (namespace http://schemas.xmlsoap.org/soap/envelope/) are understood.",
+        "ko": "SOAP 1.1 봉투(네임스페이스 http://schemas.xmlsoap.org/soap/envelope/)만 처리합니다.",
+        "fr": "seules les enveloppes SOAP 1.1 (espace de noms http://schemas.xmlsoap.org/soap/envelope/) "
+        "sont comprises.",
+    },
+    "timeout": {
+        "en": "the request was not received in time.",
+        "ko": "요청을 제시간에 받지 못했습니다.",
+        "fr": "la requête n'a pas été reçue à temps.",
     },
     # WebSocket handshakes (params: subprotocol).
     "subprotocol": {
@@ -299,7 +337,7 @@ FRAGMENTS: dict[str, dict[str, str]] = {
         "fr": "l'hôte « {host} » n'a pas pu être résolu.",
     },
     "address_refused": {
-        "en": "the host resolves to {address}, a {kind} address, which webhooks may not target "
+        "en": "the host resolves to {address}, which is {kind} and which webhooks may not target "
         "unless the server's allowlist names it.",
         "ko": "호스트가 {kind} 주소 {address}(으)로 확인되며, "
         "서버 허용 목록에 없으면 웹훅 대상이 될 수 없습니다.",

@@ -29,7 +29,7 @@ class ReservationFilter:
     room_ids: tuple[str, ...] | None = None
     date_from: str | None = None
     date_to: str | None = None
-    guest_name: str | None = None  # case-insensitive substring
+    guest_name: str | None = None  # a substring of the name's search key (validation.search_key)
 
 
 SortKey = tuple[str, bool]

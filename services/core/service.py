@@ -130,6 +130,7 @@ class ReservationService:
 
     async def get_room(self, room_id: str) -> Room:
         self._allow("getRoom")
+        room_id = check.identifier("room_id", room_id)
         async with self._store.unit_of_work() as uow:
             room = await uow.rooms.get(room_id)
         if room is None:
@@ -146,6 +147,7 @@ class ReservationService:
 
     async def get_reservation(self, reservation_id: str) -> Reservation:
         self._allow("getReservation")
+        reservation_id = check.identifier("reservationId", reservation_id)
         async with self._store.unit_of_work() as uow:
             reservation = await uow.reservations.get(reservation_id)
         if reservation is None:
@@ -190,13 +192,14 @@ class ReservationService:
         for name in ("room_id", "guest_name"):
             if getattr(query, name) is not None and not isinstance(getattr(query, name), str):
                 raise check.invalid(name, "type")
-        guest = query.guest_name.strip() if query.guest_name else None
+        room_id = check.identifier("room_id", query.room_id) if query.room_id else None
+        guest = check.clean_text("guest_name", query.guest_name).strip() if query.guest_name else None
         return ReservationFilter(
             status=check.status(query.status),
-            room_ids=(query.room_id,) if query.room_id else None,
+            room_ids=(room_id,) if room_id else None,
             date_from=date_from,
             date_to=date_to,
-            guest_name=guest or None,
+            guest_name=check.search_key(guest) if guest else None,
         )
 
     # -- reservations: changes ---------------------------------------------------------
@@ -448,6 +451,7 @@ class ReservationService:
     # -- helpers ---------------------------------------------------------------------
 
     async def _load(self, uow: UnitOfWork, reservation_id: str) -> Reservation:
+        reservation_id = check.identifier("reservationId", reservation_id)
         reservation = await uow.reservations.get(reservation_id)
         if reservation is None:
             raise ReservationNotFound(params={"reservationId": reservation_id})

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import date as Date
 from typing import Any, TypeVar
 
-from services.core.errors import InvalidProperty, MissingMandatoryProperty
+from services.core.errors import InvalidProperty, MalformedRequest, MissingMandatoryProperty
 from services.core.model import (
     WIRE_NAMES,
     EventType,
@@ -32,6 +34,16 @@ SORT_FIELDS: dict[str, str] = {"date": "date", "startTime": "start_time", "creat
 DEFAULT_SORT: tuple[SortKey, ...] = (("date", False), ("start_time", False))
 
 T = TypeVar("T", ReservationDraft, ReservationChanges)
+
+# The text rule: characters no style can carry faithfully. C0/C1 controls and DEL (XML 1.0 cannot hold
+# most of them, terminals act on them), unpaired surrogates (not Unicode scalar values: no UTF-8 encoder
+# accepts them), and the 66 noncharacters (U+FDD0..U+FDEF and the last two code points of every plane).
+_NONCHARACTERS = r"\ufdd0-\ufdef" + "".join(rf"\U{plane:04x}fffe\U{plane:04x}ffff" for plane in range(0x11))
+_FORBIDDEN_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff" + _NONCHARACTERS + "]")
+# Free-text fields (purpose, cancel reason) may hold line breaks; nothing else of C0.
+_FORBIDDEN_MULTILINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff" + _NONCHARACTERS + "]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+MULTILINE_FIELDS = frozenset({"purpose", "reason"})
 
 
 def wire(name: str) -> str:
@@ -65,6 +77,35 @@ def changes_from_patch(body: Mapping[str, Any]) -> ReservationChanges:
     return from_mapping(ReservationChanges, {k: ("" if v is None else v) for k, v in body.items()})
 
 
+def clean_text(name: str, value: str) -> str:
+    """The one text rule of every style: Unicode scalar values without controls or noncharacters, in NFC.
+
+    Refused text is INVALID_PROPERTY naming the field (reason ``text``); lengths are counted on the result.
+    """
+    forbidden = _FORBIDDEN_MULTILINE if name in MULTILINE_FIELDS else _FORBIDDEN_TEXT
+    if forbidden.search(value):
+        raise invalid(name, "text")
+    return unicodedata.normalize("NFC", value)
+
+
+def search_key(value: str) -> str:
+    """How names are compared when searching: NFC, then case-folded (so "ZOË" finds "Zoë", however spelled).
+
+    Stores keep this beside the name (memory compares it, SQLite and PostgreSQL index a column of it),
+    so all three find the same reservations.
+    """
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+
+
+def identifier(name: str, value: object) -> str:
+    """An id from a caller (roomId, reservationId): a string within the text rule, else INVALID_PROPERTY."""
+    if not isinstance(value, str):
+        raise invalid(name, "type")
+    if _FORBIDDEN_TEXT.search(value):
+        raise invalid(name, "text")
+    return value
+
+
 def text(name: str, value: object, *, minimum: int, maximum: int, required: bool) -> str | None:
     if value is None:
         if required:
@@ -72,7 +113,7 @@ def text(name: str, value: object, *, minimum: int, maximum: int, required: bool
         return None
     if not isinstance(value, str):
         raise invalid(name, "type")
-    stripped = value.strip()
+    stripped = clean_text(name, value).strip()
     if not minimum <= len(stripped) <= maximum:
         raise invalid(name, "length", min=minimum, max=maximum)
     return stripped
@@ -162,3 +203,51 @@ def idempotency_key(value: str | None) -> str | None:
             field="idempotencyKey", params={"reason": "length", "min": 1, "max": IDEMPOTENCY_KEY_MAX}
         )
     return value
+
+
+def _first_unencodable(value: object, name: str | None) -> str | None:
+    """The name of the member holding the first string with an unpaired surrogate, if any."""
+    if isinstance(value, str):
+        return name if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return key.encode("utf-8", "backslashreplace").decode()
+            found = _first_unencodable(item, key)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _first_unencodable(item, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def refuse_unpaired_surrogates(data: object) -> None:
+    """INVALID_PROPERTY naming the member of decoded JSON whose string holds an unpaired surrogate."""
+    field = _first_unencodable(data, None)
+    if field is not None:
+        raise InvalidProperty(field=field or "body", params={"reason": "text"})
+
+
+def json_document(body: bytes | str, *, text_rule: bool = True) -> Any:
+    """Decode JSON the way every JSON style must: well-formed (MALFORMED_REQUEST otherwise, NaN included),
+    and a string escaping an unpaired surrogate (``"\\ud800"``: well-formed JSON, but not text) is
+    INVALID_PROPERTY naming its member, as the text rule says for every other refused character.
+
+    Adapters may decode with a faster parser first and call this when it refuses a body, so that
+    what they answer is the same as here. ``text_rule=False`` leaves that check to the caller
+    (refuse_unpaired_surrogates), e.g. to read a request id first.
+    """
+    try:
+        data = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise MalformedRequest(params={"reason": "syntax"}) from None
+    if text_rule:
+        refuse_unpaired_surrogates(data)
+    return data

@@ -8,8 +8,10 @@ resolvers. WebSockets go to strawberry's own ASGI view, which speaks the subscri
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
@@ -42,10 +44,13 @@ from services.core.errors import (
     Unauthenticated,
 )
 from services.core.ratelimit import quota_header_pairs, refusal_header_pairs
+from services.core.validation import json_document
 from services.graphql.context import RosettaContext
+from services.graphql.cost import operation_cost, select_operation
 from services.graphql.errors import (
     format_error,
     format_rosetta,
+    limit_exceeded,
     method_not_supported,
     negotiate,
     operation_needs_post,
@@ -211,6 +216,7 @@ class GraphQLApp:
         self.schema = build_schema(options)
         self.subscriptions = SubscriptionView(self.schema, api, options, guard)
         self.graphiql = graphiql_html().encode() if options.graphiql else None
+        self.worker = WorkerLoop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -219,7 +225,7 @@ class GraphQLApp:
             await self.subscriptions(scope, receive, send)
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        accept_language = accept = b""
+        accept_language = accept = content_type = b""
         authorization = api_key = None
         content_length = -1
         for name, value in scope["headers"]:
@@ -227,6 +233,8 @@ class GraphQLApp:
                 accept_language = value
             elif name == b"accept":
                 accept = value
+            elif name == b"content-type":
+                content_type = value
             elif name == b"content-length":
                 content_length = int(value) if value.isdigit() else -1
             elif name == b"authorization":
@@ -253,6 +261,14 @@ class GraphQLApp:
                     challenge = ((b"www-authenticate", b'Bearer realm="rosetta"'),)
                     raise _RequestRejected(401, error, challenge) from None
             if method == "POST":
+                if not _is_json(content_type):
+                    # Browsers send text/plain, forms and multipart cross-site without asking (no CORS
+                    # preflight): only JSON bodies are read, so no other site's page can run a mutation.
+                    raise _RequestRejected(
+                        415,
+                        MalformedRequest(field="Content-Type", params={"reason": "media_type"}),
+                        ((b"accept-post", b"application/json"),),
+                    )
                 query, variables, operation_name = await self._read_post(receive, content_length)
                 allowed = _HTTP_OPERATIONS
             elif method == "GET":
@@ -282,15 +298,42 @@ class GraphQLApp:
         language: str,
         principal: Principal = TRUSTED,
     ) -> dict[str, Any]:
-        context = RosettaContext(self.api, language, guard=self.guard, principal=principal)
+        # Queries run under a wall-clock limit; a mutation is never cut off between its write and its answer.
+        is_query, spent = _plan(self.schema, query, variables, operation_name)
+        limit = self.options.max_seconds if is_query else None
         try:
-            result = await self.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-            )
+            async with asyncio.timeout(limit):
+                if spent >= self.options.offload_cost:
+                    # Big answers are built on the GraphQL worker loop (its own thread), so building them
+                    # never holds this loop: every other request of every style goes on meanwhile.
+                    result = await self.worker.run(
+                        lambda bridge: self.schema.execute(
+                            query,
+                            variable_values=variables,
+                            context_value=RosettaContext(
+                                bridge(self.api),
+                                language,
+                                guard=bridge(self.guard) if self.guard is not None else None,
+                                principal=principal,
+                            ),
+                            operation_name=operation_name,
+                            allowed_operation_types=allowed,
+                        )
+                    )
+                else:
+                    result = await self.schema.execute(
+                        query,
+                        variable_values=variables,
+                        context_value=RosettaContext(
+                            self.api, language, guard=self.guard, principal=principal
+                        ),
+                        operation_name=operation_name,
+                        allowed_operation_types=allowed,
+                    )
+        except TimeoutError:
+            log.warning("a GraphQL query was stopped after %s s", limit)
+            slow = limit_exceeded("too_slow", self.options.max_seconds)
+            return {"errors": [format_rosetta(slow, language)]}
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.SUBSCRIPTION:
                 raise _RequestRejected(400, subscription_needs_websocket()) from None
@@ -341,10 +384,7 @@ class GraphQLApp:
             if len(body) > limit:
                 raise _RequestRejected(413, PayloadTooLarge(params={"limit": limit}))
             more = message.get("more_body", False)
-        try:
-            data = orjson.loads(body)
-        except ValueError:
-            raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"})) from None
+        data = _json(body)
         if not isinstance(data, dict):
             raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"}))
         return _request_fields(data)
@@ -365,12 +405,31 @@ def _read_params(query_string: bytes) -> tuple[str, dict[str, Any] | None, str |
     data: dict[str, Any] = dict(params)
     if "variables" in params:
         try:
-            data["variables"] = orjson.loads(params["variables"])
-        except ValueError:
+            data["variables"] = _json(params["variables"])
+        except _RequestRejected as rejected:
+            if rejected.error.code != "MALFORMED_REQUEST":
+                raise
             raise _RequestRejected(
                 400, InvalidProperty(field="variables", params={"reason": "type"})
             ) from None
     return _request_fields(data)
+
+
+def _is_json(content_type: bytes) -> bool:
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or media_type.endswith(b"+json")
+
+
+def _json(body: bytes | str) -> Any:
+    """orjson first (fast); what it refuses is decided by the core's JSON rule, as in every JSON style
+    (a string escaping an unpaired surrogate is INVALID_PROPERTY naming its member, not a syntax error)."""
+    try:
+        return orjson.loads(body)
+    except ValueError:
+        try:
+            return json_document(body)
+        except RosettaError as error:
+            raise _RequestRejected(400, error) from None
 
 
 def _request_fields(data: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
@@ -386,6 +445,85 @@ def _request_fields(data: dict[str, Any]) -> tuple[str, dict[str, Any] | None, s
     if operation_name is not None and not isinstance(operation_name, str):
         raise _RequestRejected(400, InvalidProperty(field="operationName", params={"reason": "type"}))
     return query, variables, operation_name
+
+
+def _plan(
+    schema: RosettaSchema, query: str, variables: dict[str, Any] | None, operation_name: str | None
+) -> tuple[bool, int]:
+    """Whether the operation is a query, and its cost (0 when it will be refused before it runs)."""
+    try:
+        document, errors = schema.documents.get(query)
+    except GraphQLError:
+        return False, 0  # not even parsed: refused before anything runs
+    operation = select_operation(document, operation_name)
+    is_query = operation is not None and operation.operation.value == "query"
+    return is_query, (0 if errors else operation_cost(document, variables, operation_name))
+
+
+class WorkerLoop:
+    """An event loop in a thread of its own for GraphQL operations whose answers are big.
+
+    Resolvers there call the core through ``CoreBridge``, which runs each call on the server's loop
+    (the store's connections and locks belong to it); only the GraphQL execution itself (resolver
+    scheduling, building the result tree) runs in the worker thread.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="graphql-worker", daemon=True)
+                thread.start()
+                self._loop = loop
+            return self._loop
+
+    async def run(self, operation: Callable[[Callable[[Any], Any]], Awaitable[Any]]) -> Any:
+        """Run ``operation(bridge)`` on the worker loop; ``bridge(obj)`` makes obj's coroutine methods
+        (the core's, the gateway guard's) run on this loop, where their connections and locks live."""
+        bridge = functools.partial(CoreBridge, loop=asyncio.get_running_loop())
+        future = asyncio.run_coroutine_threadsafe(_call(operation, bridge), self._started())
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()  # the time limit (or a disconnect) stops the operation in the worker too
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._loop = None
+
+
+async def _call(operation: Callable[[Callable[[Any], Any]], Awaitable[Any]], bridge: Any) -> Any:
+    return await operation(bridge)
+
+
+class CoreBridge:
+    """The core as seen from the worker loop: every coroutine method runs on the server's loop."""
+
+    def __init__(self, api: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._api = api
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._api, name)
+        if not asyncio.iscoroutinefunction(target):
+            return target
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            future = asyncio.run_coroutine_threadsafe(target(*args, **kwargs), self._loop)
+            try:
+                return await asyncio.wrap_future(future)
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+
+        return call
 
 
 def _before_execution(errors: list[Any]) -> bool:

@@ -16,7 +16,7 @@ unknown field, argument or input field                 INVALID_PROPERTY (that na
 introspection while it is disabled                     INVALID_PROPERTY (``__schema`` / ``__type``)
 required argument or variable not given                MISSING_MANDATORY_PROPERTY (that name)
 a value of the wrong GraphQL type                      INVALID_PROPERTY (the argument or input field)
-depth, alias or token limit exceeded                   INVALID_PROPERTY (``query``): the ``query``
+depth, alias, token or cost limit, or time limit       INVALID_PROPERTY (``query``): the ``query``
                                                        property is readable GraphQL but exceeds a
                                                        limit, so it is a bad value, not a bad body
 too many subscriptions on one WebSocket                RATE_LIMITED
@@ -129,9 +129,10 @@ def _argument_at(error: GraphQLError) -> str | None:
     return found.group(1) if found else None
 
 
-def limit_exceeded(reason: str, maximum: int) -> InvalidProperty:
-    """``reason`` is ``too_deep``, ``too_many_aliases`` or ``too_many_tokens``; rendered per language."""
-    return InvalidProperty(field="query", params={"reason": reason, "max": maximum})
+def limit_exceeded(reason: str, maximum: float, **params: object) -> InvalidProperty:
+    """``reason`` is ``too_deep``, ``too_many_aliases``, ``too_many_tokens``, ``too_costly`` (with ``cost``)
+    or ``too_slow``; rendered per language."""
+    return InvalidProperty(field="query", params={"reason": reason, "max": maximum, **params})
 
 
 def method_not_supported() -> MalformedRequest:

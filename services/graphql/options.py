@@ -17,3 +17,9 @@ class GraphQLOptions:
     allowed_origins: tuple[str, ...] = ()
     max_subscriptions_per_connection: int = 10
     graphiql: bool = True
+    # Bounded operations (README "Robustness"): the cost of services.graphql.cost, computed before
+    # execution, and the wall-clock limit of a query (mutations are never cut off halfway).
+    max_cost: int = 20000
+    max_seconds: float = 5.0
+    # Operations costing at least this run on a worker loop of their own (see app.WorkerLoop).
+    offload_cost: int = 1000

@@ -23,7 +23,8 @@ from services.core import model
 from services.core.access import until_expiry
 from services.core.validation import changes_from_patch, from_mapping
 from services.graphql.context import Info, RosettaContext
-from services.graphql.errors import localize_errors, unexpected
+from services.graphql.cost import operation_cost
+from services.graphql.errors import limit_exceeded, localize_errors, unexpected
 from services.graphql.options import GraphQLOptions
 from services.graphql.permissions import requires
 from services.graphql.types import (
@@ -179,6 +180,8 @@ class Subscription:
 class RosettaSchema(strawberry.Schema):
     """Logs only unexpected failures: catalog errors are answers, not incidents."""
 
+    documents: PreparedDocuments  # the parse/validation cache (set by build_schema)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -207,6 +210,7 @@ class PreparedDocuments:
     """
 
     def __init__(self, options: GraphQLOptions, maxsize: int = 512) -> None:
+        self.max_cost = options.max_cost
         self.standard_rules: tuple[type[ASTValidationRule], ...] = tuple(specified_rules)
         self.protection_rules = protection_rules(options)
         # The lexical-token limit, and the same bound on comments, which the lexer keeps as tokens.
@@ -244,8 +248,17 @@ def _prepared_extension(documents: PreparedDocuments) -> type[SchemaExtension]:
             yield
 
         def on_validate(self) -> Iterator[None]:
-            if self._errors is not None:
-                self.execution_context.pre_execution_errors = list(self._errors)
+            context = self.execution_context
+            if self._errors:
+                context.pre_execution_errors = list(self._errors)
+            elif self._errors is not None and context.graphql_document is not None:
+                # A valid document: refuse it before it runs when it could cost too much.
+                spent = operation_cost(context.graphql_document, context.variables, context.operation_name)
+                if spent > documents.max_cost:
+                    refusal = limit_exceeded("too_costly", documents.max_cost, cost=spent)
+                    context.pre_execution_errors = [GraphQLError(refusal.localized(), original_error=refusal)]
+                else:
+                    context.pre_execution_errors = []
             else:
                 self.execution_context.validation_rules = (
                     documents.standard_rules + documents.protection_rules
@@ -273,6 +286,7 @@ def build_schema(options: GraphQLOptions) -> RosettaSchema:
         extensions=[_prepared_extension(documents)],
     )
     documents.graphql_schema = schema._schema
+    schema.documents = documents
     return schema
 
 

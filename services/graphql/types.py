@@ -13,6 +13,9 @@ import strawberry
 from strawberry.types.unset import UNSET
 
 from services.core import model
+from services.core import validation as check
+from services.core.errors import InvalidProperty
+from services.graphql import cost
 from services.graphql.context import Info
 from services.graphql.permissions import requires
 
@@ -56,12 +59,34 @@ class Room:
         )
 
     @strawberry.field(
-        description="Every reservation of this room, in date order (batched across rooms).",
+        description="This room's reservations in date order, one page at a time (batched across rooms): "
+        f"the first `first` (default {cost.ROOM_RESERVATIONS_DEFAULT}, at most {cost.ROOM_RESERVATIONS_MAX}) "
+        "after the reservation `after` (a reservationId of the previous page), optionally between "
+        "`dateFrom` and `dateTo` (ISO dates, inclusive).",
         permission_classes=[requires("listReservations")],
     )
-    async def reservations(self, info: Info) -> list[Reservation]:
+    async def reservations(
+        self,
+        info: Info,
+        first: int = cost.ROOM_RESERVATIONS_DEFAULT,
+        after: strawberry.ID | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[Reservation]:
+        page = check.whole_number("first", first, minimum=1, maximum=cost.ROOM_RESERVATIONS_MAX)
+        start = check.iso_date("date_from", date_from, required=False)
+        end = check.iso_date("date_to", date_to, required=False)
+        if start and end and start > end:
+            raise check.invalid("date_to", "date_order")
         found = await info.context.room_reservations.load(self.room_id)
-        return [Reservation.from_domain(item) for item in found]
+        if start or end:
+            found = [r for r in found if (not start or r.date >= start) and (not end or r.date <= end)]
+        if after is not None:
+            ids = [r.reservation_id for r in found]
+            if after not in ids:
+                raise InvalidProperty(field="after", params={"reason": "unknown"})
+            found = found[ids.index(after) + 1 :]
+        return [Reservation.from_domain(item) for item in found[:page]]
 
 
 @strawberry.type(description="One reservation of one room for one time slot.")

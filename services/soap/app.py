@@ -7,6 +7,7 @@ with ``run_coroutine_threadsafe`` (see ``CoreBridge``), so there is one loop and
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from a2wsgi import WSGIMiddleware
 
 from services.core.access import Guard, QuotaState
 from services.core.api import ServerApi
-from services.core.errors import RosettaError, Unauthenticated
+from services.core.errors import InternalError, MalformedRequest, RosettaError, Unauthenticated
 from services.core.messages import negotiate
 from services.core.ratelimit import quota_header_pairs, refusal_header_pairs
 from services.soap.auth import credentials_of, operation_of
@@ -36,6 +37,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 WSDL_QUERY = b"wsdl"
+_BODY_MARK = b"Body>"  # every serialized answer, result or Fault, closes a soap:Body
+log = logging.getLogger("rosetta.soap")
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,12 @@ class SoapApp:
         language = negotiate(_header(headers, b"accept-language"))
         # Faults are localized, as in the other HTTP styles: say which language, and that it varies.
         localized = [(b"content-language", language.encode()), (b"vary", b"Accept-Language")]
+        if not _is_xml(_header(headers, b"content-type")):
+            # text/plain, forms and multipart travel cross-site without a CORS preflight: only XML is read.
+            error = MalformedRequest(field="Content-Type", params={"reason": "media_type"})
+            payload = fault_envelope(error, language)
+            await _respond(send, 415, payload, len(payload), localized)
+            return
         extra: dict[str, Any] = {}
         try:
             body = await read_body(receive, headers, self.options.max_body_bytes)
@@ -99,13 +108,36 @@ class SoapApp:
             await _respond(send, FAULT_HTTP_STATUS, payload, len(payload), localized)
             return
 
-        async def send_localized(message: Message) -> None:
+        # spyne's answer is held until complete: one that failed to serialize (spyne then sends an
+        # envelope without a Body) is replaced by a logged Server.INTERNAL Fault, never sent empty.
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def send_checked(message: Message) -> None:
+            nonlocal start
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *localized]}
-            await send(message)
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            answer = b"".join(chunks)
+            headers = [*start.get("headers", ()), *localized]
+            if _BODY_MARK not in answer:
+                log.error("a SOAP answer could not be serialized; sent Server.INTERNAL instead")
+                answer = fault_envelope(InternalError(), language)
+                start = {**start, "status": FAULT_HTTP_STATUS}
+                headers = [(b"content-type", CONTENT_TYPE), *localized]
+            headers = [(k, v) for k, v in headers if k != b"content-length"]
+            headers.append((b"content-length", str(len(answer)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": answer})
 
         await self.spyne(
-            {**scope, ENVELOPE_SCOPE_KEY: envelope, **extra}, _replay(body, receive), send_localized
+            {**scope, ENVELOPE_SCOPE_KEY: envelope, **extra}, _replay(body, receive), send_checked
         )
 
     async def _admit(
@@ -130,6 +162,13 @@ class SoapApp:
 
 def create_app(api: ServerApi, options: SoapOptions, guard: Guard | None = None) -> SoapApp:
     return SoapApp(api, options, guard)
+
+
+def _is_xml(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type in ("text/xml", "application/xml", "application/soap+xml") or media_type.endswith(
+        "+xml"
+    )
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from services.core.errors import ERRORS_BY_CODE, RateLimited, RosettaError
+from services.core.errors import ERRORS_BY_CODE, MalformedRequest, RateLimited, RosettaError
 
 NAMESPACE = "urn:rosetta:reservations:v1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -39,7 +39,17 @@ FAULT_HTTP_STATUS = 500  # SOAP 1.1 §6.2: every Fault travels with HTTP 500
 CONTENT_TYPE = b"text/xml; charset=utf-8"
 
 
+class EnvelopeVersionMismatch(MalformedRequest):
+    """A root element that is not a SOAP 1.1 Envelope (a SOAP 1.2 one, say): SOAP 1.1 §4.4.1 answers it
+    with the ``VersionMismatch`` faultcode; the detail still carries the catalog code MALFORMED_REQUEST."""
+
+    def __init__(self) -> None:
+        super().__init__(params={"reason": "soap_version"})
+
+
 def faultcode_of(error: RosettaError) -> str:
+    if isinstance(error, EnvelopeVersionMismatch):
+        return "VersionMismatch"
     return FAULTCODES.get(error.code, FAULTCODES["INTERNAL"])
 
 

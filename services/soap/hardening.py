@@ -13,7 +13,7 @@ from typing import Any
 from lxml import etree
 
 from services.core.errors import MalformedRequest, PayloadTooLarge
-from services.soap.errors import SOAP_ENV
+from services.soap.errors import SOAP_ENV, EnvelopeVersionMismatch
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -102,6 +102,9 @@ class EnvelopeParser:
             if _has_processing_instruction(root):
                 raise _forbidden()
         if root.tag != _ENVELOPE:
+            tag = etree.QName(root)
+            if tag.localname == "Envelope" and tag.namespace is not None:
+                raise EnvelopeVersionMismatch()  # SOAP 1.2 or another envelope namespace
             raise _syntax()
         soap_body = root.find(_BODY)
         if soap_body is None or len(soap_body) == 0:

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from services.core.model import SEED_ROOMS, Event, Reservation, ReservationStatus, Room
 from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey
+from services.core.validation import search_key
 
 
 def matches(item: Reservation, filters: ReservationFilter) -> bool:
@@ -25,7 +26,7 @@ def matches(item: Reservation, filters: ReservationFilter) -> bool:
         return False
     if filters.date_to is not None and item.date > filters.date_to:
         return False
-    if filters.guest_name is not None and filters.guest_name.casefold() not in item.guest_name.casefold():
+    if filters.guest_name is not None and filters.guest_name not in search_key(item.guest_name):
         return False
     return True
 
@@ -71,6 +72,7 @@ class _Reservations:
         return self._uow.state.reservations.get(reservation_id)
 
     async def add(self, reservation: Reservation) -> None:
+        _storable(reservation)
         self._uow.stage(lambda s: s.reservations.__setitem__(reservation.reservation_id, reservation))
 
     async def update(self, reservation: Reservation) -> None:
@@ -94,6 +96,19 @@ class _Reservations:
         found = [r for r in self._uow.state.reservations.values() if matches(r, filters)]
         ordered = sort_reservations(found, sort)
         return ordered[offset : offset + limit], len(found)
+
+
+def _storable(reservation: Reservation) -> None:
+    """Refuse what SQLite and PostgreSQL cannot store (text that is not UTF-8), as they would: the unit
+    of work then fails before commit and nothing is kept, rather than a record no answer can carry."""
+    for value in (
+        reservation.guest_name,
+        reservation.purpose,
+        reservation.cancel_reason,
+        reservation.room_id,
+    ):
+        if value is not None:
+            value.encode()
 
 
 class _Events:

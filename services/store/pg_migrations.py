@@ -68,6 +68,14 @@ MIGRATIONS: dict[int, str] = {
     -- The client that created a reservation (ownership): NULL when created with authentication off.
     ALTER TABLE reservations ADD COLUMN owner text;
     """,
+    # Search that works in every language: the name's search key (NFC, case-folded) is computed in Python
+    # by the core's search_key (PostgreSQL's lower() depends on the locale); existing rows are backfilled
+    # by the store right after this migration (see SEARCH_KEY_VERSION).
+    4: """
+    ALTER TABLE reservations ADD COLUMN guest_search text NOT NULL DEFAULT '';
+    """,
 }
+
+SEARCH_KEY_VERSION = 4
 
 LATEST_VERSION = max(MIGRATIONS)

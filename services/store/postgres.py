@@ -33,8 +33,9 @@ from psycopg_pool import AsyncConnectionPool
 from services.core.errors import ReservationConflict, ReservationNotFound, VersionMismatch
 from services.core.model import SEED_ROOMS, Event, Reservation, ReservationStatus, Room
 from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey
-from services.store.pg_migrations import LATEST_VERSION, MIGRATIONS
-from services.store.sqlite import COLUMNS, filter_clause, order_clause
+from services.core.validation import search_key
+from services.store.pg_migrations import LATEST_VERSION, MIGRATIONS, SEARCH_KEY_VERSION
+from services.store.sqlite import COLUMNS, WRITE_COLUMNS, filter_clause, order_clause
 
 if TYPE_CHECKING:
     from services.store.pg_notifier import PgNotifier
@@ -107,6 +108,7 @@ def _values(r: Reservation) -> tuple[Any, ...]:
         r.created_at,
         r.updated_at,
         r.owner,
+        search_key(r.guest_name),
     )
 
 
@@ -116,10 +118,10 @@ def _conflict(r: Reservation) -> ReservationConflict:
     )
 
 
-_INSERT_RESERVATION = f"INSERT INTO reservations ({COLUMNS}) VALUES ({', '.join(['%s'] * 14)})"
+_INSERT_RESERVATION = f"INSERT INTO reservations ({WRITE_COLUMNS}) VALUES ({', '.join(['%s'] * 15)})"
 _UPDATE_RESERVATION = (
     "UPDATE reservations SET "
-    + ", ".join(f"{name} = %s" for name in COLUMNS.split(", ")[1:])
+    + ", ".join(f"{name} = %s" for name in WRITE_COLUMNS.split(", ")[1:])
     + " WHERE reservation_id = %s AND version = %s"
 )
 _APPEND_EVENT = """
@@ -446,6 +448,8 @@ class PostgresStore:
                     await conn.execute(
                         sql.SQL(MIGRATIONS[version]).format(ext=sql.Identifier(extension_schema))
                     )
+                    if version == SEARCH_KEY_VERSION:
+                        await _backfill_search_keys(conn)
                     await conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 if self._rooms:
                     async with conn.cursor() as cur:
@@ -463,6 +467,18 @@ class PostgresStore:
     async def ping(self) -> None:
         async with self.pool.connection(timeout=5.0) as conn:
             await conn.execute("SELECT 1")
+
+
+async def _backfill_search_keys(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Fill ``guest_search`` of rows written before it existed (the core computes the key, in Python)."""
+    cur = await conn.execute("SELECT reservation_id, guest_name FROM reservations")
+    rows = await cur.fetchall()
+    if rows:
+        async with conn.cursor() as update:
+            await update.executemany(
+                "UPDATE reservations SET guest_search = %s WHERE reservation_id = %s",
+                [(search_key(name), reservation_id) for reservation_id, name in rows],
+            )
 
 
 async def _btree_gist_schema(conn: psycopg.AsyncConnection[Any]) -> str:

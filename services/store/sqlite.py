@@ -27,8 +27,9 @@ from services.core.model import (
     parse_timestamp,
 )
 from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey
+from services.core.validation import search_key
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -72,7 +73,13 @@ MIGRATIONS: dict[int, str] = {
     """,
     2: """
     -- The client that created a reservation (ownership): NULL when created with authentication off.
-    ALTER TABLE reservations ADD COLUMN owner TEXT
+    ALTER TABLE reservations ADD COLUMN owner TEXT;
+    """,
+    # Search that works in every language: the name's search key (NFC, case-folded), computed in Python
+    # by the core's search_key so memory, SQLite and PostgreSQL find the same reservations.
+    3: """
+    ALTER TABLE reservations ADD COLUMN guest_search TEXT NOT NULL DEFAULT '';
+    UPDATE reservations SET guest_search = rosetta_search_key(guest_name);
     """,
 }
 
@@ -80,6 +87,8 @@ COLUMNS = (
     "reservation_id, room_id, guest_name, date, start_time, end_time, attendees, purpose, "
     "status, cancel_reason, version, created_at, updated_at, owner"
 )
+# What writes set: the columns read back, and the search key derived from the name.
+WRITE_COLUMNS = COLUMNS + ", guest_search"
 SORT_COLUMNS = {"date": "date", "start_time": "start_time", "created_at": "created_at"}
 
 
@@ -118,6 +127,7 @@ def _values(r: Reservation) -> tuple[Any, ...]:
         format_timestamp(r.created_at),
         format_timestamp(r.updated_at),
         r.owner,
+        search_key(r.guest_name),
     )
 
 
@@ -149,9 +159,10 @@ def filter_clause(filters: ReservationFilter, placeholder: str = "?") -> tuple[s
         clauses.append(f"date <= {placeholder}")
         params.append(filters.date_to)
     if filters.guest_name is not None:
+        # Both sides are search keys (core.validation.search_key), so a plain substring test suffices.
         escaped = filters.guest_name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(f"lower(guest_name) LIKE {placeholder} ESCAPE '\\'")
-        params.append(f"%{escaped.lower()}%")
+        clauses.append(f"guest_search LIKE {placeholder} ESCAPE '\\'")
+        params.append(f"%{escaped}%")
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -205,11 +216,11 @@ class _Reservations:
 
     async def add(self, reservation: Reservation) -> None:
         self._db.execute(
-            f"INSERT INTO reservations ({COLUMNS}) VALUES ({', '.join('?' * 14)})", _values(reservation)
+            f"INSERT INTO reservations ({WRITE_COLUMNS}) VALUES ({', '.join('?' * 15)})", _values(reservation)
         )
 
     async def update(self, reservation: Reservation) -> None:
-        names = COLUMNS.split(", ")[1:]
+        names = WRITE_COLUMNS.split(", ")[1:]
         assignments = ", ".join(f"{name} = ?" for name in names)
         values = _values(reservation)
         self._db.execute(
@@ -340,6 +351,7 @@ class SqliteStore:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=10000")
+        db.create_function("rosetta_search_key", 1, search_key, deterministic=True)
         try:
             self._migrate(db)
         except BaseException:

@@ -22,6 +22,7 @@ import types
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple, cast
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -49,7 +50,12 @@ from services.core.errors import (
 )
 from services.core.messages import negotiate
 from services.core.model import WIRE_NAMES, Event, ReservationDraft, ReservationQuery, format_timestamp
-from services.core.validation import changes_from_patch, from_mapping
+from services.core.validation import (
+    changes_from_patch,
+    from_mapping,
+    json_document,
+    refuse_unpaired_surrogates,
+)
 from services.websocket import protocol
 from services.websocket.protocol import RequestId
 
@@ -66,6 +72,9 @@ class WebSocketOptions:
     max_subscriptions: int = 16  # per connection
     send_queue_limit: int = 256  # pushed event frames waiting to be written, per connection
     slow_consumer_seconds: float = 2.0  # how long a full send queue may stay full before giving up
+    # Browser pages on these origins may connect, besides pages of the server's own origin; clients
+    # that send no Origin (not browsers) always may. Browsers apply no CORS to WebSockets.
+    allowed_origins: tuple[str, ...] = ()
 
 
 # -- the request types -----------------------------------------------------------------------
@@ -422,12 +431,21 @@ class Connection:
         try:
             if text is None:  # binary frames are not part of rosetta.v1
                 raise MalformedRequest(params={"reason": "syntax"})
+            lenient = False
             try:
                 frame = protocol.decode(text)
             except ValueError:
-                raise MalformedRequest(params={"reason": "syntax"}) from None
+                # Well-formed JSON orjson refuses holds unpaired surrogates: the core's rule names the member.
+                frame = json_document(text, text_rule=False)
+                lenient = True
             if not isinstance(frame, dict):
                 raise MalformedRequest(params={"reason": "syntax"})
+            if lenient:
+                given = frame.get("id")
+                # Only an id an answer can carry back is echoed.
+                ok = isinstance(given, int) and not isinstance(given, bool) or isinstance(given, str)
+                request_id = given if ok and str(given).isprintable() else None
+                refuse_unpaired_surrogates(frame)
             request_id = frame.get("id")
             if request_id is None:
                 raise MalformedRequest(field="id", params={"reason": "syntax"})
@@ -626,6 +644,13 @@ class WebSocketApp:
             return
         websocket = WebSocket(scope, receive, send)
         language = self._language(websocket)
+        origin = websocket.headers.get("origin")
+        if not origin_allowed(origin, websocket.headers.get("host"), self.options.allowed_origins):
+            log.info("WebSocket handshake from origin %r refused", origin)
+            await self._refuse_handshake(
+                websocket, 403, MalformedRequest(field="Origin", params={"reason": "origin"}), language
+            )
+            return
         if protocol.SUBPROTOCOL not in scope.get("subprotocols", ()):
             await self._refuse(websocket, language)
             return
@@ -666,19 +691,37 @@ class WebSocketApp:
         headers = {"Content-Language": language, "WWW-Authenticate": 'Bearer realm="rosetta"'}
         await websocket.send_denial_response(Response(body, 401, headers, media_type="application/json"))
 
-    @staticmethod
-    async def _refuse(websocket: WebSocket, language: str) -> None:
-        if "websocket.http.response" not in websocket.scope.get("extensions", {}):
-            await websocket.close(protocol.CLOSE_POLICY)
-            return
+    @classmethod
+    async def _refuse(cls, websocket: WebSocket, language: str) -> None:
         error = MalformedRequest(
             field="Sec-WebSocket-Protocol",
             params={"reason": "subprotocol", "subprotocol": protocol.SUBPROTOCOL},
         )
+        await cls._refuse_handshake(websocket, 400, error, language)
+
+    @staticmethod
+    async def _refuse_handshake(
+        websocket: WebSocket, status: int, error: MalformedRequest, language: str
+    ) -> None:
+        """An HTTP refusal of the handshake (a policy close where the server cannot send one)."""
+        if "websocket.http.response" not in websocket.scope.get("extensions", {}):
+            await websocket.close(protocol.CLOSE_POLICY)
+            return
         body = protocol.error_frame(None, error, language).encode()
         await websocket.send_denial_response(
-            Response(body, 400, {"Content-Language": language}, media_type="application/json")
+            Response(body, status, {"Content-Language": language}, media_type="application/json")
         )
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """A handshake without Origin (not a browser), from the server's own origin, or from a listed one."""
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if origin in (o.lower() for o in allowed):
+        return True
+    parsed = urlsplit(origin)
+    return host is not None and parsed.scheme in ("http", "https") and parsed.netloc == host.strip().lower()
 
 
 def create_app(api: ServerApi, options: WebSocketOptions, guard: Guard | None = None) -> WebSocketApp:

@@ -32,10 +32,16 @@ def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
     failures: list[str] = []
     opened.on("pageerror", lambda error: failures.append(str(error)))
     opened.goto(server.base_url + "/playground")
-    opened.wait_for_function("document.body.dataset.ready === 'true'")
+    ready(opened)
     yield opened
     context.close()
     assert failures == [], f"script errors on the page: {failures}"
+
+
+def ready(page: Page) -> None:
+    # A selector wait, not wait_for_function: the pages' Content-Security-Policy forbids eval, which
+    # Playwright's function polling needs.
+    page.wait_for_selector("body[data-ready='true']", state="attached")
 
 
 def run(page: Page, operation: str, **inputs: str) -> dict[str, tuple[str, str]]:
@@ -45,7 +51,7 @@ def run(page: Page, operation: str, **inputs: str) -> dict[str, tuple[str, str]]
     for name, value in inputs.items():
         page.fill(f"#{name}", value)
     page.click("text=Run in every style")
-    page.wait_for_function(f"document.body.dataset.runs === '{runs + 1}'", timeout=20_000)
+    page.wait_for_selector(f"body[data-runs='{runs + 1}']", state="attached", timeout=20_000)
     return {
         style: (
             page.get_attribute(f"#panel-{style}", "data-outcome") or "",
@@ -102,7 +108,7 @@ def test_get_room_shows_the_room_in_every_style_and_no_webhook(page: Page) -> No
 
 def test_an_unknown_room_shows_each_style_s_error(page: Page) -> None:
     page.click("text=Try an error: unknown room")  # getRoom with roomId room-zz
-    page.wait_for_function("document.body.dataset.runs === '1'", timeout=20_000)
+    page.wait_for_selector("body[data-runs='1']", state="attached", timeout=20_000)
     panels = {style: page.inner_text(f"#panel-{style} .summary") for style in PANELS}
     message = core_message("en", "room-zz")
 
@@ -188,7 +194,7 @@ def test_styles_this_process_does_not_serve_are_shown_as_unavailable(browser: Br
         context = browser.new_context(viewport={"width": 1600, "height": 1300})
         opened = context.new_page()
         opened.goto(partial.base_url + "/playground")
-        opened.wait_for_function("document.body.dataset.ready === 'true'")
+        ready(opened)
         panels = run(opened, "createReservation", date="2033-04-01")
         context.close()
 
@@ -197,3 +203,21 @@ def test_styles_this_process_does_not_serve_are_shown_as_unavailable(browser: Br
         assert panels[style] == ("unavailable", f"{name} is not served by this process"), style
     # The change made an event, but no webhook goes anywhere from a process that does not serve them.
     assert panels["webhooks"][0] == "unavailable", panels["webhooks"]
+
+
+@pytest.mark.parametrize(
+    ("path", "rendered"), [("/graphql", ".graphiql-container"), ("/docs", ".swagger-ui")]
+)
+def test_graphiql_and_swagger_ui_work_offline_under_the_content_security_policy(
+    browser: Browser, server: LiveServer, path: str, rendered: str
+) -> None:
+    context = browser.new_context()
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    response = opened.goto(server.base_url + path, wait_until="load")
+    assert response is not None and "content-security-policy" in response.headers
+    opened.wait_for_selector(rendered, timeout=20_000)
+    context.close()
+    assert problems == [], problems

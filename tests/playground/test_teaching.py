@@ -4,6 +4,7 @@ the events tab, the fault banner, GraphiQL links, and what runs where."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -30,7 +31,7 @@ def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
     failures: list[str] = []
     opened.on("pageerror", lambda error: failures.append(str(error)))
     opened.goto(server.base_url + "/playground")
-    opened.wait_for_function("document.body.dataset.ready === 'true'")
+    opened.wait_for_selector("body[data-ready='true']", state="attached")
     yield opened
     context.close()
     assert failures == [], f"script errors on the page: {failures}"
@@ -39,7 +40,7 @@ def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
 def _click_and_wait(page: Page, selector: str) -> None:
     runs = int(page.evaluate("document.body.dataset.runs || '0'"))
     page.click(selector)
-    page.wait_for_function(f"document.body.dataset.runs === '{runs + 1}'", timeout=30_000)
+    page.wait_for_selector(f"body[data-runs='{runs + 1}']", state="attached", timeout=30_000)
 
 
 def _summary(page: Page, metric: str) -> dict[str, str]:
@@ -102,6 +103,15 @@ def test_reset_restores_the_defaults_and_clears_the_panels(page: Page) -> None:
     assert _summary(page, "status")["rest"] == "—"
 
 
+def wait_until(page: Page, expression: str, timeout: float = 20.0) -> None:
+    """Poll an expression from the test side: the page's Content-Security-Policy forbids eval, which
+    Playwright's wait_for_function needs inside the page."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)
+
+
 def test_int64_as_a_string_is_explained(page: Page) -> None:
     page.select_option("#operation", "createReservation")  # attendees is an int64 in the proto
     _click_and_wait(page, "#run")
@@ -112,15 +122,13 @@ def test_the_events_tab_shows_one_change_arriving_in_every_push_style(page: Page
     page.click("#tab-events")
     assert page.is_visible("#events-table") and not page.is_visible("#panels")
     page.click("#events-subscribe")
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('#events-table .state')]"
         ".every(cell => /open|polling/.test(cell.textContent))",
-        timeout=20_000,
     )
     page.click("#events-change")
-    page.wait_for_function(
-        "document.querySelectorAll('#events-table tr[data-arrived=true]').length === 6", timeout=20_000
-    )
+    wait_until(page, "document.querySelectorAll('#events-table tr[data-arrived=true]').length === 6")
     for lane in PANELS:
         row = f'#events-table tr[data-lane="{lane}"]'
         assert "reservation.created" in page.inner_text(f"{row} .event"), lane

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from gateway.app import Runtime, build_app, build_runtime
+from gateway.protection import server_options
 from gateway.settings import Settings
 
 
@@ -90,6 +91,7 @@ def live_server(**overrides: Any) -> Iterator[LiveServer]:
         ws="websockets-sansio",
         ws_max_size=settings.ws_max_frame_bytes,
         ws_ping_interval=settings.ws_ping_interval,
+        **server_options(settings.header_timeout),
     ):
         grpc_target = f"127.0.0.1:{runtime.grpc_port}" if runtime.grpc_port else None
         yield LiveServer(f"http://127.0.0.1:{port}", port, grpc_target, runtime, settings)

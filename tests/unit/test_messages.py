@@ -34,6 +34,7 @@ EXAMPLE_PARAMS = {
     "limit": 1024,
     "min": 1,
     "max": 100,
+    "cost": 150,
     "allowed": "a, b",
     "subscriptionId": "whs_x",
     "deliveryId": "msg_x",
