@@ -119,4 +119,8 @@ def main(argv: list[str]) -> int:
 
     print_table(outcome, summarize(outcome), console)
     console.print(f"  written: {', '.join(str(path) for path in paths.values())}")
+    if "chart" not in paths:
+        from bench.report import CHART_HINT
+
+        console.print(f"  {CHART_HINT}")
     return 0 if outcome.measurements else 1

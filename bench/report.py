@@ -259,5 +259,13 @@ def write_all(outcome: Outcome, out_dir: Path) -> dict[str, Path]:
     }
     paths["json"].write_text(json.dumps(document, indent=2, default=str))
     paths["markdown"].write_text(markdown(outcome, rows))
-    chart(rows, paths["chart"])
+    try:
+        chart(rows, paths["chart"])
+    except ModuleNotFoundError as exc:  # the chart is an optional extra: the runtime image lacks it
+        if exc.name is None or exc.name.partition(".")[0] != "matplotlib":
+            raise
+        del paths["chart"]
     return paths
+
+
+CHART_HINT = "no chart drawn: matplotlib is not installed (pip install 'rosetta[chart]')"
