@@ -316,7 +316,8 @@ async def test_a_postgres_restart_under_traffic_every_style_answers_within_30_s_
 
     assert set(recovered) == set(STYLES), f"answered again: {recovered}; failures: {failures}"
     assert all(seconds <= 30 for seconds in recovered.values()), recovered
-    assert not [f for f in failures if f[1] == "INTERNAL"], failures
+    # The core re-runs what the restart interrupted: clients see slower answers, never an error.
+    assert failures == []
     # Nothing lost: every reservation a client was told about exists, each has its event, the
     # event log's sequence has no gap, and every one arrived as a verified webhook.
     async with RestClient(EDGE) as rest:
