@@ -26,6 +26,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from services.core.api import ServerApi
 from services.core.errors import (
     InternalError,
     InvalidProperty,
@@ -35,7 +36,6 @@ from services.core.errors import (
     VersionMismatch,
 )
 from services.core.model import Event, Reservation, ReservationDraft, ReservationQuery
-from services.core.service import ReservationService
 from services.core.validation import PAGE_SIZE_MAX, changes_from_patch, from_mapping
 from services.rest import openapi
 from services.rest import representations as rep
@@ -179,7 +179,7 @@ def _reject_constant(name: str) -> Any:
 class RestResources:
     """The handlers of every resource, bound to the one core service."""
 
-    def __init__(self, api: ReservationService, options: RestOptions) -> None:
+    def __init__(self, api: ServerApi, options: RestOptions) -> None:
         self.api = api
         self.options = options
         self.links = rep.Links(options.base_url, webhooks=options.webhooks)
@@ -523,7 +523,7 @@ def _validation_error(error: RequestValidationError) -> RosettaError:
     return malformed_body()
 
 
-def create_app(api: ReservationService, options: RestOptions | None = None) -> FastAPI:
+def create_app(api: ServerApi, options: RestOptions | None = None) -> FastAPI:
     """The REST ASGI app; the gateway mounts it as the fallback for every other path."""
     options = options or RestOptions()
     resources = RestResources(api, options)
