@@ -5,10 +5,12 @@ FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 WORKDIR /app
-# The dependencies first, from pyproject.toml alone, so a code change reuses this layer.
-COPY pyproject.toml README.md ./
-RUN mkdir -p services gateway bench && /opt/venv/bin/pip install . \
+# The dependencies first, from pyproject.toml alone (README.md is only the package's description),
+# so a change to the code or the README reuses this layer.
+COPY pyproject.toml ./
+RUN mkdir -p services gateway bench && touch README.md && /opt/venv/bin/pip install . \
     && /opt/venv/bin/pip uninstall --yes rosetta
+COPY README.md ./
 COPY services ./services
 COPY gateway ./gateway
 COPY bench ./bench

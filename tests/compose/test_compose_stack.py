@@ -118,6 +118,8 @@ def stack() -> Iterator[Stack]:
     LOGS.mkdir(exist_ok=True)
     with LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        for old in LOGS.glob("*.log"):  # this run's logs only
+            old.unlink()
         started = time.monotonic()
         with docker_engine(LOGS / "dockerd.log"):
             engine = time.monotonic()

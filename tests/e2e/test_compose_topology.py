@@ -2,6 +2,13 @@
 process, Debian's nginx with the project's own edge config, the local PostgreSQL as the shared store
 (tests/support/topology.py says what is substituted). The whole conformance matrix runs through the
 edge, and the cross-process promises are checked.
+
+Why it stays beside the real stack (tests/compose/test_compose_stack.py): it needs no engine and runs
+in seconds, so a change to the compose file's commands or environment, or to the edge's routes, fails
+here first; it reaches each process directly (two processes racing for one slot, which the published
+ports alone cannot aim at); and it validates the compose file offline. What only the real stack
+catches: the image itself (build, non-root user, contents), healthchecks and start order, Docker's DNS
+and the edge re-resolving scaled containers, and PostgreSQL restarting under traffic.
 """
 
 from __future__ import annotations
