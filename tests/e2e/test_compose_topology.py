@@ -74,6 +74,19 @@ def test_the_edge_serves_the_landing_page_and_the_contracts(topology: Topology) 
     assert httpx.get(topology.edge_http + "/contracts/reservations.proto").status_code == 200
 
 
+def test_the_edge_refuses_a_body_over_its_limit_with_a_localized_catalog_problem(topology: Topology) -> None:
+    response = httpx.post(
+        topology.edge_http + "/api/v1/reservations",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/json", "Accept-Language": "fr"},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["content-language"] == "fr"
+    problem = response.json()
+    assert problem["code"] == "PAYLOAD_TOO_LARGE" and "1048576 octets" in problem["detail"]
+
+
 EDGE_CASES = [
     pytest.param(target, scenario, id=f"edge-{target}-{scenario.name}")
     for target in EDGE_TARGETS
