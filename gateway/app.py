@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -178,17 +178,27 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
     routes: dict[str, ASGIApp] = {}
     rest_app: ASGIApp | None = None
-    if "rest" in settings.styles:
-        from services.rest.app import RestOptions
+    if "rest" in settings.styles or "webhooks" in settings.styles:
+        # One FastAPI app and one OpenAPI document for REST and the webhook management API.
+        from services.rest.app import Extension, RestOptions
         from services.rest.app import create_app as create_rest
 
+        extensions: list[Extension] = []
+        if "webhooks" in settings.styles:
+            from services.webhooks.api import webhook_operations
+
+            extensions.append(
+                webhook_operations(api("webhooks"), rt.webhook_store(), webhook_options(settings))
+            )
         rest_app = create_rest(
             api("rest"),
             RestOptions(
                 base_url=settings.base_url,
                 max_body_bytes=settings.max_body_bytes,
                 webhooks="webhooks" in settings.styles,
+                resources="rest" in settings.styles,
             ),
+            extensions=extensions,
         )
     if "graphql" in settings.styles:
         from services.graphql.app import GraphQLOptions
@@ -225,13 +235,6 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
                 rate_per_second=settings.ws_rate_per_second,
                 ping_interval=settings.ws_ping_interval,
             ),
-        )
-
-    if "webhooks" in settings.styles:
-        from services.webhooks.app import create_app as create_webhooks
-
-        routes["/api/v1/webhook-subscriptions"] = create_webhooks(
-            api("webhooks"), rt.webhook_store(), webhook_options(settings)
         )
 
     async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
@@ -406,6 +409,3 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
 
     with_lifespan.runtime = rt  # type: ignore[attr-defined]
     return with_lifespan
-
-
-AppFactory = Callable[[Settings], ASGIApp]
