@@ -15,7 +15,7 @@ COPY services ./services
 COPY gateway ./gateway
 COPY bench ./bench
 RUN /opt/venv/bin/pip install --no-deps . \
-    && /opt/venv/bin/pip uninstall --yes pip setuptools wheel
+    && /opt/venv/bin/pip uninstall --yes pip setuptools wheel pbr
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 rosetta

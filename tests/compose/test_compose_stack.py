@@ -163,7 +163,7 @@ def test_every_container_is_healthy_and_the_edge_serves_the_landing_page(stack: 
 def test_the_image_runs_as_a_non_root_user_without_pip_tests_or_chart_libraries(stack: Stack) -> None:
     probe = (
         "import importlib.util as u, os, pathlib; "
-        "print(os.getuid(), [m for m in ('pip', 'setuptools', 'matplotlib', 'numpy', 'PIL', 'pytest') "
+        "print(os.getuid(), [m for m in ('pip', 'setuptools', 'pbr', 'matplotlib', 'numpy', 'PIL', 'pytest') "
         "if u.find_spec(m)], pathlib.Path('/app/tests').exists())"
     )
     out = subprocess.run(
