@@ -25,6 +25,7 @@ from gateway.observability import (
     Scope,
     Send,
 )
+from gateway.quota import Quotas, quotas_from_settings
 from gateway.settings import STYLES, Settings
 from services.core import messages
 from services.core.api import ServerApi
@@ -132,6 +133,7 @@ class Runtime:
     notifier: EventNotifier
     service: ReservationService
     metrics: Metrics
+    quotas: Quotas  # the buckets and stream slots the guard charges (gateway/quota.py)
     grpc_port: int | None = None
     background: list[Any] = field(default_factory=list)
     _webhook_store: Any = None
@@ -166,7 +168,11 @@ def build_runtime(settings: Settings) -> Runtime:
     make_notifier = getattr(store, "notifier", None)
     notifier: EventNotifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
     service = ReservationService(store, notifier=notifier)
-    return Runtime(settings=settings, store=store, notifier=notifier, service=service, metrics=Metrics())
+    metrics = Metrics()
+    quotas = quotas_from_settings(settings, metrics)  # a bad ROSETTA_RATE_LIMIT stops start-up here
+    return Runtime(
+        settings=settings, store=store, notifier=notifier, service=service, metrics=metrics, quotas=quotas
+    )
 
 
 def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
@@ -250,6 +256,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
             "store": "up",
             "styles": sorted(settings.styles),
             "grpcPort": rt.grpc_port,
+            # Redis down is not a 503: by ROSETTA_QUOTA_ON_REDIS_DOWN requests still pass or are refused.
+            "quota": await rt.quotas.health(),
         }
         await _respond(send, 200, json.dumps(body).encode(), "application/json")
 
@@ -330,10 +338,20 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     rt.background.append(close_playground)
 
     landing = resources.files("gateway").joinpath("static/index.html").read_bytes()
+    report = Path(settings.bench_report)
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in ("/", "/index.html"):
-            await _respond(send, 200, landing, "text/html; charset=utf-8")
+            page = landing
+            if report.is_file():  # the latest `rosetta bench` report, when this machine has one
+                link = b'<p><a href="/bench">Latest benchmark report</a> (rosetta bench).</p>'
+                page = landing.replace(b"<!--bench-report-->", link)
+            await _respond(send, 200, page, "text/html; charset=utf-8")
+        elif scope["type"] == "http" and scope["path"] == "/bench":
+            try:
+                await _respond(send, 200, report.read_bytes(), "text/html; charset=utf-8")
+            except OSError:
+                await _problem(send, 404, scope, "no_route")
         elif rest_app is not None:
             await rest_app(scope, receive, send)
         elif scope["type"] == "http":
@@ -386,6 +404,7 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                 await grpc_server.stop(grace=2.0)
             for stop in reversed(rt.background):
                 await stop()
+            await rt.quotas.close()
             await rt.store.close()
 
     async def with_lifespan(scope: Scope, receive: Receive, send: Send) -> None:
