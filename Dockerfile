@@ -1,13 +1,21 @@
 # One image for every Rosetta container: each style, the dispatcher and the webhook inspector.
+# The final stage holds the virtual environment without pip or setuptools, the contracts, and no
+# tests, build tools or chart libraries (the benchmark's chart is the optional extra [chart]).
 FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 WORKDIR /app
-COPY pyproject.toml README.md ./
+# The dependencies first, from pyproject.toml alone (README.md is only the package's description),
+# so a change to the code or the README reuses this layer.
+COPY pyproject.toml ./
+RUN mkdir -p services gateway bench && touch README.md && /opt/venv/bin/pip install . \
+    && /opt/venv/bin/pip uninstall --yes rosetta
+COPY README.md ./
 COPY services ./services
 COPY gateway ./gateway
 COPY bench ./bench
-RUN /opt/venv/bin/pip install .
+RUN /opt/venv/bin/pip install --no-deps . \
+    && /opt/venv/bin/pip uninstall --yes pip setuptools wheel pbr
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 rosetta
@@ -19,6 +27,7 @@ COPY wsdl ./wsdl
 COPY contracts ./contracts
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
     ROSETTA_HOST=0.0.0.0 \
     ROSETTA_PORT=8000 \
     ROSETTA_GRPC_PORT=50051 \

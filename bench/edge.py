@@ -34,8 +34,11 @@ def nginx_binary() -> str | None:
 def render(http_port: int, grpc_port: int, listen_http: int, listen_grpc: int, workdir: Path) -> str:
     """The edge's config for one style's server: every HTTP upstream to it, gRPC to its gRPC port."""
     text = CONF.read_text()
-    text = re.sub(r"server [a-z-]+:8000;", f"server 127.0.0.1:{http_port};", text)
-    text = re.sub(r"server [a-z-]+:50051;", f"server 127.0.0.1:{grpc_port};", text)
+    # The edge names each upstream as `set $name service:port;` (re-resolved when scaled).
+    text = re.sub(r"\b[a-z-]+:8000;", f"127.0.0.1:{http_port};", text)
+    text = re.sub(r"\b[a-z-]+:50051;", f"127.0.0.1:{grpc_port};", text)
+    # One address sends the whole load: the edge's per-address limits would measure themselves.
+    text = re.sub(r"^\s*limit_(conn|req) .*$", "", text, flags=re.MULTILINE)
     text = text.replace("listen 8080;", f"listen 127.0.0.1:{listen_http};")
     text = text.replace("listen 50051 http2;", f"listen 127.0.0.1:{listen_grpc} http2;")
     text = re.sub(r"worker_processes [^;]+;", "worker_processes 1;", text)

@@ -408,7 +408,7 @@ def write_all(outcome: Outcome, out_dir: Path) -> dict[str, Path]:
     }
     if rows and importlib.util.find_spec("matplotlib") is None:
         outcome.skipped["bench.png"] = (
-            "matplotlib is not installed (pip install matplotlib); bench.html has charts"
+            "matplotlib is not installed (pip install 'rosetta[chart]'); bench.html has charts"
         )
     document = {
         "environment": environment(),

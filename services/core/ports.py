@@ -81,6 +81,12 @@ class IdempotencyRecords(Protocol):
     async def put(self, record: IdempotencyRecord) -> None: ...
 
 
+class StoreUnavailable(Exception):
+    """Raised by a unit of work whose connection to the store was lost before it committed (the
+    database restarted, or could not be reached): nothing of it was written, so the use case may
+    safely run again. A failure while committing is not this: its outcome is unknown."""
+
+
 class UnitOfWork(Protocol):
     @property
     def rooms(self) -> RoomRepository: ...

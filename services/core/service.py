@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import hashlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, ParamSpec, Self, TypeVar
 
 from services.core import validation as check
 from services.core.access import TRUSTED, Principal, authorize
@@ -42,6 +45,7 @@ from services.core.ports import (
     IdGenerator,
     ReservationFilter,
     Store,
+    StoreUnavailable,
     UnitOfWork,
 )
 
@@ -67,6 +71,32 @@ IDEMPOTENCY_SCOPE = "reservations"
 STALE_RETRIES = 8
 """How often a change without expectedVersion is re-run on fresh state when a concurrent writer
 committed first (only a store with optimistic writes, PostgreSQL, reports that)."""
+
+
+STORE_RETRY_SECONDS = 25.0
+"""How long a use case is re-run while its unit of work reports the store unavailable (a PostgreSQL
+restart takes a few seconds): the client sees a slower answer, not an error."""
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _retried_while_store_unavailable(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    @functools.wraps(method)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        deadline = time.monotonic() + STORE_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                return await method(*args, **kwargs)
+            except StoreUnavailable:
+                if time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    return run
 
 
 class ReservationService:
@@ -502,3 +532,23 @@ class ReservationService:
     def _published(self, event: Event) -> None:
         if self._notifier is not None:
             self._notifier.published(event.sequence)
+
+
+# Every use case that runs units of work is re-run while the store is unavailable (nothing of a
+# unit of work that lost its connection before committing was written, so re-running is safe).
+for _name in (
+    "list_rooms",
+    "get_room",
+    "get_rooms",
+    "get_reservation",
+    "list_reservations",
+    "search_reservations",
+    "reservations_of_rooms",
+    "create_reservation",
+    "modify_reservation",
+    "cancel_reservation",
+    "check_in_reservation",
+    "watch_events",
+    "last_event_sequence",
+):
+    setattr(ReservationService, _name, _retried_while_store_unavailable(getattr(ReservationService, _name)))

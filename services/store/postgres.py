@@ -32,7 +32,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.core.errors import ReservationConflict, ReservationNotFound, VersionMismatch
 from services.core.model import SEED_ROOMS, Event, Reservation, ReservationStatus, Room
-from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey
+from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey, StoreUnavailable
 from services.core.validation import search_key
 from services.store.pg_migrations import LATEST_VERSION, MIGRATIONS, SEARCH_KEY_VERSION
 from services.store.sqlite import COLUMNS, WRITE_COLUMNS, filter_clause, order_clause
@@ -333,6 +333,7 @@ class PostgresUnitOfWork:
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._committing = False
         self.channel = store.channel
         self.rooms = _Rooms(self)
         self.reservations = _Reservations(self)
@@ -346,7 +347,11 @@ class PostgresUnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._store.pool.getconn()
+        self._committing = False
+        try:
+            self._conn = await self._store.pool.getconn()
+        except psycopg.OperationalError as exc:  # includes the pool's timeout: no server to talk to
+            raise StoreUnavailable(str(exc)) from exc
         return self
 
     async def __aexit__(
@@ -356,12 +361,20 @@ class PostgresUnitOfWork:
         if conn is None:
             return
         try:
-            if conn.info.transaction_status not in _NOT_IN_TRANSACTION:
+            if not conn.broken and conn.info.transaction_status not in _NOT_IN_TRANSACTION:
                 await conn.rollback()
+        except psycopg.OperationalError:
+            if exc is None:
+                raise
         finally:
-            await self._store.pool.putconn(conn)
+            await self._store.pool.putconn(conn)  # a broken connection is discarded by the pool
+        # The server went away (e.g. PostgreSQL restarting) before this unit of work committed:
+        # nothing was written, so the core may run it again. A lost COMMIT is left as it is.
+        if isinstance(exc, psycopg.OperationalError) and conn.broken and not self._committing:
+            raise StoreUnavailable(str(exc)) from exc
 
     async def commit(self) -> None:
+        self._committing = True
         await self.connection.commit()
 
 
@@ -415,6 +428,10 @@ class PostgresStore:
             max_size=self._max_size,
             open=False,
             configure=_configure,
+            # A connection the server closed while it sat in the pool (PostgreSQL restarted) is
+            # replaced at checkout instead of failing the request that borrowed it; while the
+            # server is down, checkout waits for it (up to the pool's timeout) rather than fail.
+            check=AsyncConnectionPool.check_connection,
             name=f"rosetta-{self.schema or 'public'}",
         )
         await pool.open(wait=True, timeout=30.0)

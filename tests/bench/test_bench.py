@@ -156,7 +156,8 @@ def test_the_edge_config_is_the_compose_one_with_local_upstreams(tmp_path: Path)
     from bench.edge import CONF, render
 
     text = render(8001, 50001, 9001, 9002, tmp_path)
-    assert "server 127.0.0.1:8001;" in text and "server 127.0.0.1:50001;" in text
+    assert "set $rest 127.0.0.1:8001;" in text and "set $grpc 127.0.0.1:50001;" in text
+    assert "limit_req zone" not in text and "limit_conn edge_conn" not in text
     assert "listen 127.0.0.1:9001;" in text and "listen 127.0.0.1:9002 http2;" in text
     assert ":8000;" not in text and "access_log off;" in text
     # Everything else (routes, proxy headers, timeouts) is the compose edge's own.

@@ -2,6 +2,13 @@
 process, Debian's nginx with the project's own edge config, the local PostgreSQL as the shared store
 (tests/support/topology.py says what is substituted). The whole conformance matrix runs through the
 edge, and the cross-process promises are checked.
+
+Why it stays beside the real stack (tests/compose/test_compose_stack.py): it needs no engine and runs
+in seconds, so a change to the compose file's commands or environment, or to the edge's routes, fails
+here first; it reaches each process directly (two processes racing for one slot, which the published
+ports alone cannot aim at); and it validates the compose file offline. What only the real stack
+catches: the image itself (build, non-root user, contents), healthchecks and start order, Docker's DNS
+and the edge re-resolving scaled containers, and PostgreSQL restarting under traffic.
 """
 
 from __future__ import annotations
@@ -68,6 +75,19 @@ def test_the_edge_serves_the_landing_page_and_the_contracts(topology: Topology) 
     wsdl = httpx.get(topology.edge_http + "/soap?wsdl")
     assert wsdl.status_code == 200 and f"{topology.edge_http}/soap" in wsdl.text
     assert httpx.get(topology.edge_http + "/contracts/reservations.proto").status_code == 200
+
+
+def test_the_edge_refuses_a_body_over_its_limit_with_a_localized_catalog_problem(topology: Topology) -> None:
+    response = httpx.post(
+        topology.edge_http + "/api/v1/reservations",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/json", "Accept-Language": "fr"},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["content-language"] == "fr"
+    problem = response.json()
+    assert problem["code"] == "PAYLOAD_TOO_LARGE" and "1048576 octets" in problem["detail"]
 
 
 def edge_callers(style: str, topology: Topology) -> Any:

@@ -33,6 +33,7 @@ from services.core.model import (
     ReservationQuery,
     ReservationStatus,
 )
+from services.core.ports import StoreUnavailable
 from services.core.service import ReservationService
 from services.store import open_store
 from services.store.pg_migrations import LATEST_VERSION
@@ -607,3 +608,49 @@ def test_open_store_understands_postgresql_urls() -> None:
     assert isinstance(open_store("postgres://u@h/db"), PostgresStore)
     with pytest.raises(ValueError, match="schema"):
         PostgresStore(DSN, schema="Robert'); DROP TABLE rooms;--")
+
+
+# -- PostgreSQL restarting -----------------------------------------------------------------
+
+
+def terminate(pid: int) -> None:
+    """What a PostgreSQL restart does to a session (only ours: other tests share the server)."""
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_before_a_request_uses_it(
+    schema: str,
+) -> None:
+    store = PostgresStore(DSN, schema=schema, min_size=1, max_size=1)
+    await store.open()
+    try:
+        async with store.pool.connection() as conn:
+            pid = conn.info.backend_pid
+        terminate(pid)
+        service = ReservationService(store, notifier=InProcessNotifier())
+        assert (await service.get_room("room-a")).room_id == "room-a"
+        async with store.pool.connection() as conn:
+            assert conn.info.backend_pid != pid
+    finally:
+        await store.close()
+
+
+async def test_a_unit_of_work_that_loses_its_connection_before_committing_says_the_store_is_unavailable(
+    store: PostgresStore, schema: str
+) -> None:
+    with pytest.raises(StoreUnavailable):
+        async with store.unit_of_work() as uow:
+            terminate(uow.connection.info.backend_pid)
+            await uow.rooms.get("room-a")
+    # ... which the core answers by running the use case again, on a fresh connection.
+    created = await ReservationService(store).create_reservation(draft())
+    assert sql_rows("SELECT reservation_id FROM reservations", schema) == [(created.reservation_id,)]
+
+
+async def test_a_lost_commit_is_not_reported_as_safe_to_run_again(store: PostgresStore) -> None:
+    with pytest.raises(psycopg.OperationalError):
+        async with store.unit_of_work() as uow:
+            await uow.rooms.get("room-a")
+            terminate(uow.connection.info.backend_pid)
+            await uow.commit()

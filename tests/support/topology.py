@@ -33,6 +33,8 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 NGINX_CONF = (ROOT / "gateway" / "nginx" / "nginx.conf").read_text()
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # .ci/run installs Debian's nginx-light
 STYLE_SERVICES = ("rest", "graphql", "grpc", "soap", "websocket")
+NOT_ROSETTA = ("postgres", "redis", "gateway", "migrate")
+REDIS = "redis://127.0.0.1:6379"  # the local Redis stands for the compose service
 CLIENTS = {
     "edge": "reservations:read reservations:write webhooks:manage",
     "reader": "reservations:read",
@@ -87,28 +89,35 @@ def _environment(
         ROSETTA_PORT=str(hosts[name]),
         ROSETTA_GRPC_PORT=str(grpc_ports[name]),
     )
+    if "ROSETTA_REDIS_URL" in env:
+        env["ROSETTA_REDIS_URL"] = env["ROSETTA_REDIS_URL"].replace("redis://redis:6379", REDIS)
     if "ROSETTA_WEBHOOK_ALLOWLIST" in env:  # container names the dispatcher may call
         env["ROSETTA_WEBHOOK_ALLOWLIST"] = "127.0.0.1"
     return {key: _substitute_hosts(value, hosts, grpc_ports) for key, value in env.items()}
 
 
-def _nginx_config(hosts: dict[str, int], grpc_port: int, http_port: int, edge_grpc: int) -> str:
-    text = NGINX_CONF
-    for name, port in hosts.items():
-        text = text.replace(f"server {name}:8000;", f"server 127.0.0.1:{port};")
-    text = text.replace("server grpc:50051;", f"server 127.0.0.1:{grpc_port};")
+def _nginx_config(
+    hosts: dict[str, int], grpc_ports: dict[str, int], http_port: int, edge_grpc: int, *, edge_limits: bool
+) -> str:
+    text = _substitute_hosts(NGINX_CONF, hosts, grpc_ports)
     text = text.replace("listen 8080;", f"listen 127.0.0.1:{http_port};")
     text = text.replace("listen 50051 http2;", f"listen 127.0.0.1:{edge_grpc} http2;")
+    if not edge_limits:  # measuring the edge: every load comes from one address
+        text = re.sub(r"^\s*limit_(conn|req) .*$", "", text, flags=re.MULTILINE)
     return text.replace("/usr/share/nginx/html", str(ROOT / "gateway" / "static"))
 
 
 @contextmanager
 def compose_topology(
-    workdir: Path, *, retry_scale: str = "0.001", extra_env: dict[str, str] | None = None
+    workdir: Path,
+    *,
+    retry_scale: str = "0.001",
+    extra_env: dict[str, str] | None = None,
+    edge_limits: bool = True,
 ) -> Iterator[Topology]:
     """Every compose service as a local process, behind Debian's nginx, on a fresh PostgreSQL schema."""
     services = COMPOSE["services"]
-    hosts = {name: free_port() for name in services if name not in ("postgres", "gateway", "migrate")}
+    hosts = {name: free_port() for name in services if name not in NOT_ROSETTA}
     grpc_ports = {name: free_port() for name in hosts}
     edge_http, edge_grpc = free_port(), free_port()
     with ExitStack() as stack:
@@ -144,7 +153,7 @@ def compose_topology(
         for name in (*STYLE_SERVICES, "webhook-inspector"):
             wait_healthy(f"http://127.0.0.1:{hosts[name]}/healthz", topo.processes[name])
         conf = workdir / "nginx.conf"
-        conf.write_text(_nginx_config(hosts, grpc_ports["grpc"], edge_http, edge_grpc))
+        conf.write_text(_nginx_config(hosts, grpc_ports, edge_http, edge_grpc, edge_limits=edge_limits))
         nginx = subprocess.Popen(
             [NGINX, "-p", str(workdir), "-c", str(conf), "-g", f"daemon off; pid {workdir}/nginx.pid;"],
             stdout=stack.enter_context((workdir / "access.log").open("w")),
@@ -161,7 +170,7 @@ if __name__ == "__main__":
     measuring = {"ROSETTA_ACCESS_LOG": "false", "ROSETTA_WS_RATE_PER_SECOND": "0"}
     with (
         tempfile.TemporaryDirectory() as work,
-        compose_topology(Path(work), retry_scale="1", extra_env=measuring) as topo,
+        compose_topology(Path(work), retry_scale="1", extra_env=measuring, edge_limits=False) as topo,
     ):
         print(f"edge: {topo.edge_http}  gRPC edge: {topo.edge_grpc}")
         for name, port in topo.hosts.items():

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from services.core import service as service_module
 from services.core.errors import (
     CapacityExceeded,
     IdempotencyKeyReused,
@@ -23,8 +24,10 @@ from services.core.model import (
     ReservationQuery,
     ReservationStatus,
 )
+from services.core.ports import StoreUnavailable
 from services.core.service import ReservationService
 from services.core.validation import from_mapping
+from services.store import MemoryStore
 
 
 def draft(**overrides: object) -> ReservationDraft:
@@ -306,3 +309,49 @@ async def test_filters_and_event_types_of_the_wrong_type_are_invalid_properties(
         with pytest.raises(InvalidProperty) as caught:
             await service.watch_events(0, types=types)  # type: ignore[arg-type]
         assert caught.value.field == "types"
+
+
+# -- the store restarting ---------------------------------------------------------------
+
+
+class _StoreGone:
+    """A unit of work whose store cannot be reached (as PostgresUnitOfWork reports it)."""
+
+    async def __aenter__(self) -> _StoreGone:
+        raise StoreUnavailable("connection refused")
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _RestartingStore:
+    """The memory store, unreachable for the first ``failures`` units of work."""
+
+    def __init__(self, inner: object, failures: float) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    def unit_of_work(self) -> object:
+        if self.failures > 0:
+            self.failures -= 1
+            return _StoreGone()
+        return self.inner.unit_of_work()  # type: ignore[attr-defined]
+
+
+async def test_a_use_case_is_run_again_while_the_store_restarts_and_writes_once() -> None:
+    memory = MemoryStore()
+    await memory.open()
+    restarting = _RestartingStore(memory, 3)
+    created = await ReservationService(restarting).create_reservation(draft())  # type: ignore[arg-type]
+    assert restarting.failures == 0
+    page = await ReservationService(memory).list_reservations(ReservationQuery())
+    assert [r.reservation_id for r in page.items] == [created.reservation_id]
+
+
+async def test_a_store_that_stays_unreachable_is_reported_after_the_retry_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(service_module, "STORE_RETRY_SECONDS", 0.3)
+    store = _RestartingStore(MemoryStore(), float("inf"))
+    with pytest.raises(StoreUnavailable):
+        await ReservationService(store).get_room("room-a")  # type: ignore[arg-type]
