@@ -1,4 +1,7 @@
-"""``rosetta bench``: the same operation mix through every style, beside each protocol's bare floor."""
+"""``rosetta bench``: the same operation mix through every style, beside each protocol's bare floor.
+
+``rosetta bench compare A.json B.json``: what changed between two runs.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,26 @@ import random
 from pathlib import Path
 
 from bench.runner import Settings, execute, plan_steps
+from bench.scenarios import NOT_BUILT, SCENARIOS
 from bench.workload import MIXES, STYLES
 
-QUICK = {"duration": 2.0, "warmup": 0.7, "rounds": 1, "mixes": "get", "wire_ops": 20}
-DEFAULTS = {"duration": 3.0, "warmup": 1.0, "rounds": 3, "mixes": ",".join(MIXES), "wire_ops": 40}
+QUICK = {
+    "duration": 1.5,
+    "warmup": 0.5,
+    "rounds": 1,
+    "mixes": "get,list,write",
+    "wire_ops": 20,
+    "iterations": 10,
+}
+DEFAULTS = {
+    "duration": 3.0,
+    "warmup": 1.0,
+    "rounds": 3,
+    "mixes": ",".join(MIXES),
+    "wire_ops": 40,
+    "iterations": 50,
+}
+QUICK_SWEEP = {"duration": 1.0, "warmup": 0.3}
 
 
 def _names(value: str, allowed: tuple[str, ...] | list[str], what: str) -> list[str]:
@@ -27,7 +46,9 @@ def _names(value: str, allowed: tuple[str, ...] | list[str], what: str) -> list[
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rosetta bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="one round, get only, 2 s per run (under 90 s)")
+    p.add_argument(
+        "--quick", action="store_true", help="one round of get, list and write, 1.5 s per run (about 2 min)"
+    )
     p.add_argument(
         "--styles", default="all", help=f"comma-separated subset of {','.join(STYLES)} (default all)"
     )
@@ -55,11 +76,81 @@ def parser() -> argparse.ArgumentParser:
         help="gRPC get/list load: h2load when installed (auto), or the asyncio generator",
     )
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
+    load = p.add_argument_group("open loop (latency at a fixed arrival rate; coordinated omission corrected)")
+    load.add_argument(
+        "--rate", type=float, help="offer this many operations/s to every style and floor (open loop)"
+    )
+    load.add_argument(
+        "--rate-sweep",
+        nargs="?",
+        const="auto",
+        metavar="R1,R2,…",
+        help="each style from a low rate to past saturation (auto: 100/s ×1.5 per step), first mix only",
+    )
+    load.add_argument(
+        "--slo", default="50ms", help="p99 target for the sweep's verdict, e.g. 50ms or 0.2s (default 50ms)"
+    )
+    load.add_argument(
+        "--drain", type=float, default=2.0, help="seconds a late answer may still arrive (default 2)"
+    )
+    more = p.add_argument_group("scenarios and topology")
+    more.add_argument(
+        "--scenario",
+        help="comma-separated scenarios instead of the mixes: " + ", ".join(SCENARIOS) + " (or all)",
+    )
+    more.add_argument("--iterations", type=int, help="repetitions per scenario step (default 50; quick 10)")
+    more.add_argument(
+        "--topology",
+        choices=("direct", "edge"),
+        default="direct",
+        help="edge: also through the compose topology's nginx, the extra hop's cost per style",
+    )
     return p
 
 
+def _scenarios(text: str | None) -> list[str]:
+    if not text:
+        return []
+    for name in text.split(","):
+        if name.strip() in NOT_BUILT:
+            raise argparse.ArgumentTypeError(f"scenario {name.strip()}: {NOT_BUILT[name.strip()]}")
+    return _names(text, list(SCENARIOS), "scenario")
+
+
+def duration_ms(text: str) -> float:
+    """``50ms``, ``0.2s`` or a bare number of milliseconds."""
+    value = text.strip().lower()
+    try:
+        if value.endswith("ms"):
+            return float(value[:-2])
+        if value.endswith("s"):
+            return float(value[:-1]) * 1000
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 50ms or 0.2s)") from None
+
+
+def rates(text: str) -> list[float]:
+    if text == "auto":
+        return []
+    try:
+        found = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r} (try 100,200,400)") from None
+    if not found or any(rate <= 0 for rate in found):
+        raise argparse.ArgumentTypeError(f"rates must be positive: {text!r}")
+    return found
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
-    base = QUICK if args.quick else DEFAULTS
+    base = dict(QUICK if args.quick else DEFAULTS)
+    sweeping = args.rate_sweep is not None
+    if sweeping and args.quick:
+        base.update(QUICK_SWEEP)
+    if args.rate is not None and args.rate <= 0:
+        raise argparse.ArgumentTypeError("--rate must be positive")
+    if sweeping and args.rate is not None:
+        raise argparse.ArgumentTypeError("--rate and --rate-sweep exclude each other")
     styles = _names(args.styles, STYLES, "style")
     if args.target_http or args.target_grpc:
         from bench import capture
@@ -82,10 +173,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
         target_http=args.target_http,
         target_grpc=args.target_grpc,
         grpc_generator=args.grpc_generator,
+        rate=args.rate,
+        rate_sweep=rates(args.rate_sweep) if sweeping else None,
+        slo_ms=duration_ms(args.slo),
+        drain=args.drain,
+        scenarios=_scenarios(args.scenario),
+        scenario_iterations=args.iterations if args.iterations is not None else base["iterations"],
+        topology=args.topology,
     )
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["compare"]:
+        from bench.compare import main as compare_main
+
+        return compare_main(argv[1:])
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -119,4 +221,5 @@ def main(argv: list[str]) -> int:
 
     print_table(outcome, summarize(outcome), console)
     console.print(f"  written: {', '.join(str(path) for path in paths.values())}")
-    return 0 if outcome.measurements else 1
+    measured = outcome.measurements or any(outcome.sweep.values()) or outcome.scenarios.get("results")
+    return 0 if measured else 1

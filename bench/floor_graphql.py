@@ -1,4 +1,4 @@
-"""The GraphQL floor's schema: bare strawberry, one fixed reservation, parse and validation caches.
+"""The GraphQL floor's schema: bare strawberry, one fixed reservation and one fixed page of 20, caches.
 
 Module level and without postponed annotations, so strawberry resolves the types by itself.
 """
@@ -37,9 +37,27 @@ class Reservation:
     updated_at: str
 
 
-def build_app(fixed: DomainReservation) -> Any:
+@strawberry.input(name="ReservationFilter")
+class ReservationFilter:
+    status: str | None = None
+    room_id: strawberry.ID | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    guest_name: str | None = None
+
+
+@strawberry.type
+class ReservationPage:
+    items: list[Reservation]
+    page: int
+    page_size: int
+    total_items: int
+    total_pages: int
+
+
+def _reservation(fixed: DomainReservation) -> Reservation:
     data = fixed.to_dict()
-    answer = Reservation(
+    return Reservation(
         reservation_id=strawberry.ID(fixed.reservation_id),
         room_id=strawberry.ID(fixed.room_id),
         guest_name=fixed.guest_name,
@@ -55,11 +73,28 @@ def build_app(fixed: DomainReservation) -> Any:
         updated_at=data["updatedAt"],
     )
 
+
+def build_app(fixed: DomainReservation, page_items: tuple[DomainReservation, ...] = ()) -> Any:
+    answer = _reservation(fixed)
+    fixed_page = ReservationPage(
+        items=[_reservation(item) for item in page_items], page=1, page_size=20, total_items=30, total_pages=2
+    )
+
     @strawberry.type
     class Query:
         @strawberry.field
         def reservation(self, reservation_id: strawberry.ID) -> Reservation:
             return answer
+
+        @strawberry.field
+        def reservations(
+            self,
+            page: int,
+            page_size: int,
+            filter: ReservationFilter | None = None,  # noqa: A002 - the contract's argument name
+            sort: str | None = None,
+        ) -> ReservationPage:
+            return fixed_page
 
     schema = strawberry.Schema(
         query=Query, extensions=[ParserCache(maxsize=100), ValidationCache(maxsize=100)]

@@ -1,16 +1,19 @@
-"""Floors: one fixed reservation served by a bare server of each protocol, nothing else.
+"""Floors: one fixed reservation (and one fixed page of 20) served by a bare server of each protocol.
 
-``python -m bench.floors KIND PORT`` serves getReservation of that one object, answering the
-very request the style's client sends (same path, query, envelope, message or frame), so a
-style's figure divided by its floor's shows what the adapter and the core add to the library.
+``python -m bench.floors KIND PORT`` serves getReservation of that one object and, for the list
+floors, listReservations of a fixed page of 20 (built once, encoded by the library per request),
+answering the very request the style's client sends (same path, query, envelope, message or
+frame), so a style's figure divided by its floor's shows what the adapter and the core add to the
+library, for like work.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.core.model import Reservation, ReservationStatus
@@ -31,6 +34,17 @@ FIXED = Reservation(
     updated_at=datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC),
 )
 FIXED_DICT = FIXED.to_dict()
+PAGE_ITEMS = tuple(
+    dataclasses.replace(
+        FIXED,
+        reservation_id=f"rsv_floor{index:011d}"[:20].replace("0", "a"),
+        guest_name=f"Guest {index:03d}",
+        date=(datetime(2029, 1, 1) + timedelta(days=index)).date().isoformat(),
+    )
+    for index in range(20)
+)
+PAGE = {"page": 1, "pageSize": 20, "totalItems": 30, "totalPages": 2}
+PAGE_DICT = {"items": [item.to_dict() for item in PAGE_ITEMS], "pagination": PAGE}
 
 # kind -> (the style whose requests it answers, description)
 FLOORS: dict[str, tuple[str, str]] = {
@@ -43,14 +57,16 @@ FLOORS: dict[str, tuple[str, str]] = {
     "websockets": ("websocket", "bare websockets server: parse frame, answer fixed result"),
     "uvicorn-ws": ("websocket", "plain ASGI WebSocket app under uvicorn (websockets-sansio), same answer"),
 }
-# Which floor a style is compared with (gRPC: the faster of the two, chosen at report time).
+# The one floor a style is compared with: the library it is built on (gRPC: grpc.aio, as the servicer).
 FLOOR_OF: dict[str, tuple[str, ...]] = {
     "rest": ("fastapi",),
     "graphql": ("strawberry",),
-    "grpc": ("grpc-aio", "grpc-sync"),
+    "grpc": ("grpc-aio",),
     "soap": ("spyne",),
     "websocket": ("websockets",),
 }
+# The floors that also serve the list page (the extra reference floors answer get only).
+LIST_FLOORS = frozenset({"fastapi", "strawberry", "spyne", "grpc-aio", "grpc-sync", "websockets"})
 
 
 def asgi_app() -> Any:
@@ -80,34 +96,55 @@ def fastapi_app() -> Any:
     async def get_reservation(reservation_id: str) -> dict[str, Any]:
         return FIXED_DICT
 
+    @app.get("/api/v1/reservations")
+    async def list_reservations(page: int = 1, pageSize: int = 20) -> dict[str, Any]:  # noqa: N803
+        return PAGE_DICT
+
     return app
 
 
 def strawberry_app() -> Any:
     from bench.floor_graphql import build_app
 
-    return build_app(FIXED)
+    return build_app(FIXED, PAGE_ITEMS)
 
 
 def spyne_app() -> Any:
     from a2wsgi import WSGIMiddleware
+<<<<<<< HEAD
 
     from services.soap import spyne_compat  # noqa: F401  (makes spyne importable: before any spyne import)
 
     # isort: split
     from spyne import Application, ServiceBase, Unicode, rpc
+=======
+    from spyne import Application, Integer, ServiceBase, Unicode, rpc
+>>>>>>> main
     from spyne.protocol.soap import Soap11
     from spyne.server.wsgi import WsgiApplication
 
     from services.soap.service import NAMESPACE, ReservationType
 
     returned = ReservationType.customize(min_occurs=1, nillable=False)
+    items = ReservationType.customize(min_occurs=0, max_occurs="unbounded", nillable=False)
+    count = Integer(min_occurs=1, nillable=False)
+    text = Unicode(min_occurs=0, nillable=True)
+    number = Integer(min_occurs=0, nillable=True)
     fixed = ReservationType.from_domain(FIXED)
+    page = [ReservationType.from_domain(item) for item in PAGE_ITEMS]
 
     class ReservationService(ServiceBase):
         @rpc(Unicode(min_occurs=0, nillable=True), _returns=returned, _out_variable_name="reservation")
         def GetReservation(ctx, reservationId):  # noqa: N802, N805 - SOAP operation names
             return fixed
+
+        @rpc(
+            text, text, text, text, text, text, number, number,
+            _returns=(items, count, count, count, count),
+            _out_variable_names=("items", "page", "pageSize", "totalItems", "totalPages"),
+        )  # fmt: skip
+        def ListReservations(ctx, status, roomId, dateFrom, dateTo, guestName, sort, page_, pageSize):  # noqa: N802, N803, N805
+            return page, 1, 20, 30, 2
 
     application = Application(
         [ReservationService], tns=NAMESPACE, in_protocol=Soap11(validator=None), out_protocol=Soap11()
@@ -120,6 +157,7 @@ def uvicorn_ws_app() -> Any:
     from services.websocket import protocol
 
     payload = json.dumps(FIXED_DICT, separators=(",", ":"))
+    page = json.dumps(PAGE_DICT, separators=(",", ":"))
     accept = {"type": "websocket.accept", "subprotocol": protocol.SUBPROTOCOL}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -132,7 +170,8 @@ def uvicorn_ws_app() -> Any:
             if message["type"] != "websocket.receive":
                 return
             frame = json.loads(message["text"])
-            text = f'{{"id":{json.dumps(frame.get("id"))},"type":"result","payload":{payload}}}'
+            body = page if frame.get("type") == "listReservations" else payload
+            text = f'{{"id":{json.dumps(frame.get("id"))},"type":"result","payload":{body}}}'
             await send({"type": "websocket.send", "text": text})
 
     return app
@@ -159,16 +198,33 @@ def _grpc_response() -> Any:
     return pb.GetReservationResponse(reservation=translate.reservation_message(FIXED))
 
 
+def _grpc_page() -> Any:
+    """Built once; protobuf serializes it per call (the encoding cost the floor should carry)."""
+    from services.grpc import translate
+    from services.grpc.generated import reservations_pb2 as pb
+
+    return pb.ListReservationsResponse(
+        items=[translate.reservation_message(item) for item in PAGE_ITEMS],
+        page=1,
+        page_size=20,
+        total_items=30,
+        total_pages=2,
+    )
+
+
 def serve_grpc_aio(port: int) -> None:
     import grpc
 
     from services.grpc.generated import reservations_pb2_grpc as pb_grpc
 
-    response = _grpc_response()
+    response, page = _grpc_response(), _grpc_page()
 
     class Servicer(pb_grpc.ReservationServiceServicer):
         async def GetReservation(self, request: Any, context: Any) -> Any:  # noqa: N802
             return response
+
+        async def ListReservations(self, request: Any, context: Any) -> Any:  # noqa: N802
+            return page
 
     async def main() -> None:
         server = grpc.aio.server()
@@ -187,11 +243,14 @@ def serve_grpc_sync(port: int) -> None:
 
     from services.grpc.generated import reservations_pb2_grpc as pb_grpc
 
-    response = _grpc_response()
+    response, page = _grpc_response(), _grpc_page()
 
     class Servicer(pb_grpc.ReservationServiceServicer):
         def GetReservation(self, request: Any, context: Any) -> Any:  # noqa: N802
             return response
+
+        def ListReservations(self, request: Any, context: Any) -> Any:  # noqa: N802
+            return page
 
     server = grpc.server(ThreadPoolExecutor(max_workers=16))
     pb_grpc.add_ReservationServiceServicer_to_server(Servicer(), server)
@@ -206,13 +265,13 @@ def serve_websockets(port: int) -> None:
     from services.websocket import protocol
 
     payload = json.dumps(FIXED_DICT, separators=(",", ":"))
+    page = json.dumps(PAGE_DICT, separators=(",", ":"))
 
     async def handler(connection: Any) -> None:
         async for message in connection:
             frame = json.loads(message)
-            await connection.send(
-                f'{{"id":{json.dumps(frame.get("id"))},"type":"result","payload":{payload}}}'
-            )
+            body = page if frame.get("type") == "listReservations" else payload
+            await connection.send(f'{{"id":{json.dumps(frame.get("id"))},"type":"result","payload":{body}}}')
 
     async def main() -> None:
         async with serve(

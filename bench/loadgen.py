@@ -50,6 +50,8 @@ class Spec:
     templates: Templates
     seed: int = 1
     language: str = "en"
+    rate: float = 0.0  # open loop: operations per second for this worker's connections together (0: closed)
+    drain: float = 2.0  # open loop: seconds after the window to let late answers arrive
 
 
 @dataclass
@@ -398,6 +400,127 @@ async def run_connection(
                 counted += 1
 
 
+# -- open loop -----------------------------------------------------------------------------
+
+HISTOGRAM_RANGE_US = (1, 120_000_000)  # 1 µs .. 2 min, 3 significant digits
+
+
+def histogram() -> Any:
+    from hdrh.histogram import HdrHistogram
+
+    return HdrHistogram(*HISTOGRAM_RANGE_US, 3)
+
+
+@dataclass
+class OpenTally:
+    """Open-loop outcome of one worker: HDR histograms (µs) from each operation's intended send time."""
+
+    histograms: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    error_samples: list[str] = field(default_factory=list)
+    completed_in_window: int = 0
+    intended_in_window: int = 0
+    unfinished: int = 0
+
+    def record(self, kind: str, seconds: float) -> None:
+        for name in (kind, "all"):
+            bucket = self.histograms.get(name)
+            if bucket is None:
+                bucket = self.histograms[name] = histogram()
+            bucket.record_value(max(1, min(HISTOGRAM_RANGE_US[1], round(seconds * 1e6))))
+
+    def fail(self, kind: str, error: BaseException) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        if len(self.error_samples) < 5:
+            self.error_samples.append(f"{kind}: {error!r}"[:300])
+
+
+async def perform(spec: Spec, client: Client, operation: str, index: int, writes: int) -> bytes:
+    """One operation of the mix (write: create then cancel); raises on failure."""
+    templates = spec.templates
+    if operation == "get":
+        return await client.send("get", templates.get)
+    if operation == "list":
+        return await client.send("list", templates.list)
+    created = await client.send(
+        "create", fill_create(templates.create, slot(spec.run, index, spec.total_connections, writes))
+    )
+    return await client.send("cancel", cancel_request(templates, created))
+
+
+async def run_open_connection(
+    spec: Spec,
+    client: Client,
+    index: int,
+    offset: float,
+    window: tuple[float, float, float],
+    tally: OpenTally,
+) -> None:
+    """Operations on a fixed schedule (this connection's share of the rate), whatever the answers do.
+
+    Latency runs from each operation's *intended* send time, so time spent waiting behind a slow
+    answer counts (no coordinated omission): a stalled server shows as growing latency, not as
+    fewer, faster samples. Operations intended inside the window are followed until ``drain``
+    after it; one still unanswered then is recorded at that bound and counted as unfinished.
+    """
+    begin, t0, t1 = window
+    interval = spec.connections / spec.rate
+    rng = operation_sequence(spec.mix, spec.seed * 1_000_003 + index)
+    clock = time.time
+    deadline = t1 + spec.drain
+    writes = 0
+    k = 0
+    while True:
+        intended = begin + offset + k * interval
+        k += 1
+        if intended >= t1:
+            return
+        operation = choose(spec.mix, rng)
+        counted = intended >= t0
+        if counted:
+            tally.intended_in_window += 1
+        delay = intended - clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if operation == "write":
+            writes += 1
+        try:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise TimeoutError
+            await asyncio.wait_for(perform(spec, client, operation, index, writes - 1), remaining)
+        except TimeoutError:
+            # This operation and every later one of the window never got an answer: each at its bound.
+            if counted:
+                tally.unfinished += 1
+                tally.record(operation, deadline - intended)
+            while (intended := begin + offset + k * interval) < t1:
+                k += 1
+                if intended >= t0:
+                    tally.intended_in_window += 1
+                    tally.unfinished += 1
+                    tally.record(choose(spec.mix, rng), deadline - intended)
+            await client.close()
+            return
+        except OperationFailed as error:
+            if counted:
+                tally.fail(operation, error)
+            continue
+        except (ConnectionError, OSError) as error:
+            if counted:
+                tally.fail(operation, error)
+            await client.close()
+            await asyncio.sleep(0.05)
+            with contextlib.suppress(Exception):
+                await client.open()
+            continue
+        ended = clock()
+        if counted:
+            tally.record(operation, ended - intended)
+            if ended <= t1:
+                tally.completed_in_window += 1
+
+
 async def run_worker(spec: Spec, start: asyncio.Future[tuple[float, float, float]]) -> dict[str, Any]:
     clients = [make_client(spec) for _ in range(spec.connections)]
     await asyncio.gather(*(client.open() for client in clients))
@@ -416,6 +539,37 @@ async def run_worker(spec: Spec, start: asyncio.Future[tuple[float, float, float
         cpu["t1"] = time.process_time()
 
     marker = asyncio.ensure_future(mark_cpu())
+    if spec.rate > 0:
+        open_tally = OpenTally()
+        interval = spec.connections / spec.rate
+        await asyncio.gather(
+            *(
+                run_open_connection(
+                    spec,
+                    client,
+                    spec.first_connection + i,
+                    interval * i / spec.connections,
+                    (begin, t0, t1),
+                    open_tally,
+                )
+                for i, client in enumerate(clients)
+            )
+        )
+        await marker
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+        return {
+            "operations": open_tally.completed_in_window,
+            "cpu_seconds": cpu["t1"] - cpu["t0"],
+            "window": t1 - t0,
+            "errors": open_tally.errors,
+            "error_samples": open_tally.error_samples,
+            "latencies": {},
+            "histograms": {k: h.encode().decode() for k, h in open_tally.histograms.items()},
+            "intended": open_tally.intended_in_window,
+            "unfinished": open_tally.unfinished,
+        }
     counts = await asyncio.gather(
         *(
             run_connection(spec, client, spec.first_connection + i, (t0, t1), tally)

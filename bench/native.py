@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.contention import server_pids
 from bench.loadgen import GRPC_SERVICE
 
 METHODS = {"get": "GetReservation", "list": "ListReservations"}
@@ -45,6 +46,7 @@ def run_h2load(
     cpus: list[int],
     server: Any,
     language: str = "en",
+    detector: Any = None,
 ) -> dict[str, Any]:
     binary = h2load_path()
     assert binary is not None
@@ -75,6 +77,7 @@ def run_h2load(
             if cpus:
                 os.sched_setaffinity(0, set(cpus))
 
+        probe_before = detector.probe_now() if detector else None
         started = time.time()
         process = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=pin
@@ -84,8 +87,11 @@ def run_h2load(
         t1 = t0 + duration
         time.sleep(max(0.0, t0 - time.time()))
         cpu_start = server.cpu_seconds() if server else None
+        window = detector.open(server_pids(server.process if server else None)) if detector else None
         time.sleep(max(0.0, t1 - time.time()))
         cpu_end = server.cpu_seconds() if server else None
+        server_cpu = cpu_end - cpu_start if cpu_start is not None and cpu_end is not None else None
+        figures = detector.close(window, server_cpu) if detector and window else {}
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         output = ""
@@ -94,6 +100,8 @@ def run_h2load(
             process.stdout.close()
         if process.returncode != 0:
             raise RuntimeError(f"h2load failed: {output[-1500:]}")
+        probe_after = detector.probe_now() if detector else None
+        found = detector.verdict(figures, [probe_before, probe_after]) if detector else {}
         latencies: list[float] = []
         failures = 0
         for line in log.read_text().splitlines():
@@ -124,4 +132,5 @@ def run_h2load(
         else None,
         "ops_per_s": float(match.group(1)) if match else None,
         "generator": "h2load",
+        "contention": found,
     }

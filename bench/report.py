@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from bench.runner import Outcome, summarize, targets
+from bench.runner import Outcome, row_flags, slo_verdicts, summarize, targets
 
 LIBRARIES = (
     "uvicorn", "uvloop", "httptools", "fastapi", "starlette", "strawberry-graphql", "graphql-core", "spyne",
@@ -65,16 +67,8 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 
 
 def _flags(row: dict[str, Any]) -> str:
-    flags = []
-    if row["generator_saturated"]:
-        flags.append("GEN-BOUND")
-    if row["noisy"]:
-        flags.append("noisy")
-    if (row.get("others_on_server_cpus") or 0) > CONTENDED:
-        flags.append(f"contended {row['others_on_server_cpus'] * 100:.0f}%")
-    if row["errors"]:
-        flags.append(f"{row['errors']} errors")
-    return ", ".join(flags)
+    own = {key: value for key, value in row.items() if key != "floor_flags"}
+    return ", ".join(row_flags(own))
 
 
 COLUMNS = (
@@ -98,7 +92,13 @@ COLUMNS = (
 
 def table_cells(row: dict[str, Any]) -> dict[str, str]:
     name = row["name"] if row["kind"] == "style" else f"floor: {row['name']}"
-    ratio = f"{row['ratio_to_floor']:.2f} ({row['floor']})" if row["ratio_to_floor"] is not None else "–"
+    ratio = "–"
+    if row["ratio_to_floor"] is not None:
+        # The floor is named once per style (its get row); a list row compared with the floor's get says so.
+        same = row["floor_mix"] == row["mix"]
+        ratio = f"{row['ratio_to_floor']:.2f}" + ("" if same else f" (vs {row['floor_mix']})")
+        if row["mix"] == "get":
+            ratio += f" ({row['floor']})"
     return {
         "name": name,
         "mix": row["mix"],
@@ -121,14 +121,41 @@ def table_cells(row: dict[str, Any]) -> dict[str, str]:
 def target_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     for t in targets(rows):
+        what = f"target {t['style']} {t['mix']} >= {t['target']:g}x {t['floor']} {t['mix']}"
         if t["ratio"] is None:
-            lines.append(f"target {t['style']} get >= {t['target']:g}x {t['floor']}: floor not measured")
-            continue
-        verdict = "met" if t["met"] else "NOT met"
-        caveat = "" if t["trustworthy"] else " (figure flagged: see flags)"
-        lines.append(
-            f"target {t['style']} get >= {t['target']:g}x {t['floor']}: {t['ratio']:.2f}x, {verdict}{caveat}"
-        )
+            lines.append(f"{what}: no like-for-like floor figure (floor not measured for this mix)")
+        elif not t["trustworthy"]:
+            lines.append(
+                f"{what}: {t['ratio']:.2f}x, NO VERDICT (flagged: {'; '.join(t['flags'])}); re-run on a "
+                "quiet machine"
+            )
+        elif t["met"]:
+            lines.append(f"{what}: {t['ratio']:.2f}x, met")
+        else:
+            lines.append(
+                f"{what}: {t['ratio']:.2f}x, NOT met: the adapter and core cost more than the target allows "
+                f"on top of bare {t['floor']} ({(1 - t['ratio']) * 100:.0f} % of the library's throughput "
+                "lost)"
+            )
+    return lines
+
+
+def slo_lines(outcome: Outcome) -> list[str]:
+    lines = []
+    for style, verdict in slo_verdicts(outcome).items():
+        slo = f"p99 < {verdict['slo_ms']:g} ms"
+        if verdict["max_rate"] is None:
+            text = f"{style}: no clean rate kept {slo}"
+        else:
+            bound = "at least " if verdict["never_saturated"] else ""
+            text = f"{style}: highest rate with {slo}: {bound}{verdict['max_rate']:,.0f} ops/s"
+        text += f" ({verdict['clean_points']}/{verdict['points']} points unflagged"
+        if verdict["saturated_at"]:
+            text += f"; saturated at {verdict['saturated_at']:,.0f}/s"
+        text += ")"
+        if verdict["flagged_higher"]:
+            text += f"; a flagged point at {verdict['flagged_higher']:,.0f}/s also kept it (not counted)"
+        lines.append(text)
     return lines
 
 
@@ -147,12 +174,15 @@ def notes(outcome: Outcome) -> list[str]:
         "GEN-BOUND: the load generator used >= 90 % of its CPU(s): that figure is the generator's limit, "
         "not the server's",
         f"noisy: (max - min) / median > {s.noisy_spread:.0%} over the rounds",
-        f"contended N%: other processes used N % of the server's CPU during a window (> {CONTENDED:.0%}): "
-        "the server did not have its core to itself",
+        "contended (…): the server's core was not the server's alone in that window: other processes "
+        "used > 15 % of it, or the hypervisor stole > 5 %, or a fixed CPU probe pinned to it ran > 15 % "
+        "slower than its best in this run (before/after the window); flagged rows never decide a target",
         "bytes per operation measured on the connection through a counting relay (headers and framing "
         "included; connection setup excluded)",
-        "servers: rosetta serve --db memory:// (access log off, WebSocket rate limit off); "
-        "floors serve one fixed reservation (getReservation only), × floor compares with the floor's get",
+        "servers: rosetta serve --db memory:// (access log off, WebSocket rate limit off); floors serve one "
+        "fixed reservation and (fastapi, strawberry, spyne, grpc-aio, grpc-sync, websockets) one fixed page "
+        "of 20; × floor: throughput / the style's one floor (named on its get row) for the same mix, "
+        "'(vs get)' where that floor has no such mix",
     ]
     verification = outcome.verification
     if verification:
@@ -160,7 +190,33 @@ def notes(outcome: Outcome) -> list[str]:
         lines.append(f"every style returned the same normalized get and list (via its client): {same}")
         if verification.get("replay_errors"):
             lines.append(f"replayed requests failed: {verification['replay_errors']}")
+    if s.rate:
+        lines.append(
+            f"open loop at {s.rate:g} ops/s offered: latency from each operation's intended send time "
+            "(queueing counted), percentiles from an HDR histogram; ops/s is what completed in the window"
+        )
+    if outcome.probe_best_ms:
+        lines.append(
+            f"CPU probe (fixed loop on the server core): best {outcome.probe_best_ms:.2f} ms this run"
+        )
+    if outcome.sweep:
+        lines.append(
+            f"open-loop sweep ({s.mixes[0]}): each point a {s.duration:g} s window at a fixed offered rate "
+            "after "
+            f"{s.warmup:g} s at that rate; latency from each operation's intended send time, HDR histogram "
+            f"(hdrhistogram); past saturation the sweep stops; answers later than {s.drain:g} s after the "
+            "window are 'unfinished' and recorded at that bound"
+        )
+    if outcome.scenarios.get("results"):
+        lines.append(
+            "scenarios: through each style's real client; bytes counted on the connection through a relay, "
+            "latency (client wall time of the whole step, decoding included) and server CPU (the server "
+            "process's own) on a direct connection; round trips are calls per step (contracts: room-page is "
+            "one GraphQL document, getRoom + listReservations elsewhere; pageSize is at most 100, so a page "
+            "of 500 takes 5 calls in every style)"
+        )
     lines.extend(target_lines(summarize(outcome)))
+    lines.extend(slo_lines(outcome))
     for what, why in outcome.skipped.items():
         lines.append(f"skipped {what}: {why}")
     return lines
@@ -187,6 +243,11 @@ def print_table(outcome: Outcome, rows: list[dict[str, Any]], console: Any = Non
 
 def markdown(outcome: Outcome, rows: list[dict[str, Any]]) -> str:
     lines = ["# rosetta bench", ""]
+    if not rows:
+        lines.extend(sweep_markdown(outcome) + scenario_markdown(outcome))
+        lines.append("")
+        lines.extend(f"- {line}" for line in notes(outcome))
+        return "\n".join(lines) + "\n"
     lines.append("| " + " | ".join(header for header, _ in COLUMNS) + " |")
     lines.append(
         "|"
@@ -196,63 +257,118 @@ def markdown(outcome: Outcome, rows: list[dict[str, Any]]) -> str:
     for row in rows:
         cells = table_cells(row)
         lines.append("| " + " | ".join(cells[key] for _, key in COLUMNS) + " |")
+    lines.extend(sweep_markdown(outcome) + scenario_markdown(outcome))
     lines.append("")
     lines.extend(f"- {line}" for line in notes(outcome))
     lines.append("")
     return "\n".join(lines)
 
 
-def chart(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
+def chart(rows: list[dict[str, Any]], path: Path) -> bool:
+    """bench.png (matplotlib, optional): styles side by side per mix, each floor as a marker."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [
-        f"{r['name']}\n{r['mix']}" if r["kind"] == "style" else f"[{r['name']}]\n{r['mix']}" for r in rows
-    ]
-    colors = ["tab:blue" if r["kind"] == "style" else "tab:gray" for r in rows]
-    figure, axes = plt.subplots(4, 1, figsize=(max(8, len(rows) * 0.75), 14), constrained_layout=True)
-    panels = (
-        ("throughput (ops/s, median; error bar: min–max)", "ops_per_s"),
-        ("p99 latency (ms)", "p99_ms"),
-        ("server CPU per operation (ms)", "server_cpu_ms_per_op"),
-        ("bytes per operation (to server + to client)", None),
+    from bench.html import COLORS
+
+    styles = [r for r in rows if r["kind"] == "style"]
+    if not styles:
+        return False
+    floors = {(r["name"], r["mix"]): r for r in rows if r["kind"] == "floor"}
+    figure, axis = plt.subplots(figsize=(9, 0.32 * len(styles) + 1.5), constrained_layout=True)
+    positions = list(range(len(styles)))[::-1]
+    axis.barh(
+        positions,
+        [r["ops_per_s"] for r in styles],
+        color=[COLORS.get(r["name"], "gray") for r in styles],
+        alpha=0.85,
     )
-    positions = list(range(len(rows)))
-    for axis, (title, key) in zip(axes, panels, strict=True):
-        if key is None:
-            up = [r["bytes_to_server_per_op"] or 0 for r in rows]
-            down = [r["bytes_to_client_per_op"] or 0 for r in rows]
-            axis.bar(positions, up, color="tab:orange", label="to server")
-            axis.bar(positions, down, bottom=up, color="tab:green", label="to client")
-            axis.legend(loc="upper right")
-        else:
-            values = [r[key] or 0 for r in rows]
-            errors = None
-            if key == "ops_per_s":
-                errors = [
-                    [r["ops_per_s"] - r["ops_per_s_min"] for r in rows],
-                    [r["ops_per_s_max"] - r["ops_per_s"] for r in rows],
-                ]
-            axis.bar(positions, values, color=colors, yerr=errors, capsize=2)
-        axis.set_title(title)
-        axis.set_xticks(positions)
-        axis.set_xticklabels(labels, fontsize=7)
-        axis.grid(axis="y", alpha=0.3)
-    figure.suptitle("rosetta bench (gray: floors)")
+    marked = False
+    for y, row in zip(positions, styles, strict=True):
+        floor = floors.get((row["floor"], row["floor_mix"])) if row.get("floor") else None
+        if floor:
+            axis.plot(floor["ops_per_s"], y, "kD", markersize=6, label=None if marked else "floor (same mix)")
+            marked = True
+    axis.set_yticks(positions)
+    axis.set_yticklabels([f"{r['name']} {r['mix']}" + (" (flagged)" if row_flags(r) else "") for r in styles])
+    axis.set_xscale("log")
+    axis.set_xlabel("operations/s (median of rounds, log scale)")
+    axis.grid(axis="x", alpha=0.3)
+    if marked:
+        axis.legend(loc="lower right")
+    env = environment()
+    axis.set_title(
+        f"rosetta bench — {env['machine']['cpu']}, {env['machine']['cpus']} CPUs — "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        fontsize=9,
+    )
     figure.savefig(path, dpi=110)
     plt.close(figure)
+    return True
+
+
+def sweep_markdown(outcome: Outcome) -> list[str]:
+    if not outcome.sweep:
+        return []
+    lines = ["", "## Open loop: latency at fixed offered rates", ""]
+    lines.append("| style | offered/s | done/s | p50 ms | p99 ms | p99.9 ms | unfinished | errors | flags |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for style, curve in outcome.sweep.items():
+        for p in curve:
+            latency = p["latency_ms"]
+            flags = "; ".join((p.get("contention") or {}).get("reasons", []))
+            lines.append(
+                f"| {style} | {p['intended_rate']:,.0f} | {p['ops_per_s']:,.0f} | {latency['p50']:.2f} | "
+                f"{latency['p99']:.2f} | {latency['p99.9']:.2f} | {p['unfinished']} | {p['errors']} | "
+                f"{flags} |"
+            )
+    lines.append("")
+    lines.extend(f"- {line}" for line in slo_lines(outcome))
+    return lines
+
+
+def scenario_markdown(outcome: Outcome) -> list[str]:
+    found = outcome.scenarios
+    if not found.get("results"):
+        return []
+    lines = ["", "## Scenarios", ""]
+    lines.extend(f"- **{name}**: {text}" for name, text in found["described"].items())
+    lines.append(f"- same data in every style before measuring: {'yes' if found['same_result'] else 'NO'}")
+    lines.append("")
+    lines.append(
+        "| style | step | round trips | B → | B ← | B ← / item | server CPU ms | p50 ms | p99 ms | notes |"
+    )
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in found["results"]:
+        per_item = f"{r['bytes_to_client'] / r['items']:,.0f}" if r["items"] else "–"
+        cpu = f"{r['server_cpu_ms']:.3f}" if r["server_cpu_ms"] is not None else "–"
+        notes_text = "; ".join((r.get("contention") or {}).get("reasons", [])) or r["note"]
+        lines.append(
+            f"| {r['style']} | {r['step']} | {r['round_trips']} | {r['bytes_to_server']:,.0f} | "
+            f"{r['bytes_to_client']:,.0f} | {per_item} | {cpu} | {r['latency_ms']['p50']:.2f} | "
+            f"{r['latency_ms']['p99']:.2f} | {notes_text} |"
+        )
+    return lines
 
 
 def write_all(outcome: Outcome, out_dir: Path) -> dict[str, Path]:
+    from bench.html import render
+
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = summarize(outcome)
     paths = {
         "json": out_dir / "bench.json",
         "markdown": out_dir / "bench.md",
-        "chart": out_dir / "bench.png",
+        "html": out_dir / "bench.html",
     }
+    if rows and importlib.util.find_spec("matplotlib") is None:
+        outcome.skipped["bench.png"] = (
+            "matplotlib is not installed (pip install matplotlib); bench.html has charts"
+        )
     document = {
         "environment": environment(),
         **outcome.to_json(),
@@ -262,5 +378,9 @@ def write_all(outcome: Outcome, out_dir: Path) -> dict[str, Path]:
     }
     paths["json"].write_text(json.dumps(document, indent=2, default=str))
     paths["markdown"].write_text(markdown(outcome, rows))
-    chart(rows, paths["chart"])
+    headers = [header for header, _ in COLUMNS]
+    cells = [[table_cells(row)[key] for _, key in COLUMNS] for row in rows]
+    paths["html"].write_text(render(json.loads(json.dumps(document, default=str)), (headers, cells)))
+    if rows and chart(rows, out_dir / "bench.png"):
+        paths["chart"] = out_dir / "bench.png"
     return paths

@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, native
+from bench import contention, loadgen, native
 from bench.capture import CapturingRelay, Seeded, client_class, prepare
-from bench.floors import FLOOR_OF, FLOORS
+from bench.floors import FLOOR_OF, FLOORS, LIST_FLOORS
 from bench.workload import MIXES, Templates
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -49,6 +49,15 @@ class Settings:
     language: str = "en"
     grpc_generator: str = "auto"  # auto: h2load for gRPC get/list when installed; asyncio; h2load
     noisy_spread: float = 0.20  # (max - min) / median above which a figure is marked noisy
+    rate: float | None = None  # open loop: operations per second offered to every style and floor
+    rate_sweep: list[float] | None = None  # open loop, a curve per style: these rates ([] = automatic)
+    slo_ms: float = 50.0  # the p99 target of the sweep's verdict
+    drain: float = 2.0  # open loop: seconds an answer may arrive after the window before it is unfinished
+    scenarios: list[str] = field(default_factory=list)
+    scenario_iterations: int = 50
+    topology: str = "direct"  # direct, or edge: nginx in front (tests/support/topology)
+    # Extra environment per server launch (e.g. auth settings); the bench's own clients must match.
+    server_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +106,9 @@ class Measurement:
     # Share of the server CPU(s) used by other processes in the window (a shared machine's noise).
     others_on_server_cpus: float | None = None
     per_operation: dict[str, dict[str, float]] = field(default_factory=dict)
+    contention: dict[str, Any] = field(default_factory=dict)
+    intended_rate: float | None = None  # open loop: the offered rate (None: closed loop)
+    unfinished: int = 0  # open loop: operations of the window still unanswered after the drain
 
 
 def child_environment() -> dict[str, str]:
@@ -132,14 +144,37 @@ def free_port() -> int:
 
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
-        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "p99.9": 0.0, "max": 0.0}
     ordered = sorted(values)
     last = len(ordered) - 1
 
     def at(q: float) -> float:
         return ordered[min(last, int(round(q * last)))] * 1000
 
-    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": ordered[-1] * 1000}
+    return {
+        "p50": at(0.50),
+        "p90": at(0.90),
+        "p99": at(0.99),
+        "p99.9": at(0.999),
+        "max": ordered[-1] * 1000,
+    }
+
+
+def hdr_percentiles(histogram: Any) -> dict[str, float]:
+    """The same percentiles from an HDR histogram of microseconds."""
+    if histogram is None or not histogram.get_total_count():
+        return percentiles([])
+    at = histogram.get_value_at_percentile
+    return {
+        "p50": at(50) / 1000,
+        "p90": at(90) / 1000,
+        "p99": at(99) / 1000,
+        "p99.9": at(99.9) / 1000,
+        "max": histogram.get_max_value() / 1000,
+    }
+
+
+DETECTOR: contention.Detector | None = None  # set by execute(): calibrated once per run
 
 
 class ServerProcess:
@@ -209,7 +244,9 @@ class ServerProcess:
         return 0.0
 
 
-def style_server(style: str, port: int, grpc_port: int, cpus: list[int]) -> ServerProcess:
+def style_server(
+    style: str, port: int, grpc_port: int, cpus: list[int], extra_env: dict[str, str] | None = None
+) -> ServerProcess:
     """``rosetta serve`` for one style, in memory; access log off, the WebSocket rate limit lifted."""
     argv = [sys.executable, "-m", "gateway.cli", "serve", "--styles", style, "--host", "127.0.0.1"]
     argv += [
@@ -222,7 +259,7 @@ def style_server(style: str, port: int, grpc_port: int, cpus: list[int]) -> Serv
         "--log-level",
         "warning",
     ]
-    env = {"ROSETTA_ACCESS_LOG": "false", "ROSETTA_WS_RATE_PER_SECOND": "0"}
+    env = {"ROSETTA_ACCESS_LOG": "false", "ROSETTA_WS_RATE_PER_SECOND": "0", **(extra_env or {})}
     ports = [grpc_port] if style == "grpc" else []
     server = ServerProcess(argv, [port, *ports], cpus, env)
     return server
@@ -245,9 +282,12 @@ def run_load(
     mix: str,
     run: int,
     server: ServerProcess | None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """The load of one run, by h2load where it fits and is wanted, else by the asyncio generator."""
     wanted = settings.grpc_generator
+    if rate:  # h2load paces connections, not requests: the open loop is the asyncio generator's
+        return run_asyncio_load(settings, placement, protocol, host, port, templates, mix, run, server, rate)
     if wanted == "h2load" or (wanted == "auto" and native.fits(protocol, mix)):
         if not native.fits(protocol, mix):
             raise RuntimeError(
@@ -258,6 +298,7 @@ def run_load(
             port=port,
             message=templates.get if mix == "get" else templates.list,
             mix=mix,
+            detector=DETECTOR,
             connections=settings.connections,
             warmup=settings.warmup,
             duration=settings.duration,
@@ -278,6 +319,7 @@ def run_asyncio_load(
     mix: str,
     run: int,
     server: ServerProcess | None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """Start the generator processes, warm up, measure one window; the raw figures of the run."""
     processes = settings.generator_processes or max(1, len(placement.generator_cpus))
@@ -302,6 +344,8 @@ def run_asyncio_load(
                 "run": run,
                 "templates": templates.to_json(),
                 "language": settings.language,
+                "rate": (rate or 0.0) * count / settings.connections,
+                "drain": settings.drain,
             }
             first += count
             path = Path(tmp) / f"worker{index}.json"
@@ -323,6 +367,7 @@ def run_asyncio_load(
                     other.kill()
                     other.communicate()
                 raise RuntimeError(f"load generator failed to start: {line!r} {stderr[-1500:]}")
+        probe_before = DETECTOR.probe_now() if DETECTOR else None
         begin = time.time() + 0.2
         t0 = begin + settings.warmup
         t1 = t0 + settings.duration
@@ -333,13 +378,17 @@ def run_asyncio_load(
         time.sleep(max(0.0, t0 - time.time()))
         cpu_start = server.cpu_seconds() if server else None
         busy_start = cores_busy_seconds(placement.server_cpus)
+        pids = contention.server_pids(server.process if server else None)
+        window = DETECTOR.open(pids) if DETECTOR else None
         time.sleep(max(0.0, t1 - time.time()))
         cpu_end = server.cpu_seconds() if server else None
         busy_end = cores_busy_seconds(placement.server_cpus)
+        server_cpu = cpu_end - cpu_start if cpu_start is not None and cpu_end is not None else None
+        figures = DETECTOR.close(window, server_cpu) if DETECTOR and window else {}
         results = []
         for proc, path in workers:
             try:
-                _, stderr = proc.communicate(timeout=settings.duration + 60)
+                _, stderr = proc.communicate(timeout=settings.duration + settings.drain + 60)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate()
@@ -348,6 +397,8 @@ def run_asyncio_load(
             if proc.returncode != 0 or not result_path.exists():
                 raise RuntimeError(f"load generator failed: {stderr[-1500:]}")
             results.append(json.loads(result_path.read_text()))
+        probe_after = DETECTOR.probe_now() if DETECTOR else None
+        found = DETECTOR.verdict(figures, [probe_before, probe_after]) if DETECTOR else {}
     window = t1 - t0
     latencies: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
@@ -360,9 +411,21 @@ def run_asyncio_load(
         samples.extend(result["error_samples"])
     generator_cpu = sum(r["cpu_seconds"] for r in results)
     generator_cores = max(1, len(placement.generator_cpus)) if placement.pinned else (os.cpu_count() or 1)
+    histograms: dict[str, Any] = {}
+    for result in results:
+        for kind, encoded in result.get("histograms", {}).items():
+            if kind not in histograms:
+                histograms[kind] = loadgen.histogram()
+            histograms[kind].decode_and_add(encoded.encode())
     return {
         "window": window,
         "latencies": latencies,
+        "histograms": histograms,
+        "intended": sum(r.get("intended", 0) for r in results),
+        "unfinished": sum(r.get("unfinished", 0) for r in results),
+        "completed": sum(r["operations"] for r in results),
+        "rate": rate,
+        "contention": found,
         "errors": errors,
         "error_samples": samples[:5],
         "generator_cpu_share": generator_cpu / window / min(generator_cores, processes),
@@ -387,9 +450,25 @@ def measurement(
 ) -> Measurement:
     all_latencies = [value for values in raw["latencies"].values() for value in values]
     window = raw["window"]
-    rate = raw.get("ops_per_s") or (len(all_latencies) / window if window else 0.0)
+    histograms = raw.get("histograms") or {}
+    if raw.get("rate"):  # open loop: what completed in the window, latency from the intended send time
+        rate = raw["completed"] / window if window else 0.0
+        latency = hdr_percentiles(histograms.get("all"))
+        per_operation = {
+            op: {"count": h.get_total_count(), **hdr_percentiles(h)}
+            for op, h in histograms.items()
+            if op != "all"
+        }
+    else:
+        rate = raw.get("ops_per_s") or (len(all_latencies) / window if window else 0.0)
+        latency = percentiles(all_latencies)
+        per_operation = {
+            op: {"count": len(values), **percentiles(values)} for op, values in raw["latencies"].items()
+        }
     operations = round(rate * window)
     cpu = raw["server_cpu_seconds"]
+    found = raw.get("contention") or {}
+    others = found.get("others_share")
     return Measurement(
         name=name,
         kind=kind,
@@ -399,7 +478,7 @@ def measurement(
         operations=operations,
         window=window,
         ops_per_s=rate,
-        latency_ms=percentiles(all_latencies),
+        latency_ms=latency,
         errors=sum(raw["errors"].values()),
         error_samples=raw["error_samples"],
         generator=raw.get("generator", "asyncio"),
@@ -409,10 +488,11 @@ def measurement(
         server_cpu_ms_per_op=(cpu * 1000 / operations) if cpu is not None and operations else None,
         server_cpu_share=(cpu / window) if cpu is not None else None,
         server_peak_rss_mb=server.peak_rss_mb() if server else None,
-        others_on_server_cpus=_others(raw, window),
-        per_operation={
-            op: {"count": len(values), **percentiles(values)} for op, values in raw["latencies"].items()
-        },
+        others_on_server_cpus=others if others is not None else _others(raw, window),
+        per_operation=per_operation,
+        contention=found,
+        intended_rate=raw.get("rate"),
+        unfinished=raw.get("unfinished", 0),
     )
 
 
@@ -472,6 +552,9 @@ class Outcome:
     wire: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # name -> mix -> figures
     verification: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    sweep: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # style -> points by rate
+    scenarios: dict[str, Any] = field(default_factory=dict)
+    probe_best_ms: float | None = None
     started: float = field(default_factory=time.time)
     finished: float = 0.0
 
@@ -483,6 +566,10 @@ class Outcome:
             "wire": self.wire,
             "verification": self.verification,
             "skipped": self.skipped,
+            "sweep": self.sweep,
+            "slo": slo_verdicts(self),
+            "scenarios": self.scenarios,
+            "probe_best_ms": self.probe_best_ms,
             "started": self.started,
             "finished": self.finished,
         }
@@ -492,13 +579,24 @@ Progress = Callable[[str, float], None]  # (what is happening, how many steps ar
 
 
 def plan_steps(settings: Settings) -> int:
+    if settings.rate_sweep is not None:
+        return len(settings.styles) * len(sweep_rates(settings))
     floors = sum(len(floors_for(s)) for s in settings.styles)
     per_round = len(settings.styles) * len(settings.mixes) + (floors if settings.floors else 0)
     return per_round * settings.rounds
 
 
+def floor_mixes(floor: str, mixes: list[str]) -> list[str]:
+    """A floor serves get; the list floors also a fixed page of 20, measured when ``list`` is."""
+    return ["get"] + (["list"] if "list" in mixes and floor in LIST_FLOORS else [])
+
+
 # Extra reference floors, reported but not the style's floor: the host's share of the cost.
-EXTRA_FLOORS: dict[str, tuple[str, ...]] = {"rest": ("asgi",), "websocket": ("uvicorn-ws",)}
+EXTRA_FLOORS: dict[str, tuple[str, ...]] = {
+    "rest": ("asgi",),
+    "grpc": ("grpc-sync",),
+    "websocket": ("uvicorn-ws",),
+}
 
 
 def floors_for(style: str) -> tuple[str, ...]:
@@ -520,6 +618,22 @@ def execute(settings: Settings, progress: Progress) -> Outcome:
             f"external target: no server started, no server CPU figures; {load}",
         )
     outcome = Outcome(settings, placement)
+    global DETECTOR
+    DETECTOR = contention.Detector(placement.server_cpus if placement.pinned else [])
+    DETECTOR.calibrate()
+    if settings.scenarios:
+        styles = [s for s in settings.styles if _available(s, outcome)]
+        run_scenarios(settings, placement, outcome, styles, progress)
+        _recheck_contention(outcome)
+        outcome.finished = time.time()
+        return outcome
+    if settings.rate_sweep is not None:
+        styles = [s for s in settings.styles if _available(s, outcome)]
+        sweep(settings, placement, outcome, styles, progress)
+        _cross_check(outcome)
+        _recheck_contention(outcome)
+        outcome.finished = time.time()
+        return outcome
     done = 0
     styles = [s for s in settings.styles if _available(s, outcome)]
     templates_of: dict[str, Templates] = {}
@@ -543,9 +657,163 @@ def execute(settings: Settings, progress: Progress) -> Outcome:
                         )
                     done += 1
     _cross_check(outcome)
+    _recheck_contention(outcome)
     outcome.finished = time.time()
     progress("done", done)
     return outcome
+
+
+def _recheck_contention(outcome: Outcome) -> None:
+    """Every window's probe against the run's best probe (found perhaps after that window)."""
+    if DETECTOR is None:
+        return
+    points = [m.contention for m in outcome.measurements]
+    points += [point["contention"] for curve in outcome.sweep.values() for point in curve]
+    points += [step["contention"] for step in outcome.scenarios.get("results", [])]
+    for found in points:
+        if found:
+            probes = [ms / 1000 for ms in found.get("probe_ms", [])]
+            found.update(DETECTOR.verdict(found, list(probes)))
+    outcome.probe_best_ms = DETECTOR.best_probe * 1000 if DETECTOR.best_probe else None
+
+
+# -- the open-loop sweep -------------------------------------------------------------------
+
+SWEEP_START = 100.0
+SWEEP_FACTOR = 1.5
+SWEEP_STEPS = 14
+
+
+def sweep_rates(settings: Settings) -> list[float]:
+    if settings.rate_sweep:
+        return sorted(settings.rate_sweep)
+    return [round(SWEEP_START * SWEEP_FACTOR**i) for i in range(SWEEP_STEPS)]
+
+
+def saturated(point: dict[str, Any], slo_ms: float) -> bool:
+    """Past saturation: the server no longer keeps up with the offered rate (or answers far too late)."""
+    return bool(
+        point["unfinished"]
+        or point["ops_per_s"] < 0.9 * point["intended_rate"]
+        or point["latency_ms"]["p99"] > 20 * slo_ms
+    )
+
+
+def under_slo(point: dict[str, Any], slo_ms: float) -> bool:
+    return (
+        not point["errors"]
+        and not point["unfinished"]
+        and point["ops_per_s"] >= 0.95 * point["intended_rate"]
+        and point["latency_ms"]["p99"] < slo_ms
+    )
+
+
+def sweep(
+    settings: Settings, placement: Placement, outcome: Outcome, styles: list[str], progress: Progress
+) -> None:
+    """Each style from a low rate to past its saturation point, on one server per style (mix: the first)."""
+    mix = settings.mixes[0]
+    rates = sweep_rates(settings)
+    done = 0
+    for style in styles:
+        curve: list[dict[str, Any]] = []
+        try:
+            with _style_target(settings, placement, style) as (host, port, grpc_port, server):
+                grpc_target = f"{host}:{grpc_port}" if grpc_port else None
+                seeded, templates = asyncio.run(prepare(style, host, port, grpc_target))
+                _record_verification(outcome, style, seeded)
+                load_port = grpc_port if style == "grpc" and grpc_port else port
+                for number, rate in enumerate(rates, start=1):
+                    progress(f"sweep {style} / {mix} at {rate:g}/s", done)
+                    raw = run_load(
+                        settings, placement, style, host, load_port, templates, mix, number, server, rate
+                    )
+                    point = asdict(measurement(style, "style", style, mix, 1, raw, settings, server))
+                    curve.append(point)
+                    done += 1
+                    if saturated(point, settings.slo_ms) and not settings.rate_sweep:
+                        break
+        except Exception as error:
+            outcome.skipped[f"{style} sweep"] = f"{type(error).__name__}: {str(error)[-400:]}"
+        outcome.sweep[style] = curve
+
+
+def run_scenarios(
+    settings: Settings, placement: Placement, outcome: Outcome, styles: list[str], progress: Progress
+) -> None:
+    """Each style on a fresh server: seed, check the answers equal across styles, then measure."""
+    from bench import scenarios
+
+    wanted = [name for name in settings.scenarios if name in scenarios.SCENARIOS]
+    for name in settings.scenarios:
+        if name in scenarios.NOT_BUILT:
+            outcome.skipped[f"scenario {name}"] = scenarios.NOT_BUILT[name]
+    answers: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    pinned_before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    for done, style in enumerate(styles):
+        progress(f"scenarios: {style}", done)
+        try:
+            if placement.pinned:  # this process is the client here: keep it off the server's core
+                os.sched_setaffinity(0, set(placement.generator_cpus))
+            with _style_target(settings, placement, style) as (host, port, grpc_port, server):
+                found, steps = asyncio.run(
+                    scenarios.measure_style(
+                        style, host, port, grpc_port, server, wanted, settings.scenario_iterations, DETECTOR
+                    )
+                )
+            answers[style] = found
+            results.extend(asdict(step) for step in steps)
+        except Exception as error:
+            outcome.skipped[f"{style} scenarios"] = f"{type(error).__name__}: {str(error)[-400:]}"
+        finally:
+            if pinned_before is not None:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(0, pinned_before)
+    mismatches = {}
+    reference = next(iter(answers), None)
+    for style, found in answers.items():
+        for step, answer in found.items():
+            expected = answers[reference].get(step)
+            if answer != expected:
+                mismatches[f"{style}/{step}"] = {
+                    "reference": reference,
+                    "expected": str(expected)[:300],
+                    "got": str(answer)[:300],
+                }
+    outcome.scenarios = {
+        "described": {name: scenarios.SCENARIOS[name] for name in wanted},
+        "iterations": settings.scenario_iterations,
+        "same_result": not mismatches and len(answers) == len(styles),
+        "mismatches": mismatches,
+        "reference": reference,
+        "results": results,
+    }
+
+
+def slo_verdicts(outcome: Outcome) -> dict[str, dict[str, Any]]:
+    """Per style: the highest offered rate whose p99 stayed under the SLO, counting clean points only."""
+    slo = outcome.settings.slo_ms
+    found = {}
+    for style, curve in outcome.sweep.items():
+        clean = [
+            p for p in curve if not (p["contention"] or {}).get("contended") and not p["generator_saturated"]
+        ]
+        good = [p["intended_rate"] for p in clean if under_slo(p, slo)]
+        flagged_good = [p["intended_rate"] for p in curve if p not in clean and under_slo(p, slo)]
+        best = max(good, default=None)
+        found[style] = {
+            "slo_ms": slo,
+            "max_rate": best,
+            "points": len(curve),
+            "clean_points": len(clean),
+            "saturated_at": next((p["intended_rate"] for p in curve if saturated(p, slo)), None),
+            "flagged_higher": max(flagged_good, default=None)
+            if flagged_good and (best is None or max(flagged_good) > best)
+            else None,
+            "never_saturated": bool(curve) and not any(saturated(p, slo) for p in curve),
+        }
+    return found
 
 
 def _available(style: str, outcome: Outcome) -> bool:
@@ -612,6 +880,7 @@ def _measure_style(
                     mix,
                     round_index * 10 + run,
                     server,
+                    settings.rate,
                 )
                 outcome.measurements.append(
                     measurement(style, "style", style, mix, round_index, raw, settings, server)
@@ -640,10 +909,26 @@ def _measure_floor(
             outcome.wire[floor] = {
                 "get": wire_pass(protocol, "127.0.0.1", port, templates, "get", settings.wire_ops)
             }
-        raw = run_load(settings, placement, protocol, "127.0.0.1", port, templates, "get", 1, server)
-        outcome.measurements.append(
-            measurement(floor, "floor", protocol, "get", round_index, raw, settings, server)
-        )
+        for number, mix in enumerate(floor_mixes(floor, settings.mixes), start=1):
+            if mix not in outcome.wire[floor]:
+                outcome.wire[floor][mix] = wire_pass(
+                    protocol, "127.0.0.1", port, templates, mix, settings.wire_ops
+                )
+            raw = run_load(
+                settings,
+                placement,
+                protocol,
+                "127.0.0.1",
+                port,
+                templates,
+                mix,
+                number,
+                server,
+                settings.rate,
+            )
+            outcome.measurements.append(
+                measurement(floor, "floor", protocol, mix, round_index, raw, settings, server)
+            )
 
 
 def _record_verification(outcome: Outcome, style: str, seeded: Seeded) -> None:
@@ -670,35 +955,56 @@ def _cross_check(outcome: Outcome) -> None:
     outcome.verification["reference"] = reference_style
 
 
-# The issue's targets for getReservation: style -> (floor, minimum ratio).
-TARGETS: dict[str, tuple[str, float]] = {
-    "rest": ("fastapi", 0.8),
-    "grpc": ("grpc-aio", 0.8),
-    "soap": ("spyne", 0.8),
-    "graphql": ("strawberry", 1.0),
-    "websocket": ("websockets", 0.5),
+# The issue's targets: (style, mix) -> (its one baseline floor, minimum ratio to that floor's same mix).
+TARGETS: dict[tuple[str, str], tuple[str, float]] = {
+    ("rest", "get"): ("fastapi", 0.95),
+    ("graphql", "get"): ("strawberry", 1.1),
+    ("grpc", "get"): ("grpc-aio", 1.0),
+    ("soap", "get"): ("spyne", 0.8),
+    ("websocket", "get"): ("websockets", 0.6),
+    **{(style, "list"): (FLOOR_OF[style][0], 0.7) for style in FLOOR_OF},
 }
 
 
 def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each style's get against the issue's target ratio to its floor."""
+    """Each style's get and list against the issue's target ratio to its floor (same mix)."""
     found = []
     for row in rows:
-        if row["kind"] != "style" or row["mix"] != "get" or row["name"] not in TARGETS:
+        key = (row["name"], row["mix"])
+        if row["kind"] != "style" or key not in TARGETS:
             continue
-        floor, minimum = TARGETS[row["name"]]
-        ratio = row.get("ratios", {}).get(floor)
+        floor, minimum = TARGETS[key]
+        ratio = row["ratio_to_floor"] if row["floor"] == floor and row["floor_mix"] == row["mix"] else None
+        reasons = row_flags(row)
         found.append(
             {
                 "style": row["name"],
+                "mix": row["mix"],
                 "floor": floor,
                 "target": minimum,
                 "ratio": ratio,
-                "met": None if ratio is None else ratio >= minimum,
-                "trustworthy": not (row["generator_saturated"] or row["noisy"]),
+                "met": None if ratio is None or reasons else ratio >= minimum,
+                "trustworthy": not reasons,
+                "flags": reasons,
             }
         )
     return found
+
+
+def row_flags(row: dict[str, Any]) -> list[str]:
+    """Why a row's figure cannot decide a verdict (its own and its floor's flags)."""
+    flags = []
+    if row["generator_saturated"]:
+        flags.append("GEN-BOUND")
+    if row["noisy"]:
+        flags.append("noisy")
+    if row.get("contended"):
+        flags.append("contended (" + "; ".join(row.get("contention_reasons") or []) + ")")
+    if row["errors"]:
+        flags.append(f"{row['errors']} errors")
+    if row.get("floor_flags"):
+        flags.append(f"floor {row['floor']}: " + ", ".join(row["floor_flags"]))
+    return flags
 
 
 def median_spread(values: list[float]) -> tuple[float, float, float]:
@@ -711,7 +1017,7 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
     for m in outcome.measurements:
         groups.setdefault((m.name, m.mix), []).append(m)
     floor_ops = {
-        name: statistics.median(m.ops_per_s for m in ms)
+        (name, mix): statistics.median(m.ops_per_s for m in ms)
         for (name, mix), ms in groups.items()
         if ms[0].kind == "floor"
     }
@@ -743,21 +1049,33 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
             "others_on_server_cpus": max(
                 (m.others_on_server_cpus for m in ms if m.others_on_server_cpus is not None), default=None
             ),
+            "contended": any((m.contention or {}).get("contended") for m in ms),
+            "contention_reasons": sorted(
+                {reason for m in ms for reason in (m.contention or {}).get("reasons", [])}
+            ),
+            "p999_ms": statistics.median(m.latency_ms.get("p99.9", 0.0) for m in ms),
+            "intended_rate": first.intended_rate,
+            "unfinished": sum(m.unfinished for m in ms),
             "generator": first.generator,
             "floor": None,
+            "floor_mix": None,
             "ratio_to_floor": None,
         }
-        if first.kind == "style":
-            candidates = [(floor_ops[f], f) for f in FLOOR_OF[name] if f in floor_ops]
-            row["ratios"] = {f: ops / value for value, f in candidates if value}
-            if candidates:
-                best_ops, best = max(candidates)
-                row["floor"] = best
-                row["ratio_to_floor"] = ops / best_ops if best_ops else None
+        if first.kind == "style" and name in FLOOR_OF:
+            # One baseline per style (the library it is built on), its same mix when the floor serves it.
+            floor = FLOOR_OF[name][0]
+            floor_mix = mix if (floor, mix) in floor_ops else "get"
+            value = floor_ops.get((floor, floor_mix))
+            if value:
+                row["floor"], row["floor_mix"], row["ratio_to_floor"] = floor, floor_mix, ops / value
         wire = outcome.wire.get(name, {}).get(mix)
         row["bytes_to_server_per_op"] = wire["to_server_per_request"] if wire else None
         row["bytes_to_client_per_op"] = wire["to_client_per_request"] if wire else None
         rows.append(row)
+    flags_of = {(r["name"], r["mix"]): row_flags(r) for r in rows if r["kind"] == "floor"}
+    for row in rows:
+        if row["floor"]:
+            row["floor_flags"] = flags_of.get((row["floor"], row["floor_mix"]), [])
     order = {s: i for i, s in enumerate(["rest", "graphql", "grpc", "soap", "websocket"])}
     mix_order = {m: i for i, m in enumerate(MIXES)}
     rows.sort(

@@ -27,6 +27,7 @@ from gateway.observability import (
 )
 from gateway.settings import STYLES, Settings
 from services.core import messages
+from services.core.api import ServerApi
 from services.core.errors import MalformedRequest
 from services.core.events import InProcessNotifier
 from services.core.ports import EventNotifier, Store
@@ -172,7 +173,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     """The one ASGI app: every enabled HTTP style, /healthz, /metrics and the landing page."""
     rt = runtime or build_runtime(settings)
 
-    def api(style: str) -> Any:
+    def api(style: str) -> ServerApi:
         return InstrumentedApi(rt.service, style, rt.metrics)
 
     routes: dict[str, ASGIApp] = {}

@@ -7,12 +7,25 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from services.core.api import OPERATIONS, ServerApi
 from services.core.errors import RosettaError
+from services.core.model import (
+    Event,
+    Reservation,
+    ReservationChanges,
+    ReservationDraft,
+    ReservationPage,
+    ReservationQuery,
+    Room,
+)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -168,51 +181,115 @@ class ObservabilityMiddleware:
             request_id.reset(token)
 
 
-_API_METHODS = {
-    "list_rooms": "listRooms",
-    "get_room": "getRoom",
-    "create_reservation": "createReservation",
-    "get_reservation": "getReservation",
-    "list_reservations": "listReservations",
-    "modify_reservation": "modifyReservation",
-    "cancel_reservation": "cancelReservation",
-    "check_in_reservation": "checkInReservation",
-    "watch_events": "watchEvents",
-}
-
-
 class InstrumentedApi:
-    """Wraps the one core service for one style: counts, times and classifies every use-case call.
+    """The core service for one style: counts, times and classifies every use-case call.
 
-    Adapters receive this instead of the bare service, so metrics need nothing from them.
-    Other attributes (batch helpers, streams) pass through untouched.
+    Adapters receive this instead of the bare service (both satisfy ``ServerApi``), so metrics
+    need nothing from them. Batch reads and the event stream pass through unmeasured: they serve
+    an operation already counted (GraphQL's DataLoaders, REST's ``Range``) or last for hours.
     """
 
-    def __init__(self, service: Any, style: str, metrics: Metrics) -> None:
+    def __init__(self, service: ServerApi, style: str, metrics: Metrics) -> None:
         self._service = service
         self._style = style
         self._metrics = metrics
-        for method, operation in _API_METHODS.items():
-            setattr(self, method, self._wrap(getattr(service, method), operation))
+        self._probes = {
+            operation: (
+                metrics.operations.labels(style, operation),
+                metrics.latency.labels(style, operation),
+            )
+            for operation in OPERATIONS
+        }
 
-    def _wrap(self, call: Callable[..., Awaitable[Any]], operation: str) -> Callable[..., Awaitable[Any]]:
-        calls = self._metrics.operations.labels(self._style, operation)
-        latency = self._metrics.latency.labels(self._style, operation)
-        errors = self._metrics.errors
+    async def _measure(
+        self, operation: str, call: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        calls, latency = self._probes[operation]
+        started = time.perf_counter()
+        calls.inc()
+        try:
+            return await call(*args, **kwargs)
+        except RosettaError as error:
+            self._metrics.errors.labels(self._style, operation, error.code).inc()
+            raise
+        finally:
+            latency.observe(time.perf_counter() - started)
 
-        async def instrumented(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            calls.inc()
-            try:
-                return await call(*args, **kwargs)
-            except RosettaError as error:
-                errors.labels(self._style, operation, error.code).inc()
-                raise
-            finally:
-                latency.observe(time.perf_counter() - started)
+    # -- ReservationApi, measured ----------------------------------------------------------------
 
-        instrumented.__name__ = call.__name__
-        return instrumented
+    async def list_rooms(self) -> list[Room]:
+        return await self._measure("listRooms", self._service.list_rooms)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._service, name)
+    async def get_room(self, room_id: str) -> Room:
+        return await self._measure("getRoom", self._service.get_room, room_id)
+
+    async def create_reservation(
+        self, draft: ReservationDraft, *, idempotency_key: str | None = None
+    ) -> Reservation:
+        return await self._measure(
+            "createReservation", self._service.create_reservation, draft, idempotency_key=idempotency_key
+        )
+
+    async def get_reservation(self, reservation_id: str) -> Reservation:
+        return await self._measure("getReservation", self._service.get_reservation, reservation_id)
+
+    async def list_reservations(self, query: ReservationQuery) -> ReservationPage:
+        return await self._measure("listReservations", self._service.list_reservations, query)
+
+    async def modify_reservation(
+        self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None
+    ) -> Reservation:
+        return await self._measure(
+            "modifyReservation",
+            self._service.modify_reservation,
+            reservation_id,
+            changes,
+            expected_version=expected_version,
+        )
+
+    async def cancel_reservation(
+        self, reservation_id: str, *, reason: str | None = None, idempotency_key: str | None = None
+    ) -> Reservation:
+        return await self._measure(
+            "cancelReservation",
+            self._service.cancel_reservation,
+            reservation_id,
+            reason=reason,
+            idempotency_key=idempotency_key,
+        )
+
+    async def check_in_reservation(self, reservation_id: str) -> Reservation:
+        return await self._measure("checkInReservation", self._service.check_in_reservation, reservation_id)
+
+    async def watch_events(
+        self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 100
+    ) -> list[Event]:
+        return await self._measure("watchEvents", self._service.watch_events, after, types=types, limit=limit)
+
+    # -- the rest of ServerApi, passed through ------------------------------------------------------
+
+    async def get_rooms(self, room_ids: Iterable[str]) -> dict[str, Room]:
+        return await self._service.get_rooms(room_ids)
+
+    async def search_reservations(
+        self, query: ReservationQuery, *, offset: int, limit: int
+    ) -> tuple[list[Reservation], int]:
+        return await self._service.search_reservations(query, offset=offset, limit=limit)
+
+    async def reservations_of_rooms(self, room_ids: Sequence[str]) -> dict[str, list[Reservation]]:
+        return await self._service.reservations_of_rooms(room_ids)
+
+    async def last_event_sequence(self) -> int:
+        return await self._service.last_event_sequence()
+
+    def stream_events(
+        self,
+        after: int = 0,
+        *,
+        types: Sequence[str] | None = None,
+        batch_size: int = 100,
+        wait_timeout: float = 30.0,
+    ) -> AsyncIterator[Event]:
+        return self._service.stream_events(
+            after, types=types, batch_size=batch_size, wait_timeout=wait_timeout
+        )

@@ -1,6 +1,6 @@
 """Rosetta's domain core: model, rules, use cases and ports. Standard library only."""
 
-from services.core.api import OPERATIONS, ReservationApi
+from services.core.api import OPERATIONS, ReservationApi, ServerApi
 from services.core.errors import ERRORS_BY_CODE, RosettaError, error_from_code
 from services.core.model import (
     Event,
@@ -30,5 +30,6 @@ __all__ = [
     "ReservationStatus",
     "RosettaError",
     "Room",
+    "ServerApi",
     "error_from_code",
 ]

@@ -2,11 +2,13 @@
 
 The conformance suite and the benchmark drive any style through this Protocol, so a caller
 cannot tell whether it talks to the core in-process or to REST, GraphQL, gRPC, SOAP or WebSocket.
+``ServerApi`` is the wider port the gateway hands to every style's adapter: the same operations
+plus the batch reads and the live event stream that servers (not clients) need.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from services.core.model import (
@@ -60,4 +62,38 @@ class ReservationApi(Protocol):
         self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 100
     ) -> list[Event]:
         """The events after sequence ``after`` in order (one batch of at most ``limit``)."""
+        ...
+
+
+@runtime_checkable
+class ServerApi(ReservationApi, Protocol):
+    """What an adapter receives from the gateway: the core service, or its instrumented proxy."""
+
+    async def get_rooms(self, room_ids: Iterable[str]) -> dict[str, Room]:
+        """Batch lookup (GraphQL DataLoaders): one store call for many rooms."""
+        ...
+
+    async def search_reservations(
+        self, query: ReservationQuery, *, offset: int, limit: int
+    ) -> tuple[list[Reservation], int]:
+        """A filtered, sorted slice by offset and the total (REST's ``Range: items=``)."""
+        ...
+
+    async def reservations_of_rooms(self, room_ids: Sequence[str]) -> dict[str, list[Reservation]]:
+        """Every listed room's reservations in date order, in one store call (DataLoaders)."""
+        ...
+
+    async def last_event_sequence(self) -> int:
+        """The sequence of the newest event (a new webhook subscription starts there)."""
+        ...
+
+    def stream_events(
+        self,
+        after: int = 0,
+        *,
+        types: Sequence[str] | None = None,
+        batch_size: int = 100,
+        wait_timeout: float = 30.0,
+    ) -> AsyncIterator[Event]:
+        """Every event after ``after``, then each new one as it is committed; arguments checked now."""
         ...

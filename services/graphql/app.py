@@ -27,6 +27,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Messag
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from services.core.api import ServerApi
 from services.core.errors import (
     InternalError,
     InvalidProperty,
@@ -35,7 +36,6 @@ from services.core.errors import (
     PayloadTooLarge,
     RosettaError,
 )
-from services.core.service import ReservationService
 from services.graphql.context import RosettaContext
 from services.graphql.errors import (
     format_error,
@@ -100,7 +100,7 @@ class SubscriptionView(GraphQL):
 
     graphql_transport_ws_handler_class = _TransportWSHandler
 
-    def __init__(self, schema: RosettaSchema, api: ReservationService, options: GraphQLOptions) -> None:
+    def __init__(self, schema: RosettaSchema, api: ServerApi, options: GraphQLOptions) -> None:
         super().__init__(
             schema,
             graphql_ide=None,
@@ -131,7 +131,7 @@ def graphiql_html() -> str:
 class GraphQLApp:
     """The adapter's ASGI app; build it with ``create_app``."""
 
-    def __init__(self, api: ReservationService, options: GraphQLOptions) -> None:
+    def __init__(self, api: ServerApi, options: GraphQLOptions) -> None:
         self.api = api
         self.options = options
         self.schema = build_schema(options)
@@ -302,6 +302,6 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(api: ReservationService, options: GraphQLOptions | None = None) -> GraphQLApp:
+def create_app(api: ServerApi, options: GraphQLOptions | None = None) -> GraphQLApp:
     """The GraphQL ASGI app over the one core service (the gateway mounts it at ``/graphql``)."""
     return GraphQLApp(api, options or GraphQLOptions())

@@ -8,8 +8,8 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from services.core import model
+from services.core.api import ServerApi
 from services.core.errors import RoomNotFound
-from services.core.service import ReservationService
 
 
 class RosettaContext:
@@ -22,7 +22,7 @@ class RosettaContext:
 
     __slots__ = ("api", "language", "connection_params", "_cache", "_rooms", "_room_reservations")
 
-    def __init__(self, api: ReservationService, language: str, *, cache: bool = True) -> None:
+    def __init__(self, api: ServerApi, language: str, *, cache: bool = True) -> None:
         self.api = api
         self.language = language
         self.connection_params: object = None  # set by strawberry on graphql-transport-ws connection_init

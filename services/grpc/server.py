@@ -19,8 +19,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.core import messages
+from services.core.api import ServerApi
 from services.core.errors import InternalError, MalformedRequest, RosettaError
-from services.core.service import ReservationService
 from services.grpc import translate
 from services.grpc.errors import to_status
 from services.grpc.generated import reservations_pb2 as pb
@@ -49,7 +49,7 @@ def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
 class ReservationServicer(pb_grpc.ReservationServiceServicer):
     """Translates each RPC into one use-case call; errors are mapped by the handler wrappers."""
 
-    def __init__(self, api: ReservationService) -> None:
+    def __init__(self, api: ServerApi) -> None:
         self._api = api
 
     async def ListRooms(self, request: pb.ListRoomsRequest, context: Any) -> pb.ListRoomsResponse:
@@ -252,7 +252,7 @@ class RunningServer:
         return await self.server.wait_for_termination(timeout)
 
 
-async def start_server(api: ReservationService, options: GrpcOptions) -> tuple[RunningServer, int]:
+async def start_server(api: ServerApi, options: GrpcOptions) -> tuple[RunningServer, int]:
     """Build and start the server on the running loop; returns it and the port actually bound."""
     server = grpc.aio.server(
         options=[

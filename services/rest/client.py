@@ -127,7 +127,8 @@ class RestClient:
 
     async def list_reservations(self, query: ReservationQuery) -> ReservationPage:
         present = ((wire, getattr(query, name)) for name, wire in _QUERY_FIELDS)
-        params = {wire: str(value) for wire, value in present if value is not None}
+        # "" means "no filter" to the core; the REST contract refuses an empty value, so omit it.
+        params = {wire: str(value) for wire, value in present if value is not None and value != ""}
         data = await self._call("GET", "/reservations", params=params)
         paging = data["pagination"]
         return ReservationPage(

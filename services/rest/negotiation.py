@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
 HAL = "application/hal+json"
 SIREN = "application/vnd.siren+json"
 CSV = "text/csv"

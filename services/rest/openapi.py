@@ -1,7 +1,12 @@
-"""The OpenAPI 3.1 document of the REST adapter, built once and identical on every run.
+"""What FastAPI's generated OpenAPI document of REST cannot know by itself, added to it.
 
-Examples are rendered by the same code that renders responses (representations and the
-core's error messages), so they cannot drift from what the server sends.
+Per operation: its id, summary and tag, the representations beside JSON (HAL, Siren, CSV) with
+examples rendered by the real renderers (so they cannot drift from what the server sends), the
+headers it sets, the problems it may answer with catalog examples, and OpenAPI links from a
+reservation to its actions. Once for the document: the schemas only referenced from those
+(Siren, problems, request bodies), the ``Accept-Language`` parameter every operation honours,
+query parameters that are absent rather than null, and no FastAPI 422 (its validation errors are
+catalog problems, see ``services.rest.http``).
 """
 
 from __future__ import annotations
@@ -9,6 +14,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from services.core.errors import (
     CapacityExceeded,
@@ -26,265 +37,59 @@ from services.core.errors import (
     VersionMismatch,
 )
 from services.core.model import SEED_ROOMS, Event, EventType, Reservation, ReservationStatus
-from services.core.validation import (
-    ATTENDEES_MAX,
-    GUEST_NAME_MAX,
-    IDEMPOTENCY_KEY_MAX,
-    PAGE_SIZE_MAX,
-    PURPOSE_MAX,
-    REASON_MAX,
-)
+from services.core.validation import PAGE_SIZE_MAX
 from services.rest import errors as rest_errors
+from services.rest import models
 from services.rest import representations as rep
-from services.rest.errors import STATUS_BY_CODE, problem_body
-from services.rest.negotiation import CSV, HAL, JSON, SIREN
+from services.rest.errors import PROBLEM_MEDIA_TYPE, STATUS_BY_CODE, problem_body
+from services.rest.negotiation import CSV, HAL, JSON, MERGE_PATCH, SIREN
 
 Schema = dict[str, Any]
 
-TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
+DESCRIPTION = (
+    "Study-room reservations, Richardson level 3: hypermedia links and actions, content "
+    "negotiation (JSON, HAL, Siren, CSV), item ranges, ETags, idempotency keys, and RFC 9457 "
+    "problem details localized by Accept-Language."
+)
+TAGS = [
+    {"name": "root", "description": "Entry point."},
+    {"name": "rooms", "description": "Study rooms and their reservations."},
+    {"name": "reservations", "description": "Reservations and their actions."},
+    {"name": "events", "description": "The ordered log of every change."},
+    {"name": "webhooks", "description": "Webhook subscriptions and their deliveries."},
+]
 SORT_PATTERN = r"^-?(date|startTime|createdAt)(,-?(date|startTime|createdAt))*$"
+EVENT_TYPES = [t.value for t in EventType]
+# Schemas referenced only from the enrichment (FastAPI registers those of response ``model``s).
+EXTRA_MODELS: list[type[BaseModel]] = [
+    models.Problem,
+    models.SirenEntity,
+    models.ReservationCollectionHal,
+    models.RoomCollectionHal,
+    models.EventCollectionHal,
+    models.ReservationCreate,
+    models.ReservationPatch,
+    models.CancelRequest,
+]
 
 
-def _ref(name: str) -> Schema:
+def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _nullable(kind: str, **extra: Any) -> Schema:
-    return {"type": [kind, "null"], **extra}
+def header(description: str, example: str | None = None) -> Schema:
+    found: Schema = {"description": description, "schema": {"type": "string"}}
+    if example is not None:
+        found["example"] = example
+    return found
 
 
-LINK: Schema = {
-    "type": "object",
-    "required": ["href"],
-    "properties": {"href": {"type": "string"}, "method": {"type": "string"}},
-}
-LINKS: Schema = {"type": "object", "additionalProperties": _ref("Link")}
-
-RESERVATION: Schema = {
-    "type": "object",
-    "required": [
-        "reservationId",
-        "roomId",
-        "guestName",
-        "date",
-        "startTime",
-        "endTime",
-        "attendees",
-        "purpose",
-        "status",
-        "cancelReason",
-        "version",
-        "createdAt",
-        "updatedAt",
-        "actions",
-    ],
-    "properties": {
-        "reservationId": {"type": "string"},
-        "roomId": {"type": "string"},
-        "guestName": {"type": "string", "maxLength": GUEST_NAME_MAX},
-        "date": {"type": "string", "format": "date"},
-        "startTime": {"type": "string", "pattern": TIME_PATTERN},
-        "endTime": {"type": "string", "pattern": TIME_PATTERN},
-        "attendees": {"type": "integer", "minimum": 1},
-        "purpose": _nullable("string"),
-        "status": {"type": "string", "enum": [s.value for s in ReservationStatus]},
-        "cancelReason": _nullable("string"),
-        "version": {"type": "integer", "minimum": 1},
-        "createdAt": {"type": "string", "format": "date-time"},
-        "updatedAt": {"type": "string", "format": "date-time"},
-        "actions": {"type": "array", "items": {"type": "string", "enum": ["modify", "cancel", "check-in"]}},
-        "_links": _ref("Links"),
-    },
-}
-ROOM: Schema = {
-    "type": "object",
-    "required": ["roomId", "name", "capacity", "location"],
-    "properties": {
-        "roomId": {"type": "string"},
-        "name": {"type": "string"},
-        "capacity": {"type": "integer", "minimum": 1},
-        "location": {"type": "string"},
-        "_links": _ref("Links"),
-    },
-}
-PAGINATION: Schema = {
-    "type": "object",
-    "required": ["page", "pageSize", "totalItems", "totalPages"],
-    "properties": {
-        "page": {"type": "integer", "minimum": 1},
-        "pageSize": {"type": "integer", "minimum": 1},
-        "totalItems": {"type": "integer", "minimum": 0},
-        "totalPages": {"type": "integer", "minimum": 0},
-    },
-}
-EVENT: Schema = {
-    "type": "object",
-    "required": ["eventId", "sequence", "type", "occurredAt", "data"],
-    "properties": {
-        "eventId": {"type": "string"},
-        "sequence": {"type": "integer", "minimum": 1},
-        "type": {"type": "string", "enum": [t.value for t in EventType]},
-        "occurredAt": {"type": "string", "format": "date-time"},
-        "data": {"type": "object", "description": "The reservation after the change."},
-    },
-}
-
-
-def _collection(item: str, embedded: str) -> tuple[Schema, Schema]:
-    plain = {
-        "type": "object",
-        "required": ["items", "_links"],
-        "properties": {
-            "items": {"type": "array", "items": _ref(item)},
-            "pagination": _ref("Pagination"),
-            "_links": _ref("Links"),
-        },
-    }
-    hal = {
-        "type": "object",
-        "required": ["_links", "_embedded"],
-        "properties": {
-            "pagination": _ref("Pagination"),
-            "_links": _ref("Links"),
-            "_embedded": {
-                "type": "object",
-                "required": [embedded],
-                "properties": {embedded: {"type": "array", "items": _ref(item)}},
-            },
-        },
-    }
-    return plain, hal
-
-
-SIREN_ENTITY: Schema = {
-    "type": "object",
-    "required": ["class"],
-    "properties": {
-        "class": {"type": "array", "items": {"type": "string"}},
-        "rel": {"type": "array", "items": {"type": "string"}},
-        "properties": {"type": "object"},
-        "entities": {"type": "array", "items": _ref("SirenEntity")},
-        "actions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name", "method", "href"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "method": {"type": "string"},
-                    "href": {"type": "string"},
-                    "type": {"type": "string"},
-                    "fields": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["name"],
-                            "properties": {"name": {"type": "string"}, "type": {"type": "string"}},
-                        },
-                    },
-                },
-            },
-        },
-        "links": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["rel", "href"],
-                "properties": {
-                    "rel": {"type": "array", "items": {"type": "string"}},
-                    "href": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-PROBLEM: Schema = {
-    "type": "object",
-    "description": "RFC 9457 problem details; title and detail follow Accept-Language (en, ko, fr).",
-    "required": ["type", "code", "title", "detail", "status", "instance"],
-    "properties": {
-        "type": {"type": "string", "format": "uri"},
-        "code": {"type": "string", "enum": list(STATUS_BY_CODE)},
-        "title": {"type": "string"},
-        "detail": {"type": "string"},
-        "status": {"type": "integer", "minimum": 400, "maximum": 599},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "code"],
-                "properties": {"field": {"type": "string"}, "code": {"type": "string"}},
-            },
-        },
-    },
-}
-_TEXT = {"type": "string"}
-RESERVATION_CREATE: Schema = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["roomId", "guestName", "date", "startTime", "endTime", "attendees"],
-    "properties": {
-        "roomId": {"type": "string", "examples": ["room-a"]},
-        "guestName": {"type": "string", "minLength": 1, "maxLength": GUEST_NAME_MAX},
-        "date": {"type": "string", "format": "date"},
-        "startTime": {"type": "string", "pattern": TIME_PATTERN},
-        "endTime": {"type": "string", "pattern": TIME_PATTERN},
-        "attendees": {"type": "integer", "minimum": 1, "maximum": ATTENDEES_MAX},
-        "purpose": _nullable("string", maxLength=PURPOSE_MAX),
-    },
-}
-RESERVATION_PATCH: Schema = {
-    "type": "object",
-    "description": "JSON merge patch (RFC 7396): members present are changed; null clears purpose.",
-    "additionalProperties": False,
-    "properties": {
-        **{k: v for k, v in RESERVATION_CREATE["properties"].items() if k != "purpose"},
-        "purpose": _nullable("string", maxLength=PURPOSE_MAX),
-    },
-}
-CANCEL_REQUEST: Schema = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {"reason": _nullable("string", maxLength=REASON_MAX)},
-}
-API_ROOT: Schema = {
-    "type": "object",
-    "required": ["_links"],
-    "properties": {"name": _TEXT, "version": _TEXT, "_links": _ref("Links")},
-}
-
-
-def _schemas() -> dict[str, Schema]:
-    reservations, reservations_hal = _collection("Reservation", "reservations")
-    rooms, rooms_hal = _collection("Room", "rooms")
-    events, events_hal = _collection("Event", "events")
-    return {
-        "Link": LINK,
-        "Links": LINKS,
-        "Pagination": PAGINATION,
-        "Reservation": RESERVATION,
-        "ReservationCollection": reservations,
-        "ReservationCollectionHal": reservations_hal,
-        "Room": ROOM,
-        "RoomCollection": rooms,
-        "RoomCollectionHal": rooms_hal,
-        "Event": EVENT,
-        "EventCollection": events,
-        "EventCollectionHal": events_hal,
-        "ApiRoot": API_ROOT,
-        "SirenEntity": SIREN_ENTITY,
-        "Problem": PROBLEM,
-        "ReservationCreate": RESERVATION_CREATE,
-        "ReservationPatch": RESERVATION_PATCH,
-        "CancelRequest": CANCEL_REQUEST,
-    }
+VARY_HEADER = header("Always `Accept, Accept-Language`.", "Accept, Accept-Language")
 
 
 # -- examples, rendered by the real renderers --------------------------------------------------------
 
-_LINKS = rep.Links("")
+LINKS = rep.Links("")
 _AT = datetime(2026, 3, 2, 9, 15, 0, 123000, tzinfo=UTC)
 SAMPLE = Reservation(
     reservation_id="rsv_k5v3xq7m2nb4hd6p",
@@ -302,45 +107,50 @@ SAMPLE = Reservation(
     updated_at=_AT,
 )
 SAMPLE_EVENT = Event("evt_3m7q2kx9d4hb6n5p", 1, EventType.CREATED.value, _AT, SAMPLE.to_dict())
+CREATE_EXAMPLE = {
+    "roomId": "room-a",
+    "guestName": "Ada Lovelace",
+    "date": "2026-03-10",
+    "startTime": "10:00",
+    "endTime": "11:30",
+    "attendees": 3,
+    "purpose": "Study group",
+}
 
 
-def _decoded(body: bytes) -> Any:
-    return json.loads(body)
-
-
-def _problem_example(error: RosettaError, status: int | None = None, instance: str = "/api/v1/...") -> Schema:
+def problem_example(error: RosettaError, status: int | None = None, instance: str = "/api/v1/...") -> Schema:
     status = status or STATUS_BY_CODE[error.code]
     return {"summary": error.title("en"), "value": problem_body(error, "en", instance, status)}
 
 
 ERROR_EXAMPLES: dict[str, Schema] = {
-    "missingProperty": _problem_example(MissingMandatoryProperty(field="guestName")),
-    "invalidProperty": _problem_example(InvalidProperty(field="date", params={"reason": "date"})),
-    "unknownProperty": _problem_example(InvalidProperty(field="colour", params={"reason": "unknown"})),
-    "malformed": _problem_example(MalformedRequest(params={"reason": "syntax"})),
-    "roomNotFound": _problem_example(RoomNotFound(params={"roomId": "room-z"})),
-    "reservationNotFound": _problem_example(ReservationNotFound(params={"reservationId": "rsv_unknown"})),
-    "noRoute": _problem_example(rest_errors.no_route().error, 404),
-    "notAcceptable": _problem_example(rest_errors.not_acceptable().error, 406),
-    "conflict": _problem_example(
+    "missingProperty": problem_example(MissingMandatoryProperty(field="guestName")),
+    "invalidProperty": problem_example(InvalidProperty(field="date", params={"reason": "date"})),
+    "unknownProperty": problem_example(InvalidProperty(field="colour", params={"reason": "unknown"})),
+    "malformed": problem_example(MalformedRequest(params={"reason": "syntax"})),
+    "roomNotFound": problem_example(RoomNotFound(params={"roomId": "room-z"})),
+    "reservationNotFound": problem_example(ReservationNotFound(params={"reservationId": "rsv_unknown"})),
+    "noRoute": problem_example(rest_errors.no_route().error, 404),
+    "notAcceptable": problem_example(rest_errors.not_acceptable().error, 406),
+    "conflict": problem_example(
         ReservationConflict(
             params={"roomId": "room-a", "date": "2026-03-10", "startTime": "10:00", "endTime": "11:30"}
         )
     ),
-    "stateTransition": _problem_example(
+    "stateTransition": problem_example(
         InvalidStateTransition(params={"status": "CANCELED", "action": "canceled"})
     ),
-    "versionMismatch": _problem_example(VersionMismatch(params={"expected": 1, "actual": 2})),
-    "payloadTooLarge": _problem_example(PayloadTooLarge(params={"limit": 262144})),
-    "unsupportedMediaType": _problem_example(rest_errors.unsupported_media_type().error, 415),
-    "rangeNotSatisfiable": _problem_example(rest_errors.range_not_satisfiable(57).error, 416),
-    "capacity": _problem_example(
+    "versionMismatch": problem_example(VersionMismatch(params={"expected": 1, "actual": 2})),
+    "payloadTooLarge": problem_example(PayloadTooLarge(params={"limit": 262144})),
+    "unsupportedMediaType": problem_example(rest_errors.unsupported_media_type().error, 415),
+    "rangeNotSatisfiable": problem_example(rest_errors.range_not_satisfiable(57).error, 416),
+    "capacity": problem_example(
         CapacityExceeded(field="attendees", params={"roomId": "room-a", "capacity": 4, "attendees": 9})
     ),
-    "idempotencyReused": _problem_example(
+    "idempotencyReused": problem_example(
         IdempotencyKeyReused(field="idempotencyKey", params={"key": "3f1c9a"})
     ),
-    "internal": _problem_example(InternalError()),
+    "internal": problem_example(InternalError()),
 }
 
 ERROR_RESPONSES: dict[int, tuple[str, tuple[str, ...]]] = {
@@ -360,196 +170,125 @@ ERROR_RESPONSES: dict[int, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _error_response(status: int, only: tuple[str, ...] | None = None) -> Schema:
-    description, names = ERROR_RESPONSES[status]
-    chosen = [n for n in names if only is None or n in only] or list(names)
-    response: Schema = {
+def add_error_examples(
+    examples: dict[str, Schema], responses: dict[int, tuple[str, tuple[str, ...]]]
+) -> None:
+    """More catalog examples and problem statuses (the webhook API's, for instance)."""
+    ERROR_EXAMPLES.update(examples)
+    ERROR_RESPONSES.update(responses)
+
+
+def problems(*statuses: int, only: tuple[str, ...] = ()) -> dict[int | str, Schema]:
+    """The problem responses of an operation (500 always), each with its catalog examples."""
+    found: dict[int | str, Schema] = {}
+    for status in (*statuses, 500):
+        description, names = ERROR_RESPONSES[status]
+        chosen = [n for n in names if not only or n in only] or list(names)
+        response: Schema = {
+            "description": description,
+            "headers": {"Content-Language": header("Language of title and detail.")},
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": ref("Problem"),
+                    "examples": {name: ERROR_EXAMPLES[name] for name in chosen},
+                }
+            },
+        }
+        if status == 416:
+            response["headers"]["Content-Range"] = header("`items */<total>`.", "items */57")
+        found[status] = response
+    return found
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    responses: dict[int | str, Schema],
+    *,
+    body: Schema | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of one path operation's decorator: its documentation."""
+    extra: Schema = {"requestBody": body} if body is not None else {}
+    return {
+        "operation_id": operation_id,
+        "summary": summary,
+        "tags": [tag],
         "description": description,
-        "headers": {"Content-Language": _header("Language of title and detail.")},
+        "response_model": None,
+        "responses": responses,
+        "openapi_extra": extra or None,
+    }
+
+
+def request_body(
+    schema: str, example: Any, media: tuple[str, ...] = (JSON,), *, required: bool = True
+) -> Schema:
+    return {"required": required, "content": {m: {"schema": ref(schema), "example": example} for m in media}}
+
+
+def _decoded(body: bytes) -> Any:
+    return json.loads(body)
+
+
+def _action_links(operations: tuple[str, ...], where: str = "$response.body#/reservationId") -> Schema:
+    return {name: {"operationId": name, "parameters": {"reservationId": where}} for name in operations}
+
+
+RESERVATION_LINKS = _action_links(
+    ("getReservation", "modifyReservation", "cancelReservation", "checkInReservation")
+)
+
+
+def _item(model: type[BaseModel], description: str, json_example: Any, siren_example: Any) -> Schema:
+    return {
+        "model": model,
+        "description": description,
+        "headers": {"Vary": VARY_HEADER},
         "content": {
-            "application/problem+json": {
-                "schema": _ref("Problem"),
-                "examples": {name: ERROR_EXAMPLES[name] for name in chosen},
-            }
+            JSON: {"example": json_example},
+            HAL: {"schema": ref(model.__name__), "example": json_example},
+            SIREN: {"schema": ref("SirenEntity"), "example": siren_example},
         },
     }
-    if status == 416:
-        response["headers"]["Content-Range"] = _header("`items */<total>`.", "items */57")
+
+
+def _reservation(description: str, *, location: bool = False) -> Schema:
+    response = _item(
+        models.Reservation,
+        description,
+        rep.reservation_document(LINKS, SAMPLE, JSON),
+        rep.reservation_document(LINKS, SAMPLE, SIREN),
+    )
+    response["headers"]["ETag"] = header("Version tag of this reservation.", '"rsv_k5v3xq7m2nb4hd6p.1"')
+    if location:
+        response["headers"]["Location"] = header("URL of the new reservation.")
+    response["links"] = RESERVATION_LINKS
     return response
 
 
-def _header(description: str, example: str | None = None) -> Schema:
-    header: Schema = {"description": description, "schema": {"type": "string"}}
-    if example is not None:
-        header["example"] = example
-    return header
-
-
-# -- parameters ------------------------------------------------------------------------------------
-
-
-def _param(
-    name: str, where: str, schema: Schema, description: str, *, required: bool = False, example: Any = None
+def _collection(
+    model: type[BaseModel],
+    hal: type[BaseModel],
+    description: str,
+    examples: dict[str, bytes],
+    *,
+    partial: bool,
 ) -> Schema:
-    parameter = {
-        "name": name,
-        "in": where,
-        "required": required,
-        "description": description,
-        "schema": schema,
-    }
-    if example is not None:
-        parameter["example"] = example
-    return parameter
-
-
-PARAMETERS: dict[str, Schema] = {
-    "reservationId": _param(
-        "reservationId",
-        "path",
-        {"type": "string", "pattern": ID_PATTERN},
-        "Reservation id.",
-        required=True,
-        example=SAMPLE.reservation_id,
-    ),
-    "roomId": _param(
-        "roomId",
-        "path",
-        {"type": "string", "pattern": ID_PATTERN},
-        "Room id.",
-        required=True,
-        example="room-a",
-    ),
-    "status": _param(
-        "status",
-        "query",
-        {"type": "string", "enum": [s.value for s in ReservationStatus]},
-        "Only reservations in this status.",
-    ),
-    "roomIdFilter": _param("roomId", "query", {"type": "string"}, "Only reservations of this room."),
-    "dateFrom": _param(
-        "dateFrom", "query", {"type": "string", "format": "date"}, "Earliest date (inclusive)."
-    ),
-    "dateTo": _param("dateTo", "query", {"type": "string", "format": "date"}, "Latest date (inclusive)."),
-    "guestName": _param("guestName", "query", {"type": "string"}, "Case-insensitive part of the guest name."),
-    "sort": _param(
-        "sort",
-        "query",
-        {"type": "string", "pattern": SORT_PATTERN},
-        "Comma-separated keys among date, startTime, createdAt; `-` for descending.",
-    ),
-    "page": _param(
-        "page", "query", {"type": "integer", "minimum": 1, "maximum": 999999999, "default": 1}, "Page number."
-    ),
-    "pageSize": _param(
-        "pageSize",
-        "query",
-        {"type": "integer", "minimum": 1, "maximum": PAGE_SIZE_MAX, "default": 20},
-        "Page size.",
-    ),
-    "Range": _param(
-        "Range",
-        "header",
-        {"type": "string", "pattern": r"^items=\d{1,9}-\d{0,9}$"},
-        "Item range, e.g. `items=0-9` (at most 100 items): answered with 206 and Content-Range.",
-    ),
-    "If-None-Match": _param(
-        "If-None-Match", "header", {"type": "string"}, "An ETag; 304 when it is still current."
-    ),
-    "If-Match": _param(
-        "If-Match",
-        "header",
-        {"type": "string"},
-        "The ETag of the version being changed (expectedVersion); 412 when stale.",
-    ),
-    "Idempotency-Key": _param(
-        "Idempotency-Key",
-        "header",
-        {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
-        "Retries with the same key and body return the first result.",
-    ),
-    "Accept-Language": _param(
-        "Accept-Language",
-        "header",
-        {"type": "string"},
-        "Language of error messages: en (default), ko, fr; q-values honoured.",
-    ),
-    "after": _param(
-        "after",
-        "query",
-        {"type": "integer", "minimum": 0, "maximum": 999999999, "default": 0},
-        "Events after this sequence number.",
-    ),
-    "types": _param(
-        "types",
-        "query",
-        {
-            "type": "string",
-            "pattern": r"^reservation\.(created|modified|canceled|checked_in)"
-            r"(,reservation\.(created|modified|canceled|checked_in))*$",
-        },
-        "Comma-separated event types.",
-    ),
-    "limit": _param(
-        "limit",
-        "query",
-        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-        "Most events returned.",
-    ),
-}
-
-
-def _p(*names: str) -> list[Schema]:
-    return [{"$ref": f"#/components/parameters/{name}"} for name in (*names, "Accept-Language")]
-
-
-# -- responses ------------------------------------------------------------------------------------
-
-_VARY = _header("Always `Accept, Accept-Language`.", "Accept, Accept-Language")
-
-
-def _item_content(schema: str, json_example: Any, siren_example: Any) -> Schema:
-    return {
-        JSON: {"schema": _ref(schema), "example": json_example},
-        HAL: {"schema": _ref(schema), "example": json_example},
-        SIREN: {"schema": _ref("SirenEntity"), "example": siren_example},
-    }
-
-
-def _reservation_response(description: str, *, location: bool = False) -> Schema:
-    headers = {"ETag": _header("Version tag of this reservation.", '"rsv_k5v3xq7m2nb4hd6p.1"'), "Vary": _VARY}
-    if location:
-        headers["Location"] = _header("URL of the new reservation.")
-    return {
-        "description": description,
-        "headers": headers,
-        "content": _item_content(
-            "Reservation",
-            rep.reservation_document(_LINKS, SAMPLE, JSON),
-            rep.reservation_document(_LINKS, SAMPLE, SIREN),
-        ),
-    }
-
-
-def _collection_response(
-    description: str, schema: str, examples: dict[str, bytes], *, partial: bool
-) -> Schema:
-    headers = {
-        "Link": _header("RFC 8288 links: self, first, prev, next, last."),
-        "Vary": _VARY,
-    }
-    if schema != "Event":
-        headers["Accept-Ranges"] = _header("`items`.", "items")
+    headers = {"Link": header("RFC 8288 links: self, first, prev, next, last."), "Vary": VARY_HEADER}
+    if model is not models.EventCollection:
+        headers["Accept-Ranges"] = header("`items`.", "items")
     if partial:
-        headers["Content-Range"] = _header("The returned items and the total.", "items 0-9/57")
-    plain, hal = (f"{schema}Collection", f"{schema}CollectionHal")
+        headers["Content-Range"] = header("The returned items and the total.", "items 0-9/57")
     return {
+        "model": model,
         "description": description,
         "headers": headers,
         "content": {
-            JSON: {"schema": _ref(plain), "example": _decoded(examples[JSON])},
-            HAL: {"schema": _ref(hal), "example": _decoded(examples[HAL])},
-            SIREN: {"schema": _ref("SirenEntity"), "example": _decoded(examples[SIREN])},
+            JSON: {"example": _decoded(examples[JSON])},
+            HAL: {"schema": ref(hal.__name__), "example": _decoded(examples[HAL])},
+            SIREN: {"schema": ref("SirenEntity"), "example": _decoded(examples[SIREN])},
             CSV: {"schema": {"type": "string"}, "example": examples[CSV].decode()},
         },
     }
@@ -557,368 +296,324 @@ def _collection_response(
 
 def _reservation_examples() -> dict[str, bytes]:
     paging = rep.pagination(1, 20, 1)
-    urls = rep.page_links(_LINKS.reservations, {}, 1, 20, 1)
-    return {m: rep.reservation_collection(_LINKS, [SAMPLE], paging, urls, m) for m in (JSON, HAL, SIREN, CSV)}
+    urls = rep.page_links(LINKS.reservations, {}, 1, 20, 1)
+    return {m: rep.reservation_collection(LINKS, [SAMPLE], paging, urls, m) for m in (JSON, HAL, SIREN, CSV)}
 
 
-def _room_examples() -> dict[str, bytes]:
+def _reservation_collection() -> dict[int | str, Schema]:
+    examples = _reservation_examples()
+    hal = models.ReservationCollectionHal
+    return {
+        200: _collection(
+            models.ReservationCollection, hal, "A page of reservations.", examples, partial=False
+        ),
+        206: _collection(
+            models.ReservationCollection, hal, "The requested item range.", examples, partial=True
+        ),
+    }
+
+
+NOT_ACCEPTABLE = ("unknownProperty", "notAcceptable")
+
+
+# -- the operations -------------------------------------------------------------------------------------
+
+
+def get_api_root() -> dict[str, Any]:
+    root = {
+        "model": models.ApiRoot,
+        "description": "Links to every collection.",
+        "headers": {"Vary": VARY_HEADER},
+        "content": {
+            JSON: {"example": _decoded(rep.root_document(LINKS, JSON))},
+            HAL: {"schema": ref("ApiRoot"), "example": _decoded(rep.root_document(LINKS, HAL))},
+            SIREN: {"schema": ref("SirenEntity"), "example": _decoded(rep.root_document(LINKS, SIREN))},
+        },
+    }
+    return operation(
+        "getApiRoot",
+        "API root: links to every collection",
+        "root",
+        {200: root, **problems(400, 406, only=NOT_ACCEPTABLE)},
+    )
+
+
+def list_rooms() -> dict[str, Any]:
     paging = rep.pagination(1, PAGE_SIZE_MAX, len(SEED_ROOMS))
-    urls = {"self": _LINKS.rooms, "first": _LINKS.rooms, "last": _LINKS.rooms}
-    return {m: rep.room_collection(_LINKS, SEED_ROOMS, paging, urls, m) for m in (JSON, HAL, SIREN, CSV)}
+    urls = {"self": LINKS.rooms, "first": LINKS.rooms, "last": LINKS.rooms}
+    examples = {m: rep.room_collection(LINKS, SEED_ROOMS, paging, urls, m) for m in (JSON, HAL, SIREN, CSV)}
+    hal = models.RoomCollectionHal
+    return operation(
+        "listRooms",
+        "List rooms",
+        "rooms",
+        {
+            200: _collection(models.RoomCollection, hal, "Every room.", examples, partial=False),
+            206: _collection(models.RoomCollection, hal, "The requested item range.", examples, partial=True),
+            **problems(400, 406, 416, only=(*NOT_ACCEPTABLE, "rangeNotSatisfiable")),
+        },
+    )
 
 
-def _event_examples() -> dict[str, bytes]:
-    urls = {"self": _LINKS.events + "?after=0", "next": _LINKS.events + "?after=1"}
-    return {m: rep.event_collection(_LINKS, [SAMPLE_EVENT], urls, m) for m in (JSON, HAL, SIREN, CSV)}
-
-
-def _errors(*statuses: int, only: tuple[str, ...] | None = None) -> dict[str, Schema]:
-    return {str(status): _error_response(status, only) for status in (*statuses, 500)}
-
-
-def _body(schema: str, example: Any, media: tuple[str, ...] = (JSON,), required: bool = True) -> Schema:
-    return {
-        "required": required,
-        "content": {m: {"schema": _ref(schema), "example": example} for m in media},
-    }
-
-
-def _operation(
-    operation_id: str,
-    summary: str,
-    tag: str,
-    parameters: list[Schema],
-    responses: Schema,
-    body: Schema | None = None,
-    description: str | None = None,
-) -> Schema:
-    operation: Schema = {"tags": [tag], "summary": summary, "operationId": operation_id}
-    if description:
-        operation["description"] = description
-    operation["parameters"] = parameters
-    if body is not None:
-        operation["requestBody"] = body
-    operation["responses"] = responses
-    return operation
-
-
-def _paths() -> dict[str, Schema]:
-    reservation_examples = _reservation_examples()
-    room_examples = _room_examples()
+def get_room() -> dict[str, Any]:
     room = SEED_ROOMS[0]
-    list_filters = ("status", "roomIdFilter", "dateFrom", "dateTo", "guestName", "sort", "page", "pageSize")
-    room_filters = tuple(name for name in list_filters if name != "roomIdFilter")
-    reservation_collection = {
-        "200": _collection_response(
-            "A page of reservations.", "Reservation", reservation_examples, partial=False
-        ),
-        "206": _collection_response(
-            "The requested item range.", "Reservation", reservation_examples, partial=True
-        ),
+    response = _item(
+        models.Room, "The room.", rep.room_document(LINKS, room, JSON), rep.room_document(LINKS, room, SIREN)
+    )
+    response["links"] = {
+        "listRoomReservations": {
+            "operationId": "listRoomReservations",
+            "parameters": {"roomId": "$response.body#/roomId"},
+        }
     }
-    not_found_reservation = ("reservationNotFound",)
-    create_example = {
-        "roomId": "room-a",
-        "guestName": "Ada Lovelace",
-        "date": "2026-03-10",
-        "startTime": "10:00",
-        "endTime": "11:30",
-        "attendees": 3,
-        "purpose": "Study group",
-    }
-    created = _reservation_response("Created.", location=True)
-    return {
-        "/api/v1": {
-            "get": _operation(
-                "getApiRoot",
-                "API root: links to every collection",
-                "root",
-                _p(),
-                {
-                    "200": {
-                        "description": "Links to every collection.",
-                        "headers": {"Vary": _VARY},
-                        "content": {
-                            JSON: {
-                                "schema": _ref("ApiRoot"),
-                                "example": _decoded(rep.root_document(_LINKS, JSON)),
-                            },
-                            HAL: {
-                                "schema": _ref("ApiRoot"),
-                                "example": _decoded(rep.root_document(_LINKS, HAL)),
-                            },
-                            SIREN: {
-                                "schema": _ref("SirenEntity"),
-                                "example": _decoded(rep.root_document(_LINKS, SIREN)),
-                            },
-                        },
-                    },
-                    **_errors(400, 406, only=("unknownProperty", "notAcceptable")),
-                },
-            )
-        },
-        "/api/v1/rooms": {
-            "get": _operation(
-                "listRooms",
-                "List rooms",
-                "rooms",
-                _p("Range"),
-                {
-                    "200": _collection_response("Every room.", "Room", room_examples, partial=False),
-                    "206": _collection_response(
-                        "The requested item range.", "Room", room_examples, partial=True
-                    ),
-                    **_errors(
-                        400, 406, 416, only=("unknownProperty", "notAcceptable", "rangeNotSatisfiable")
-                    ),
-                },
-            )
-        },
-        "/api/v1/rooms/{roomId}": {
-            "get": _operation(
-                "getRoom",
-                "Get a room",
-                "rooms",
-                _p("roomId"),
-                {
-                    "200": {
-                        "description": "The room.",
-                        "headers": {"Vary": _VARY},
-                        "content": _item_content(
-                            "Room",
-                            rep.room_document(_LINKS, room, JSON),
-                            rep.room_document(_LINKS, room, SIREN),
-                        ),
-                    },
-                    **_errors(400, 404, 406, only=("unknownProperty", "roomNotFound", "notAcceptable")),
-                },
-            )
-        },
-        "/api/v1/rooms/{roomId}/reservations": {
-            "get": _operation(
-                "listRoomReservations",
-                "List one room's reservations",
-                "rooms",
-                _p("roomId", *room_filters, "Range"),
-                {
-                    **reservation_collection,
-                    **_errors(
-                        400,
-                        404,
-                        406,
-                        416,
-                        only=(
-                            "invalidProperty",
-                            "unknownProperty",
-                            "roomNotFound",
-                            "notAcceptable",
-                            "rangeNotSatisfiable",
-                        ),
-                    ),
-                },
-            )
-        },
-        "/api/v1/reservations": {
-            "get": _operation(
-                "listReservations",
-                "List reservations (filter, sort, page)",
-                "reservations",
-                _p(*list_filters, "Range"),
-                {
-                    **reservation_collection,
-                    **_errors(
-                        400,
-                        406,
-                        416,
-                        only=("invalidProperty", "unknownProperty", "notAcceptable", "rangeNotSatisfiable"),
-                    ),
-                },
-            ),
-            "post": _operation(
-                "createReservation",
-                "Create a reservation",
-                "reservations",
-                _p("Idempotency-Key"),
-                {
-                    "201": created,
-                    **_errors(
-                        400,
-                        404,
-                        406,
-                        409,
-                        413,
-                        415,
-                        422,
-                        only=(
-                            "missingProperty",
-                            "invalidProperty",
-                            "unknownProperty",
-                            "malformed",
-                            "roomNotFound",
-                            "notAcceptable",
-                            "conflict",
-                            "payloadTooLarge",
-                            "unsupportedMediaType",
-                            "capacity",
-                            "idempotencyReused",
-                        ),
-                    ),
-                },
-                body=_body("ReservationCreate", create_example),
-            ),
-        },
-        "/api/v1/reservations/{reservationId}": {
-            "get": _operation(
-                "getReservation",
-                "Get a reservation",
-                "reservations",
-                _p("reservationId", "If-None-Match"),
-                {
-                    "200": _reservation_response("The reservation."),
-                    "304": {
-                        "description": "Not modified (If-None-Match).",
-                        "headers": {"ETag": _header("The current ETag."), "Vary": _VARY},
-                    },
-                    **_errors(
-                        400, 404, 406, only=("unknownProperty", *not_found_reservation, "notAcceptable")
-                    ),
-                },
-            ),
-            "patch": _operation(
-                "modifyReservation",
-                "Modify a reservation (JSON merge patch)",
-                "reservations",
-                _p("reservationId", "If-Match"),
-                {
-                    "200": _reservation_response("The modified reservation."),
-                    **_errors(
-                        400,
-                        404,
-                        406,
-                        409,
-                        412,
-                        413,
-                        415,
-                        422,
-                        only=(
-                            "invalidProperty",
-                            "unknownProperty",
-                            "malformed",
-                            *not_found_reservation,
-                            "roomNotFound",
-                            "notAcceptable",
-                            "conflict",
-                            "stateTransition",
-                            "versionMismatch",
-                            "payloadTooLarge",
-                            "unsupportedMediaType",
-                            "capacity",
-                        ),
-                    ),
-                },
-                body=_body(
-                    "ReservationPatch",
-                    {"attendees": 4, "purpose": None},
-                    ("application/merge-patch+json", JSON),
-                ),
-            ),
-        },
-        "/api/v1/reservations/{reservationId}/cancel": {
-            "post": _operation(
-                "cancelReservation",
-                "Cancel a reservation",
-                "reservations",
-                _p("reservationId", "Idempotency-Key"),
-                {
-                    "200": _reservation_response("The canceled reservation."),
-                    **_errors(
-                        400,
-                        404,
-                        406,
-                        409,
-                        413,
-                        415,
-                        422,
-                        only=(
-                            "invalidProperty",
-                            "unknownProperty",
-                            "malformed",
-                            *not_found_reservation,
-                            "notAcceptable",
-                            "stateTransition",
-                            "payloadTooLarge",
-                            "unsupportedMediaType",
-                            "idempotencyReused",
-                        ),
-                    ),
-                },
-                body=_body("CancelRequest", {"reason": "Exam moved"}, required=False),
-            )
-        },
-        "/api/v1/reservations/{reservationId}/check-in": {
-            "post": _operation(
-                "checkInReservation",
-                "Check a reservation in",
-                "reservations",
-                _p("reservationId"),
-                {
-                    "200": _reservation_response("The checked-in reservation."),
-                    **_errors(
-                        400,
-                        404,
-                        406,
-                        409,
-                        413,
-                        415,
-                        only=(
-                            "unknownProperty",
-                            "malformed",
-                            *not_found_reservation,
-                            "notAcceptable",
-                            "stateTransition",
-                            "payloadTooLarge",
-                            "unsupportedMediaType",
-                        ),
-                    ),
-                },
-            )
-        },
-        "/api/v1/events": {
-            "get": _operation(
-                "listEvents",
-                "Poll the event log",
-                "events",
-                _p("after", "types", "limit"),
-                {
-                    "200": _collection_response(
-                        "Events after `after`, with a `next` link.", "Event", _event_examples(), partial=False
-                    ),
-                    **_errors(400, 406, only=("invalidProperty", "unknownProperty", "notAcceptable")),
-                },
-                description="Follow the `next` link (`?after=<last sequence>`) to read on without gaps.",
-            )
-        },
-    }
+    return operation(
+        "getRoom",
+        "Get a room",
+        "rooms",
+        {200: response, **problems(400, 404, 406, only=(*NOT_ACCEPTABLE, "roomNotFound"))},
+    )
 
 
-def build_document() -> dict[str, Any]:
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Rosetta REST API",
-            "version": "1.0.0",
-            "description": (
-                "Study-room reservations, Richardson level 3: hypermedia links and actions, content "
-                "negotiation (JSON, HAL, Siren, CSV), item ranges, ETags, idempotency keys, and RFC 9457 "
-                "problem details localized by Accept-Language."
-            ),
+def list_room_reservations() -> dict[str, Any]:
+    refusals = ("invalidProperty", *NOT_ACCEPTABLE, "roomNotFound", "rangeNotSatisfiable")
+    return operation(
+        "listRoomReservations",
+        "List one room's reservations",
+        "rooms",
+        {**_reservation_collection(), **problems(400, 404, 406, 416, only=refusals)},
+    )
+
+
+def list_reservations() -> dict[str, Any]:
+    refusals = ("invalidProperty", *NOT_ACCEPTABLE, "rangeNotSatisfiable")
+    return operation(
+        "listReservations",
+        "List reservations (filter, sort, page)",
+        "reservations",
+        {**_reservation_collection(), **problems(400, 406, 416, only=refusals)},
+    )
+
+
+def create_reservation() -> dict[str, Any]:
+    refusals = (
+        "missingProperty",
+        "invalidProperty",
+        "unknownProperty",
+        "malformed",
+        "roomNotFound",
+        "notAcceptable",
+        "conflict",
+        "payloadTooLarge",
+        "unsupportedMediaType",
+        "capacity",
+        "idempotencyReused",
+    )
+    return operation(
+        "createReservation",
+        "Create a reservation",
+        "reservations",
+        {
+            201: _reservation("Created.", location=True),
+            **problems(400, 404, 406, 409, 413, 415, 422, only=refusals),
         },
-        "tags": [
-            {"name": "root", "description": "Entry point."},
-            {"name": "rooms", "description": "Study rooms and their reservations."},
-            {"name": "reservations", "description": "Reservations and their actions."},
-            {"name": "events", "description": "The ordered log of every change."},
-        ],
-        "paths": _paths(),
-        "components": {"schemas": _schemas(), "parameters": PARAMETERS},
+        body=request_body("ReservationCreate", CREATE_EXAMPLE),
+    )
+
+
+def get_reservation() -> dict[str, Any]:
+    not_modified = {
+        "description": "Not modified (If-None-Match).",
+        "headers": {"ETag": header("The current ETag."), "Vary": VARY_HEADER},
     }
+    refusals = (*NOT_ACCEPTABLE, "reservationNotFound")
+    return operation(
+        "getReservation",
+        "Get a reservation",
+        "reservations",
+        {200: _reservation("The reservation."), 304: not_modified, **problems(400, 404, 406, only=refusals)},
+    )
+
+
+def modify_reservation() -> dict[str, Any]:
+    refusals = (
+        "invalidProperty",
+        "unknownProperty",
+        "malformed",
+        "reservationNotFound",
+        "roomNotFound",
+        "notAcceptable",
+        "conflict",
+        "stateTransition",
+        "versionMismatch",
+        "payloadTooLarge",
+        "unsupportedMediaType",
+        "capacity",
+    )
+    return operation(
+        "modifyReservation",
+        "Modify a reservation (JSON merge patch)",
+        "reservations",
+        {
+            200: _reservation("The modified reservation."),
+            **problems(400, 404, 406, 409, 412, 413, 415, 422, only=refusals),
+        },
+        body=request_body("ReservationPatch", {"attendees": 4, "purpose": None}, (MERGE_PATCH, JSON)),
+    )
+
+
+def cancel_reservation() -> dict[str, Any]:
+    refusals = (
+        "invalidProperty",
+        "unknownProperty",
+        "malformed",
+        "reservationNotFound",
+        "notAcceptable",
+        "stateTransition",
+        "payloadTooLarge",
+        "unsupportedMediaType",
+        "idempotencyReused",
+    )
+    return operation(
+        "cancelReservation",
+        "Cancel a reservation",
+        "reservations",
+        {
+            200: _reservation("The canceled reservation."),
+            **problems(400, 404, 406, 409, 413, 415, 422, only=refusals),
+        },
+        body=request_body("CancelRequest", {"reason": "Exam moved"}, required=False),
+    )
+
+
+def check_in_reservation() -> dict[str, Any]:
+    refusals = (
+        "unknownProperty",
+        "malformed",
+        "reservationNotFound",
+        "notAcceptable",
+        "stateTransition",
+        "payloadTooLarge",
+        "unsupportedMediaType",
+    )
+    return operation(
+        "checkInReservation",
+        "Check a reservation in",
+        "reservations",
+        {
+            200: _reservation("The checked-in reservation."),
+            **problems(400, 404, 406, 409, 413, 415, only=refusals),
+        },
+    )
+
+
+def list_events() -> dict[str, Any]:
+    urls = {"self": LINKS.events + "?after=0", "next": LINKS.events + "?after=1"}
+    examples = {m: rep.event_collection(LINKS, [SAMPLE_EVENT], urls, m) for m in (JSON, HAL, SIREN, CSV)}
+    page = _collection(
+        models.EventCollection,
+        models.EventCollectionHal,
+        "Events after `after`, with a `next` link.",
+        examples,
+        partial=False,
+    )
+    page["content"]["text/event-stream"] = {
+        "schema": {"type": "string"},
+        "example": "retry: 2000\n\nid: 1\nevent: reservation.created\ndata: {...}\n\n",
+    }
+    return operation(
+        "listEvents",
+        "Poll the event log, or follow it as server-sent events",
+        "events",
+        {200: page, **problems(400, 406, only=("invalidProperty", *NOT_ACCEPTABLE))},
+        description=(
+            "Follow the `next` link (`?after=<last sequence>`) to read on without gaps; with "
+            "`Accept: text/event-stream` the log is streamed, resumable with `Last-Event-ID`."
+        ),
+    )
+
+
+# -- the document ----------------------------------------------------------------------------------------
+
+ACCEPT_LANGUAGE: Schema = {
+    "name": "Accept-Language",
+    "in": "header",
+    "required": False,
+    "description": "Language of error messages: en (default), ko, fr; q-values honoured.",
+    "schema": {"type": "string"},
+}
+
+
+def _not_null(schema: Schema) -> Schema:
+    """``anyOf: [X, null]`` -> X: an optional parameter is absent, never null."""
+    variants = schema.get("anyOf")
+    if not isinstance(variants, list):
+        return schema
+    kept = [v for v in variants if v != {"type": "null"}]
+    if len(kept) != 1:
+        return schema
+    merged = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**kept[0], **merged}
+
+
+def _restore_examples(document: Schema, routes: list[Any]) -> None:
+    """FastAPI drops every null from the document (``exclude_none``), examples included: put the
+    examples back as the routes declare them (``"purpose": null`` is part of the contract)."""
+    for route in routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        for method in route.methods:
+            operation_doc = document["paths"][route.path_format][method.lower()]
+            for status, declared in route.responses.items():
+                documented = operation_doc["responses"][str(status)]
+                for media, content in declared.get("content", {}).items():
+                    for key in ("example", "examples"):
+                        if key in content:
+                            documented["content"][media][key] = content[key]
+            body = (route.openapi_extra or {}).get("requestBody")
+            if body is not None:
+                operation_doc["requestBody"] = body
+
+
+def enrich(document: Schema, extra_models: list[type[BaseModel]], routes: list[Any]) -> Schema:
+    _restore_examples(document, routes)
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in extra_models], ref_template="#/components/schemas/{model}"
+    )
+    for name, schema in definitions.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for item in document.get("paths", {}).values():
+        for operation_doc in item.values():
+            responses = operation_doc.get("responses", {})
+            validation = responses.get("422", {}).get("content", {}).get(JSON, {}).get("schema", {})
+            if validation == ref("HTTPValidationError"):
+                del responses["422"]
+            parameters = operation_doc.setdefault("parameters", [])
+            for parameter in parameters:
+                parameter["schema"] = _not_null(parameter.get("schema", {}))
+            parameters.append(ACCEPT_LANGUAGE)
+    return document
+
+
+def install(app: FastAPI, extra_models: list[type[BaseModel]] | None = None) -> None:
+    """``app.openapi()`` returns FastAPI's document, enriched, built once."""
+    wanted = [*EXTRA_MODELS, *(extra_models or ())]
+
+    def build() -> Schema:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=app.routes,
+                tags=TAGS,
+                separate_input_output_schemas=False,
+            )
+            app.openapi_schema = enrich(document, wanted, list(app.routes))
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]

@@ -13,9 +13,9 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 
+from services.core.api import ServerApi
 from services.core.errors import RosettaError
 from services.core.messages import negotiate
-from services.core.service import ReservationService
 from services.soap.errors import CONTENT_TYPE, FAULT_HTTP_STATUS, fault_envelope
 from services.soap.hardening import EnvelopeParser, read_body
 from services.soap.service import ENVELOPE_SCOPE_KEY, CoreBridge, RosettaWsgiApplication, build_application
@@ -39,7 +39,7 @@ class SoapOptions:
 class SoapApp:
     """Pure ASGI: serves the prebuilt WSDL, refuses unsafe XML itself, and lets spyne answer the rest."""
 
-    def __init__(self, api: ReservationService, options: SoapOptions) -> None:
+    def __init__(self, api: ServerApi, options: SoapOptions) -> None:
         self.options = options
         self.bridge = CoreBridge(api)
         application = build_application(self.bridge)
@@ -90,7 +90,7 @@ class SoapApp:
         await self.spyne({**scope, ENVELOPE_SCOPE_KEY: envelope}, _replay(body, receive), send_localized)
 
 
-def create_app(api: ReservationService, options: SoapOptions) -> SoapApp:
+def create_app(api: ServerApi, options: SoapOptions) -> SoapApp:
     return SoapApp(api, options)
 
 

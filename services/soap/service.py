@@ -14,6 +14,7 @@ from typing import Any
 
 from lxml import etree
 
+from services.core.api import ServerApi
 from services.core.errors import (
     InternalError,
     InvalidProperty,
@@ -35,8 +36,11 @@ from services.core.model import (
     Room,
     format_timestamp,
 )
+<<<<<<< HEAD
 from services.core.service import ReservationService
 from services.soap import spyne_compat  # noqa: F401  (makes spyne importable: before any spyne import)
+=======
+>>>>>>> main
 from services.soap.errors import NAMESPACE, SOAP_ENV, detail_element, fault_children, faultcode_of
 
 # isort: split
@@ -171,7 +175,7 @@ _InTexts = Unicode(min_occurs=0, max_occurs="unbounded", nillable=False)
 class CoreBridge:
     """Runs core coroutines on the server's event loop (captured at the first request)."""
 
-    def __init__(self, api: ReservationService) -> None:
+    def __init__(self, api: ServerApi) -> None:
         self.api = api
         self.loop: asyncio.AbstractEventLoop | None = None
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.core import messages
+from services.core.api import ServerApi
 from services.core.errors import InternalError, InvalidProperty, PayloadTooLarge, RosettaError
 from services.core.model import format_timestamp
 from services.core.ports import EventNotifier
@@ -166,7 +167,7 @@ Handler = Callable[..., Awaitable[Response]]
 class WebhookApi:
     """The ASGI app; paths arrive complete (``/api/v1/webhook-subscriptions/...``)."""
 
-    def __init__(self, api: Any, store: WebhookStore, options: WebhookOptions) -> None:
+    def __init__(self, api: ServerApi, store: WebhookStore, options: WebhookOptions) -> None:
         guard = Guard(options.allowlist, options.resolver or system_resolver)
         self.service = WebhookService(
             store, guard, api.last_event_sequence, rotation_overlap_seconds=options.rotation_overlap_seconds
@@ -431,6 +432,6 @@ class WebhookApi:
         return self._json(self._delivery(record), 202)
 
 
-def create_app(api: Any, store: WebhookStore, options: WebhookOptions) -> WebhookApi:
+def create_app(api: ServerApi, store: WebhookStore, options: WebhookOptions) -> WebhookApi:
     """The management API as an ASGI app over ``api`` (the core service or its instrumented proxy)."""
     return WebhookApi(api, store, options)

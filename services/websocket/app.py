@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from services.core.api import ServerApi
 from services.core.errors import (
     InternalError,
     InvalidProperty,
@@ -37,7 +38,6 @@ from services.core.errors import (
 )
 from services.core.messages import negotiate
 from services.core.model import WIRE_NAMES, Event, ReservationDraft, ReservationQuery
-from services.core.service import ReservationService
 from services.core.validation import changes_from_patch, from_mapping
 from services.websocket import protocol
 from services.websocket.protocol import RequestId
@@ -286,9 +286,7 @@ def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, 
 class Connection:
     """The state of one accepted connection; everything it started ends with it."""
 
-    def __init__(
-        self, api: ReservationService, options: WebSocketOptions, websocket: WebSocket, language: str
-    ):
+    def __init__(self, api: ServerApi, options: WebSocketOptions, websocket: WebSocket, language: str):
         self.api = api
         self.options = options
         self.websocket = websocket
@@ -498,7 +496,7 @@ class Connection:
 class WebSocketApp:
     """ASGI app for ``/ws``; ``connections`` holds the live ones (tests and metrics read it)."""
 
-    def __init__(self, api: ReservationService, options: WebSocketOptions) -> None:
+    def __init__(self, api: ServerApi, options: WebSocketOptions) -> None:
         self.api = api
         self.options = options
         self.connections: set[Connection] = set()
@@ -546,7 +544,7 @@ class WebSocketApp:
         )
 
 
-def create_app(api: ReservationService, options: WebSocketOptions) -> WebSocketApp:
+def create_app(api: ServerApi, options: WebSocketOptions) -> WebSocketApp:
     return WebSocketApp(api, options)
 
 

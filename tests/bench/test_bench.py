@@ -35,6 +35,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_output_is_written(report: Path) -> None:
     assert (report / "bench.json").stat().st_size > 0
     assert (report / "bench.md").stat().st_size > 0
+    page = (report / "bench.html").read_text()
+    assert "<svg" in page and "rest get" in page and "<script" not in page
     assert (report / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -64,8 +66,10 @@ def test_json_holds_environment_settings_and_every_figure(report: Path) -> None:
         row["name"]: row for row in document["summary"] if row["kind"] == "style" and row["mix"] == "get"
     }
     assert styles["rest"]["floor"] == "fastapi"
-    assert styles["grpc"]["floor"] in ("grpc-aio", "grpc-sync")
+    assert styles["grpc"]["floor"] == "grpc-aio"  # one baseline per style, the one its target names
     assert styles["rest"]["ratio_to_floor"] > 0
+    for measurement in document["measurements"]:  # every window was watched for contention
+        assert {"others_share", "steal_share", "probe_ms", "contended"} <= set(measurement["contention"])
 
 
 def test_mixed_runs_reads_lists_and_writes(report: Path) -> None:
@@ -82,3 +86,42 @@ def test_markdown_table_has_a_row_per_figure(report: Path) -> None:
     assert len(rows) == 4
     assert "placement:" in text
     assert f"Python {platform.python_version()} " in text  # which interpreter the figures are for
+
+
+def test_a_rate_sweep_draws_a_curve_and_states_the_slo_verdict(tmp_path: Path) -> None:
+    argv = ["--styles", "rest", "--rate-sweep", "20,60", "--duration", "0.6", "--warmup", "0.2"]
+    argv += ["--connections", "4", "--slo", "2s", "--output", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    document = json.loads((tmp_path / "bench.json").read_text())
+    curve = document["sweep"]["rest"]
+    assert [p["intended_rate"] for p in curve] == [20, 60]
+    for p in curve:
+        assert p["ops_per_s"] > 0 and p["errors"] == 0
+        assert p["latency_ms"]["p50"] <= p["latency_ms"]["p99"] <= p["latency_ms"]["p99.9"]
+    verdict = document["slo"]["rest"]
+    assert verdict["slo_ms"] == 2000 and verdict["points"] == 2
+    page = (tmp_path / "bench.html").read_text()
+    assert "Latency under a fixed arrival rate" in page and "<polyline" in page
+    text = (tmp_path / "bench.md").read_text()
+    if verdict["max_rate"] is None:  # every point flagged on a busy machine: said so, not hidden
+        assert "rest: no clean rate kept p99 < 2000 ms" in text
+    else:
+        assert "rest: highest rate with p99 < 2000 ms" in text
+
+
+def test_scenarios_check_the_same_data_in_every_style_then_measure(tmp_path: Path) -> None:
+    argv = ["--styles", "rest,graphql", "--scenario", "room-page,sparse,cold-call", "--iterations", "2"]
+    argv += ["--output", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    document = json.loads((tmp_path / "bench.json").read_text())
+    found = document["scenarios"]
+    assert found["same_result"] is True, found["mismatches"]
+    steps = {(r["style"], r["step"]): r for r in found["results"]}
+    assert steps[("graphql", "room-page")]["round_trips"] == 1
+    assert steps[("rest", "room-page")]["round_trips"] == 2
+    # The client that needs two fields: GraphQL's answer carries far fewer bytes than REST's full page.
+    assert steps[("graphql", "sparse")]["bytes_to_client"] < steps[("rest", "sparse")]["bytes_to_client"] / 3
+    for r in found["results"]:
+        assert r["bytes_to_server"] > 0 and r["bytes_to_client"] > 0
+        assert r["latency_ms"]["p50"] > 0
+    assert "Scenarios" in (tmp_path / "bench.html").read_text()

@@ -1,0 +1,190 @@
+"""Is the server's core really the server's? Three independent witnesses, sampled around each window.
+
+1. **Other processes**: every task on the machine whose CPU time grew during the window while it
+   last ran on a server core (``/proc/*/task/*/stat``), named, plus the core's total busy time
+   minus the server's own.
+2. **Steal**: time the hypervisor gave the server's vCPU to someone else (``/proc/stat``), which
+   no process on this machine shows.
+3. **A calibrated probe**: a fixed CPU-bound loop, pinned to the server core(s), timed before and
+   after each window. Its fastest time in the run is the calibration; a window whose probe ran more
+   than 15 % slower than that was shared with something the first two did not see (a sibling
+   hyper-thread, a noisy neighbour VM, frequency scaling).
+
+A row with any flag is shown but never used for a target verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+OTHERS_LIMIT = 0.15  # share of the server core used by other processes
+STEAL_LIMIT = 0.05  # share of the server core's time stolen by the hypervisor
+PROBE_LIMIT = 0.15  # probe slower than its calibrated best by more than this
+PROBE_LOOP = 60_000  # ~10 ms of pure Python on a 2020s core: long enough to be preempted, short to run often
+
+
+def _probe_once() -> float:
+    started = time.perf_counter()
+    total = 0
+    for i in range(PROBE_LOOP):
+        total += i * i
+    elapsed = time.perf_counter() - started
+    if total < 0:  # never true; keeps the loop from being optimized into nothing
+        raise AssertionError
+    return elapsed
+
+
+def probe(cpus: list[int], repeats: int = 3) -> float | None:
+    """Median wall time of the fixed loop, run by this thread on ``cpus`` (None if it cannot be pinned)."""
+    if not cpus or not hasattr(os, "sched_setaffinity"):
+        return None
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, set(cpus))
+        time.sleep(0)  # let the scheduler move this thread
+        times = sorted(_probe_once() for _ in range(repeats))
+    except OSError:
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, before)
+    return times[len(times) // 2]
+
+
+def core_times(cpus: list[int]) -> tuple[float, float] | None:
+    """(busy seconds, steal seconds) of these CPUs from /proc/stat."""
+    if not cpus:
+        return None
+    wanted = {f"cpu{c}" for c in cpus}
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    busy = steal = 0
+    for line in lines:
+        parts = line.split()
+        if parts and parts[0] in wanted:
+            values = [int(v) for v in parts[1:]]
+            # user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+            busy += sum(values[:8]) - values[3] - values[4]
+            steal += values[7] if len(values) > 7 else 0
+    return busy / CLOCK_TICKS, steal / CLOCK_TICKS
+
+
+def tasks_on(cpus: list[int]) -> dict[tuple[int, int], tuple[str, int, int]]:
+    """(pid, tid) -> (command, CPU ticks, last CPU) of every task on the machine."""
+    found: dict[tuple[int, int], tuple[str, int, int]] = {}
+    if not cpus:
+        return found
+    proc = Path("/proc")
+    for entry in os.scandir(proc):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        with contextlib.suppress(OSError):
+            for task in os.scandir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    stat = Path(f"/proc/{pid}/task/{task.name}/stat").read_text()
+                    command = stat[stat.index("(") + 1 : stat.rindex(")")]
+                    rest = stat[stat.rindex(")") + 2 :].split()
+                    found[(pid, int(task.name))] = (command, int(rest[11]) + int(rest[12]), int(rest[36]))
+    return found
+
+
+@dataclass
+class Window:
+    """What was sampled at the start of a window."""
+
+    cpus: list[int]
+    exclude: set[int]
+    started: float
+    core: tuple[float, float] | None
+    tasks: dict[tuple[int, int], tuple[str, int, int]] = field(default_factory=dict)
+
+
+@dataclass
+class Detector:
+    """One per run: keeps the probe's calibration (its best time so far) across windows."""
+
+    cpus: list[int]
+    best_probe: float | None = None
+
+    def calibrate(self, rounds: int = 5) -> None:
+        for _ in range(rounds):
+            self._keep(probe(self.cpus))
+
+    def _keep(self, value: float | None) -> float | None:
+        if value is not None and (self.best_probe is None or value < self.best_probe):
+            self.best_probe = value
+        return value
+
+    def probe_now(self) -> float | None:
+        return self._keep(probe(self.cpus))
+
+    def open(self, exclude: set[int]) -> Window:
+        """Start of the measured window; ``exclude``: pids of the server (its own CPU is not noise)."""
+        return Window(self.cpus, exclude, time.monotonic(), core_times(self.cpus), tasks_on(self.cpus))
+
+    def close(self, window: Window, server_cpu_seconds: float | None) -> dict[str, Any]:
+        """End of the window: others' and steal shares of the server core(s), the busiest others named."""
+        elapsed = max(1e-9, time.monotonic() - window.started)
+        capacity = elapsed * max(1, len(self.cpus))
+        end_core = core_times(self.cpus)
+        end_tasks = tasks_on(self.cpus)
+        others = steal = None
+        if window.core is not None and end_core is not None:
+            busy = end_core[0] - window.core[0]
+            steal = (end_core[1] - window.core[1]) / capacity
+            if server_cpu_seconds is not None:
+                others = max(0.0, busy - server_cpu_seconds) / capacity
+        wanted = set(self.cpus)
+        named: dict[str, float] = {}
+        for key, (command, ticks, last_cpu) in end_tasks.items():
+            if key[0] in window.exclude or last_cpu not in wanted:
+                continue
+            before = window.tasks.get(key)
+            used = ticks - (before[1] if before else 0)
+            if used > 0:
+                named[command] = named.get(command, 0.0) + used / CLOCK_TICKS / capacity
+        top = {name: round(share, 3) for name, share in sorted(named.items(), key=lambda i: -i[1])[:5]}
+        return {"others_share": others, "steal_share": steal, "other_processes": top}
+
+    def verdict(self, figures: dict[str, Any], probes: list[float | None]) -> dict[str, Any]:
+        """Adds the probe's slowdown (worst of before/after against the run's best) and the flag."""
+        measured = [p for p in probes if p is not None]
+        slowdown = max(measured) / self.best_probe - 1 if measured and self.best_probe else None
+        others, steal = figures.get("others_share"), figures.get("steal_share")
+        reasons = []
+        if others is not None and others > OTHERS_LIMIT:
+            reasons.append(f"others {others:.0%}")
+        if steal is not None and steal > STEAL_LIMIT:
+            reasons.append(f"steal {steal:.0%}")
+        if slowdown is not None and slowdown > PROBE_LIMIT:
+            reasons.append(f"probe +{slowdown:.0%}")
+        return {
+            **figures,
+            "probe_ms": [round(p * 1000, 3) for p in measured],
+            "probe_best_ms": round(self.best_probe * 1000, 3) if self.best_probe else None,
+            "probe_slowdown": slowdown,
+            "contended": bool(reasons),
+            "reasons": reasons,
+        }
+
+
+def server_pids(process: Any) -> set[int]:
+    """The server's pid and its children's (spyne's worker threads are threads, uvicorn has none)."""
+    if process is None:
+        return set()
+    pids = {process.pid}
+    with contextlib.suppress(OSError):
+        for task in os.scandir(f"/proc/{process.pid}/task"):
+            with contextlib.suppress(OSError):
+                children = Path(f"/proc/{process.pid}/task/{task.name}/children").read_text().split()
+                pids.update(int(child) for child in children)
+    return pids

@@ -1,0 +1,189 @@
+"""The judgement parts of the bench: contention flags, SLO verdicts, target verdicts, compare, the page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import compare, contention
+from bench.cli import main, parser, settings_from
+from bench.html import render
+from bench.runner import Outcome, Placement, Settings, saturated, slo_verdicts, targets, under_slo
+
+
+def point(rate: float, done: float, p99: float, *, contended: bool = False, unfinished: int = 0) -> dict:
+    return {
+        "intended_rate": rate,
+        "ops_per_s": done,
+        "latency_ms": {"p50": p99 / 3, "p90": p99 / 2, "p99": p99, "p99.9": p99 * 1.5, "max": p99 * 2},
+        "errors": 0,
+        "unfinished": unfinished,
+        "generator_saturated": False,
+        "contention": {"contended": contended, "reasons": ["probe +40%"] if contended else []},
+    }
+
+
+def test_the_slo_verdict_is_the_highest_clean_rate_under_the_target() -> None:
+    outcome = Outcome(Settings(styles=["rest"], mixes=["get"], slo_ms=50), Placement([0], [1], True, ""))
+    outcome.sweep["rest"] = [
+        point(100, 100, 5),
+        point(200, 199, 12),
+        point(400, 398, 30, contended=True),  # would pass, but a flagged point decides nothing
+        point(800, 610, 900),  # saturated: done < 90 % of offered
+    ]
+    verdict = slo_verdicts(outcome)["rest"]
+    assert verdict["max_rate"] == 200
+    assert verdict["flagged_higher"] == 400
+    assert verdict["saturated_at"] == 800
+    assert verdict["clean_points"] == 3 and verdict["points"] == 4
+    assert not verdict["never_saturated"]
+
+
+def test_saturation_and_slo_tests() -> None:
+    assert saturated(point(100, 80, 5), 50)
+    assert saturated(point(100, 100, 5, unfinished=1), 50)
+    assert not saturated(point(100, 99, 60), 50)
+    assert not under_slo(point(100, 99, 60), 50)
+    assert under_slo(point(100, 99, 49), 50)
+
+
+def test_the_probe_flags_a_window_that_ran_slower_than_calibrated() -> None:
+    detector = contention.Detector([0], best_probe=0.010)
+    quiet = detector.verdict({"others_share": 0.02, "steal_share": 0.0}, [0.0105, 0.0110])
+    assert not quiet["contended"]
+    slow = detector.verdict({"others_share": 0.02, "steal_share": 0.0}, [0.0101, 0.0120])
+    assert slow["contended"] and slow["reasons"] == ["probe +20%"]
+    stolen = detector.verdict({"others_share": 0.0, "steal_share": 0.08}, [0.010])
+    assert stolen["reasons"] == ["steal 8%"]
+    crowded = detector.verdict({"others_share": 0.30, "steal_share": 0.0}, [0.010])
+    assert crowded["reasons"] == ["others 30%"]
+
+
+def test_the_window_names_other_processes_on_the_server_core() -> None:
+    import os
+    import time
+
+    cpus = sorted(os.sched_getaffinity(0))[:1]
+    detector = contention.Detector(cpus)
+    window = detector.open(exclude=set())
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, set(cpus))
+    try:
+        deadline = time.process_time() + 0.15
+        while time.process_time() < deadline:  # this process is "someone else" on that core
+            pass
+    finally:
+        os.sched_setaffinity(0, before)
+    figures = detector.close(window, server_cpu_seconds=0.0)
+    assert figures["others_share"] > 0
+    assert figures["other_processes"], figures
+
+
+def summary_row(
+    name: str, mix: str, ops: float, low: float, high: float, rounds: int = 3, **extra: object
+) -> dict:
+    row = {
+        "name": name, "kind": "style", "protocol": name, "mix": mix, "rounds": rounds, "ops_per_s": ops,
+        "ops_per_s_min": low, "ops_per_s_max": high, "noisy": False, "contended": False,
+        "generator_saturated": False, "errors": 0, "floor": None, "floor_mix": None, "ratio_to_floor": None,
+    }  # fmt: skip
+    row.update(extra)
+    return row
+
+
+def test_compare_flags_a_drop_beyond_the_noise_of_both_runs_only(tmp_path: Path) -> None:
+    a = {"summary": [summary_row("rest", "get", 1000, 980, 1020), summary_row("soap", "get", 500, 490, 510),
+                     summary_row("grpc", "get", 800, 790, 810)]}  # fmt: skip
+    b = {"summary": [summary_row("rest", "get", 700, 690, 710), summary_row("soap", "get", 490, 480, 500),
+                     summary_row("grpc", "get", 500, 490, 510, contended=True)]}  # fmt: skip
+    verdicts = {r["name"]: r["ops_verdict"] for r in compare.compare(a, b, 0.10)}
+    assert verdicts == {"rest": "REGRESSION", "soap": "within noise", "grpc": "not judged (flagged)"}
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    assert main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 1
+    assert main(["compare", str(tmp_path / "a.json"), str(tmp_path / "a.json")]) == 0
+
+
+def test_compare_refuses_a_file_that_is_not_a_bench_result(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit, match="not a bench.json"):
+        main(["compare", str(tmp_path / "x.json"), str(tmp_path / "x.json")])
+
+
+def test_a_flagged_row_gives_no_target_verdict() -> None:
+    rows = [
+        summary_row("rest", "get", 1000, 990, 1010, floor="fastapi", floor_mix="get", ratio_to_floor=1.0),
+        summary_row(
+            "soap",
+            "get",
+            100,
+            99,
+            101,
+            floor="spyne",
+            floor_mix="get",
+            ratio_to_floor=0.5,
+            contended=True,
+            contention_reasons=["probe +30%"],
+        ),  # fmt: skip
+        summary_row("grpc", "list", 100, 99, 101, floor="grpc-aio", floor_mix="list", ratio_to_floor=0.5),
+    ]
+    found = {(t["style"], t["mix"]): t for t in targets(rows)}
+    assert found[("rest", "get")]["met"] is True
+    assert found[("soap", "get")]["met"] is None and not found[("soap", "get")]["trustworthy"]
+    assert found[("grpc", "list")]["met"] is False  # 0.5 < 0.7 of the list floor
+
+
+def test_the_page_is_self_contained() -> None:
+    document = {
+        "environment": {"machine": {"cpu": "test cpu", "cpus": 2}, "python": "3.11.7", "git_commit": "abc"},
+        "settings": {"connections": 4, "duration": 1, "rounds": 1, "slo_ms": 50},
+        "placement": {"note": "pinned"},
+        "started": 0,
+        "summary": [
+            summary_row("rest", "get", 1000, 990, 1010, floor="fastapi", floor_mix="get", ratio_to_floor=0.9),
+            {**summary_row("fastapi", "get", 1100, 1090, 1110), "kind": "floor"},
+        ],
+        "sweep": {"rest": [point(100, 100, 5), point(200, 150, 300)]},
+        "slo": {
+            "rest": {
+                "max_rate": 100,
+                "never_saturated": False,
+                "saturated_at": 200,
+                "clean_points": 2,
+                "points": 2,
+            }
+        },  # fmt: skip
+        "notes": ["how to read"],
+    }
+    page = render(document, (["style / floor"], [["rest"]]))
+    assert page.count("<svg") == 2
+    assert "floor fastapi get" in page  # the floor is a marker with its figure
+    assert "SLO p99 50 ms" in page
+    for external in ("<script", "<link", "src=", "@import", "url("):
+        assert external not in page
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--slo", "fast"], "not a duration"),
+        (["--rate-sweep", "10,x"], "not a list of rates"),
+        (["--rate", "0"], "--rate must be positive"),
+        (["--rate", "10", "--rate-sweep"], "exclude each other"),
+        (["--scenario", "nope"], "unknown scenario"),
+    ],
+)
+def test_bad_options_are_refused_with_a_reason(argv: list[str], message: str) -> None:
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        settings_from(parser().parse_args(argv))
+
+
+def test_quick_covers_get_list_and_write() -> None:
+    settings = settings_from(parser().parse_args(["--quick"]))
+    assert settings.mixes == ["get", "list", "write"]
+    sweep = settings_from(parser().parse_args(["--quick", "--rate-sweep", "--slo", "0.2s"]))
+    assert sweep.rate_sweep == [] and sweep.slo_ms == 200 and sweep.duration <= 1.0
