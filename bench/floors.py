@@ -111,15 +111,11 @@ def strawberry_app() -> Any:
 
 def spyne_app() -> Any:
     from a2wsgi import WSGIMiddleware
-<<<<<<< HEAD
 
     from services.soap import spyne_compat  # noqa: F401  (makes spyne importable: before any spyne import)
 
     # isort: split
-    from spyne import Application, ServiceBase, Unicode, rpc
-=======
     from spyne import Application, Integer, ServiceBase, Unicode, rpc
->>>>>>> main
     from spyne.protocol.soap import Soap11
     from spyne.server.wsgi import WsgiApplication
 

@@ -27,10 +27,10 @@ TIER_PARAMETERS: dict[str, tuple[str, ...]] = {
     "redis": ("redis",),  # ... or over quota backends, this one Redis
 }
 TIER_FILE_WORDS: tuple[str, ...] = ("postgres", "redis", "docker", "browser")  # test_postgres_store.py ...
-TIER_DIRECTORIES: dict[str, tuple[str, ...]] = {
-    "e2e": ("slow",),  # real processes: `rosetta serve`, the load generator, SIGKILL and restart
-    "bench": ("slow",),
-    "compose": ("docker", "slow"),  # the real `docker compose` stack
+TIER_PATHS: dict[str, tuple[str, ...]] = {  # a folder (ending in /) or a file, from the repository root
+    "tests/e2e/": ("slow",),  # real processes: `rosetta serve`, SIGKILL and restart, the compose topology
+    "tests/bench/test_bench.py": ("slow",),  # `rosetta bench` end to end: servers and load generators
+    "tests/compose/": ("docker", "slow"),  # the real `docker compose` stack
 }
 
 
@@ -44,8 +44,8 @@ def tiers_of(item: pytest.Item) -> set[str]:
         if isinstance(value, str):
             tiers.update(TIER_PARAMETERS.get(value, ()))
     tiers.update(word for word in TIER_FILE_WORDS if word in item.path.name)
-    folders = item.path.relative_to(item.config.rootpath).parts[:-1]
-    tiers.update(tier for folder in folders for tier in TIER_DIRECTORIES.get(folder, ()))
+    path = item.path.relative_to(item.config.rootpath).as_posix()
+    tiers.update(tier for prefix, marks in TIER_PATHS.items() if path.startswith(prefix) for tier in marks)
     return tiers
 
 

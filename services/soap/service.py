@@ -36,11 +36,7 @@ from services.core.model import (
     Room,
     format_timestamp,
 )
-<<<<<<< HEAD
-from services.core.service import ReservationService
 from services.soap import spyne_compat  # noqa: F401  (makes spyne importable: before any spyne import)
-=======
->>>>>>> main
 from services.soap.errors import NAMESPACE, SOAP_ENV, detail_element, fault_children, faultcode_of
 
 # isort: split
