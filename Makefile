@@ -1,6 +1,6 @@
 # make run       : create .venv if missing, install, serve every style on 127.0.0.1:8000 / :50051
-# make test      : lint, type-check and the whole suite in .venv, then the fast tier on each other supported
-#                  Python found (in .venv-3.X; one that is absent is named in the output, not failed)
+# make test      : lint, type-check and the whole suite in .venv, then the fast tier and test-make-run on each
+#                  other supported Python found (in .venv-3.X; one that is absent is named in the output)
 # make test-fast : the fast tier in .venv: no PostgreSQL, Redis, nginx, browser, Docker or end-to-end processes
 #
 # Python: 3.11, 3.12 and 3.13 are supported; .venv uses the newest found, on PATH (a pyenv shim that does
@@ -26,7 +26,7 @@ FAST_TIER := -m "not (postgres or redis or edge or browser or docker or slow)"
 FAST_ENV  := ROSETTA_TEST_PG_DSN=postgresql://fast-tier@127.0.0.1:9/none \
 	ROSETTA_TEST_REDIS_URL=redis://127.0.0.1:9/0
 
-.PHONY: run test lint typecheck pytest test-fast test-other-pythons clean
+.PHONY: run test lint typecheck pytest test-fast test-make-run test-other-pythons clean
 
 $(VENV)/.installed-$(PYVER): pyproject.toml
 	@case " $(SUPPORTED) " in *" $(PYVER) "*) ;; *) \
@@ -60,11 +60,16 @@ test-fast: $(VENV)/.installed-$(PYVER)
 	@echo "The fast tier on Python $$($(BIN)/python -V | cut -d' ' -f2) ($(VENV))"
 	$(FAST_ENV) $(BIN)/pytest $(FAST_TIER)
 
-# Each other supported version: its own venv and the fast tier; an absent one is said by name, and passes
-# (a plain Debian 12 has only 3.11; this kind of machine has pyenv's 3.12 and 3.13).
+# What `make run` serves, as a process, answering in every style (the proof that it works on a version).
+test-make-run: $(VENV)/.installed-$(PYVER)
+	$(BIN)/pytest -q tests/e2e/test_make_run.py
+
+# Each other supported version: its own venv, the fast tier and test-make-run; an absent one is said by
+# name, and passes (a plain Debian 12 has only 3.11; this kind of machine has pyenv's 3.12 and 3.13).
 test-other-pythons:
 	@$(foreach v,$(OTHERS),$(if $(call python_for,$(v)), \
-		$(MAKE) --no-print-directory test-fast VENV=.venv-$(v) PYTHON=$(call python_for,$(v)) || exit 1;, \
+		$(MAKE) --no-print-directory test-fast test-make-run VENV=.venv-$(v) PYTHON=$(call python_for,$(v)) \
+		|| exit 1;, \
 		echo "Python $(v): NOT FOUND (not on PATH, not in $(PYENV_ROOT)/versions); its fast tier did not run";))
 
 test: lint typecheck pytest test-other-pythons
