@@ -17,7 +17,6 @@ from datetime import date, timedelta
 from typing import Any
 
 STYLES: tuple[str, ...] = ("rest", "graphql", "grpc", "soap", "websocket")
-HTTP_STYLES = frozenset({"rest", "graphql", "soap"})
 
 # The mixes of the issue: name -> ((operation, weight), ...). ``write`` is create then cancel.
 MIXES: dict[str, tuple[tuple[str, int], ...]] = {
@@ -31,7 +30,6 @@ MIXES: dict[str, tuple[tuple[str, int], ...]] = {
 DATE_MARK = "2099-12-31"
 START_MARK = "06:01"
 END_MARK = "06:59"
-ID_MARK_PREFIX = "rsv_"
 WRITE_ROOM = "room-c"
 LIST_PAGE_SIZE = 20
 SEED_COUNT = 30  # more than one page, so a list answers a full page of 20

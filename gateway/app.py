@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -25,6 +25,7 @@ from gateway.observability import (
     Scope,
     Send,
 )
+from gateway.quota import Quotas, quotas_from_settings
 from gateway.settings import STYLES, Settings
 from services.core import messages
 from services.core.api import ServerApi
@@ -132,6 +133,7 @@ class Runtime:
     notifier: EventNotifier
     service: ReservationService
     metrics: Metrics
+    quotas: Quotas  # the buckets and stream slots the guard charges (gateway/quota.py)
     grpc_port: int | None = None
     background: list[Any] = field(default_factory=list)
     _webhook_store: Any = None
@@ -166,7 +168,11 @@ def build_runtime(settings: Settings) -> Runtime:
     make_notifier = getattr(store, "notifier", None)
     notifier: EventNotifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
     service = ReservationService(store, notifier=notifier)
-    return Runtime(settings=settings, store=store, notifier=notifier, service=service, metrics=Metrics())
+    metrics = Metrics()
+    quotas = quotas_from_settings(settings, metrics)  # a bad ROSETTA_RATE_LIMIT stops start-up here
+    return Runtime(
+        settings=settings, store=store, notifier=notifier, service=service, metrics=metrics, quotas=quotas
+    )
 
 
 def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
@@ -178,17 +184,27 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
     routes: dict[str, ASGIApp] = {}
     rest_app: ASGIApp | None = None
-    if "rest" in settings.styles:
-        from services.rest.app import RestOptions
+    if "rest" in settings.styles or "webhooks" in settings.styles:
+        # One FastAPI app and one OpenAPI document for REST and the webhook management API.
+        from services.rest.app import Extension, RestOptions
         from services.rest.app import create_app as create_rest
 
+        extensions: list[Extension] = []
+        if "webhooks" in settings.styles:
+            from services.webhooks.api import webhook_operations
+
+            extensions.append(
+                webhook_operations(api("webhooks"), rt.webhook_store(), webhook_options(settings))
+            )
         rest_app = create_rest(
             api("rest"),
             RestOptions(
                 base_url=settings.base_url,
                 max_body_bytes=settings.max_body_bytes,
                 webhooks="webhooks" in settings.styles,
+                resources="rest" in settings.styles,
             ),
+            extensions=extensions,
         )
     if "graphql" in settings.styles:
         from services.graphql.app import GraphQLOptions
@@ -227,13 +243,6 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
             ),
         )
 
-    if "webhooks" in settings.styles:
-        from services.webhooks.app import create_app as create_webhooks
-
-        routes["/api/v1/webhook-subscriptions"] = create_webhooks(
-            api("webhooks"), rt.webhook_store(), webhook_options(settings)
-        )
-
     async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await rt.store.ping()
@@ -247,6 +256,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
             "store": "up",
             "styles": sorted(settings.styles),
             "grpcPort": rt.grpc_port,
+            # Redis down is not a 503: by ROSETTA_QUOTA_ON_REDIS_DOWN requests still pass or are refused.
+            "quota": await rt.quotas.health(),
         }
         await _respond(send, 200, json.dumps(body).encode(), "application/json")
 
@@ -385,6 +396,7 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                 await grpc_server.stop(grace=2.0)
             for stop in reversed(rt.background):
                 await stop()
+            await rt.quotas.close()
             await rt.store.close()
 
     async def with_lifespan(scope: Scope, receive: Receive, send: Send) -> None:
@@ -408,6 +420,3 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
 
     with_lifespan.runtime = rt  # type: ignore[attr-defined]
     return with_lifespan
-
-
-AppFactory = Callable[[Settings], ASGIApp]

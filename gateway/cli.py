@@ -17,6 +17,8 @@ import uvicorn
 
 from gateway.app import build_app, build_runtime, webhook_options
 from gateway.observability import configure_logging
+from gateway.quota import check_settings as check_quota_settings
+from gateway.quota import describe as describe_quotas
 from gateway.settings import STYLES, Settings
 
 log = logging.getLogger("rosetta")
@@ -61,6 +63,7 @@ def banner(settings: Settings, grpc_port: int | None) -> str:
         lines.append(f"  Webhooks   {base}/api/v1/webhook-subscriptions   ({where})")
     lines.append(f"  Playground {base}/playground   (one operation in every style, side by side)")
     lines.append(f"  health     {base}/healthz   metrics {base}/metrics   landing page {base}/")
+    lines.append(f"  quotas     {describe_quotas(settings)}")
     return "\n".join(lines)
 
 
@@ -224,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log_level=args.log_level,
                 dispatcher=args.dispatcher,
             )
+            check_quota_settings(settings)
         except ValueError as error:
             parser.error(str(error))
         configure_logging(settings.log_level)

@@ -50,6 +50,14 @@ class Settings:
     ws_rate_per_second: float = 200.0
     ws_ping_interval: float = 20.0
     grpc_max_message_bytes: int = 4 * 1024 * 1024
+    # Quotas (gateway/quota.py): one bucket per client shared by every style, e.g. "20/s burst 40".
+    # Off by default so protocol comparisons (bench, conformance) measure the styles, not the limiter;
+    # compose and any shared deployment set it.
+    rate_limit: str = "off"
+    stream_limit: int = 10  # open streams per client at once; 0: no limit
+    redis_url: str = ""  # e.g. redis://redis:6379/0: buckets shared by every process; empty: in memory
+    quota_on_redis_down: str = "closed-for-writes"  # or "open" / "closed"
+    redis_key_prefix: str = "rosetta"  # deployments (or tests) sharing one Redis keep apart by prefix
     # Outbound webhooks
     webhook_allowlist: str = ""  # comma-separated hosts/CIDRs allowed despite the SSRF guard
     webhook_retry_scale: float = 1.0  # multiplies the retry schedule (tests and workshops: 0.001)

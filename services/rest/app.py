@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.openapi.docs import get_swagger_ui_html
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -83,6 +84,7 @@ class RestOptions:
     base_url: str = ""  # public origin for absolute links, e.g. http://127.0.0.1:8000; "" -> relative
     max_body_bytes: int = 262144
     webhooks: bool = True  # the webhook subscriptions are served beside (the API root links them)
+    resources: bool = True  # False: only the extensions (``--styles webhooks`` without rest)
 
 
 # -- parameters ------------------------------------------------------------------------------------------
@@ -468,7 +470,12 @@ def _last_event_id(value: str) -> int:
     return whole_number("Last-Event-ID", value, minimum=0, maximum=AFTER_MAX, coerce=True)
 
 
-Extension = Callable[[FastAPI], None]
+@dataclass(frozen=True)
+class Extension:
+    """More path operations for the same app and document, and the schemas only they reference."""
+
+    add: Callable[[FastAPI], None]
+    models: tuple[type[BaseModel], ...] = ()
 
 
 def create_app(
@@ -491,9 +498,10 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.router.route_class = CompiledRoute
-    add_resources(app, api, options)
-    for extend in extensions:
-        extend(app)
+    if options.resources:
+        add_resources(app, api, options)
+    for extension in extensions:
+        extension.add(app)
     docs_html = bytes(
         get_swagger_ui_html(
             openapi_url="/openapi.json",
@@ -521,5 +529,5 @@ def create_app(
     add_method_fallbacks(app)
     install_error_handlers(app)
     app.add_middleware(HeadAsGet)
-    openapi.install(app)
+    openapi.install(app, [model for extension in extensions for model in extension.models])
     return app

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.core import messages
 from services.core.errors import (
     InternalError,
     InvalidProperty,
@@ -62,6 +63,22 @@ def negotiation(offers: tuple[str, ...]) -> Callable[[Request], Awaitable[str]]:
         return chosen
 
     return media
+
+
+# -- language -------------------------------------------------------------------------------------------
+
+
+async def language(
+    accept_language: Annotated[
+        str | None,
+        Header(
+            alias="Accept-Language",
+            description="Language of messages: en (default), ko, fr; q-values honoured.",
+        ),
+    ] = None,
+) -> str:
+    """The language of the answer's text (problems always follow it; see ``Content-Language``)."""
+    return messages.negotiate(accept_language)
 
 
 # -- the query string ------------------------------------------------------------------------------------
@@ -200,7 +217,7 @@ def add_method_fallbacks(app: FastAPI) -> None:
     methods: dict[str, set[str]] = {}
     for route in app.routes:
         if isinstance(route, APIRoute):
-            methods.setdefault(route.path, set()).update(route.methods)
+            methods.setdefault(route.path, set()).update(route.methods or ())
     for path, declared in methods.items():
         others = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS") if m not in declared]
         app.router.add_api_route(

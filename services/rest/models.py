@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
 from services.core.model import EventType, ReservationStatus
@@ -26,9 +26,17 @@ from services.rest.errors import STATUS_BY_CODE
 
 TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
 Time = Annotated[str, Field(pattern=TIME_PATTERN, examples=["10:00"])]
-Status = Literal[tuple(s.value for s in ReservationStatus)]  # type: ignore[valid-type]
-EventTypeName = Literal[tuple(t.value for t in EventType)]  # type: ignore[valid-type]
-ProblemCode = Literal[tuple(STATUS_BY_CODE)]  # type: ignore[valid-type]
+
+
+def one_of(values: list[str]) -> Any:
+    """A string among ``values`` (the enum in the schema; the core checks values it receives)."""
+    enum: list[JsonValue] = list(values)
+    return Field(json_schema_extra={"enum": enum})
+
+
+Status = Annotated[str, one_of([s.value for s in ReservationStatus])]
+EventTypeName = Annotated[str, one_of([t.value for t in EventType])]
+ProblemCode = Annotated[str, one_of(list(STATUS_BY_CODE))]
 
 
 class Wire(BaseModel):
@@ -209,7 +217,8 @@ class ReservationCreate(Body):
     purpose: Annotated[str | None, Field(max_length=PURPOSE_MAX)] = None
 
 
-def _no_default(schema: dict[str, Any]) -> None:
+def no_default(schema: dict[str, Any]) -> None:
+    """Optional but not nullable: the schema shows no ``default: null``."""
     schema.pop("default", None)
 
 
@@ -217,17 +226,17 @@ class ReservationPatch(Body):
     """JSON merge patch (RFC 7396): members present are changed; null clears purpose."""
 
     # Optional but not nullable (null is refused, except for purpose): a default the schema omits.
-    room_id: str = Field(default=None, json_schema_extra=_no_default)  # type: ignore[assignment]
+    room_id: str = Field(default=None, json_schema_extra=no_default)  # type: ignore[assignment]
     guest_name: Annotated[str, Field(min_length=1, max_length=GUEST_NAME_MAX)] = Field(
         default=None,  # type: ignore[assignment]
-        json_schema_extra=_no_default,
+        json_schema_extra=no_default,
     )
-    date: dt.date = Field(default=None, json_schema_extra=_no_default)  # type: ignore[assignment]
-    start_time: Time = Field(default=None, json_schema_extra=_no_default)  # type: ignore[assignment]
-    end_time: Time = Field(default=None, json_schema_extra=_no_default)  # type: ignore[assignment]
+    date: dt.date = Field(default=None, json_schema_extra=no_default)  # type: ignore[assignment]
+    start_time: Time = Field(default=None, json_schema_extra=no_default)  # type: ignore[assignment]
+    end_time: Time = Field(default=None, json_schema_extra=no_default)  # type: ignore[assignment]
     attendees: Annotated[int, Field(ge=1, le=ATTENDEES_MAX)] = Field(
         default=None,  # type: ignore[assignment]
-        json_schema_extra=_no_default,
+        json_schema_extra=no_default,
     )
     purpose: Annotated[str | None, Field(max_length=PURPOSE_MAX)] = None
 

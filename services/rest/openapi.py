@@ -561,7 +561,7 @@ def _restore_examples(document: Schema, routes: list[Any]) -> None:
     for route in routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             operation_doc = document["paths"][route.path_format][method.lower()]
             for status, declared in route.responses.items():
                 documented = operation_doc["responses"][str(status)]
@@ -594,7 +594,8 @@ def enrich(document: Schema, extra_models: list[type[BaseModel]], routes: list[A
             parameters = operation_doc.setdefault("parameters", [])
             for parameter in parameters:
                 parameter["schema"] = _not_null(parameter.get("schema", {}))
-            parameters.append(ACCEPT_LANGUAGE)
+            if not any(p.get("name") == "Accept-Language" for p in parameters):
+                parameters.append(ACCEPT_LANGUAGE)
     return document
 
 

@@ -137,3 +137,47 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(server: Live
             case.call_and_validate(base_url=server.base_url, checks=CHECKS)
 
         exercise()
+
+
+async def _public_address(host: str, port: int) -> list[str]:
+    return ["93.184.215.14"]  # every host looks public: no DNS lookup leaves the test
+
+
+def test_the_webhook_api_is_in_the_same_document_and_schemathesis_finds_nothing_there() -> None:
+    from services.core.events import InProcessNotifier
+    from services.store.webhooks_memory import MemoryWebhookStore
+    from services.webhooks.api import webhook_operations
+    from services.webhooks.app import WebhookOptions
+
+    service = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    store = MemoryWebhookStore()
+    extension = webhook_operations(service, store, WebhookOptions(base_url="", resolver=_public_address))
+    app = create_app(service, RestOptions(), extensions=(extension,))
+    document = app.openapi()
+    webhook_paths = [path for path in document["paths"] if path.startswith("/api/v1/webhook-subscriptions")]
+    assert len(webhook_paths) == 8 and "/api/v1/reservations" in document["paths"]
+    assert {"SubscriptionCreate", "SubscriptionPatch", "SubscriptionOut"} <= set(
+        document["components"]["schemas"]
+    )
+
+    import asyncio
+
+    asyncio.run(store.open())
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations() if "webhook" in result.ok().path]
+    assert len(operations) == 11
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=15,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        def exercise(case: schemathesis.Case) -> None:
+            case.call_and_validate(checks=CHECKS)
+
+        exercise()
