@@ -338,10 +338,20 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     rt.background.append(close_playground)
 
     landing = resources.files("gateway").joinpath("static/index.html").read_bytes()
+    report = Path(settings.bench_report)
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in ("/", "/index.html"):
-            await _respond(send, 200, landing, "text/html; charset=utf-8")
+            page = landing
+            if report.is_file():  # the latest `rosetta bench` report, when this machine has one
+                link = b'<p><a href="/bench">Latest benchmark report</a> (rosetta bench).</p>'
+                page = landing.replace(b"<!--bench-report-->", link)
+            await _respond(send, 200, page, "text/html; charset=utf-8")
+        elif scope["type"] == "http" and scope["path"] == "/bench":
+            try:
+                await _respond(send, 200, report.read_bytes(), "text/html; charset=utf-8")
+            except OSError:
+                await _problem(send, 404, scope, "no_route")
         elif rest_app is not None:
             await rest_app(scope, receive, send)
         elif scope["type"] == "http":

@@ -39,6 +39,7 @@ class Settings:
     # calls gRPC here instead of this process's own port, e.g. grpc:50051.
     playground_grpc_target: str = ""
     access_log: bool = True
+    bench_report: str = "bench-results/bench.html"  # `rosetta bench`'s latest report: /bench, linked from /
     # GraphQL protection
     graphql_max_depth: int = 8
     graphql_max_tokens: int = 1000
