@@ -67,6 +67,9 @@ class Settings:
     webhook_per_subscription: int = 2
     webhook_disable_after: float = 5 * 24 * 3600.0  # failing continuously this long disables a subscription
     webhook_rotation_overlap: float = 24 * 3600.0  # old secret still signs this long after a rotation
+    # Teaching: `serve --workshop` turns on the fault injector (gateway/faults.py) and /workshop/faults.
+    workshop: bool = False
+    faults: str = ""  # initial rules, e.g. "rest.createReservation:drop=0.5"; refused unless workshop
 
     @property
     def base_url(self) -> str:
@@ -74,6 +77,11 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
         return f"http://{host}:{self.port}"
+
+    def for_workshop(self) -> Settings:
+        """What `serve --workshop` changes: faults allowed, fast webhook retries, loopback receivers."""
+        allow = self.webhook_allowlist or "127.0.0.1,::1"
+        return replace(self, workshop=True, webhook_retry_scale=0.001, webhook_allowlist=allow)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
