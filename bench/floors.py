@@ -111,6 +111,10 @@ def strawberry_app() -> Any:
 
 def spyne_app() -> Any:
     from a2wsgi import WSGIMiddleware
+
+    from services.soap import spyne_compat  # noqa: F401  (makes spyne importable: before any spyne import)
+
+    # isort: split
     from spyne import Application, Integer, ServiceBase, Unicode, rpc
     from spyne.protocol.soap import Soap11
     from spyne.server.wsgi import WsgiApplication

@@ -54,6 +54,7 @@ def environment() -> dict[str, Any]:
             "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         },
         "python": sys.version,
+        "python_version": platform.python_version(),  # servers, floors and generator all run on it
         "libraries": versions,
         "git_commit": commit,
     }
@@ -161,6 +162,8 @@ def slo_lines(outcome: Outcome) -> list[str]:
 def notes(outcome: Outcome) -> list[str]:
     s = outcome.settings
     lines = [
+        f"Python {platform.python_version()} ({platform.python_implementation()}) for every server, floor "
+        "and load generator",
         f"placement: {outcome.placement.note}",
         f"{s.connections} connections, warm-up {s.warmup:g} s, {s.duration:g} s measured, "
         f"{s.rounds} round(s) (styles and floors interleaved per round); figures are medians over rounds",

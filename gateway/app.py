@@ -661,16 +661,18 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                 ),
                 rt.guard_for("grpc"),
             )
-        if "webhooks" in rt.settings.styles and rt.settings.dispatcher:
-            from services.webhooks.app import start_dispatcher
-
+        if "webhooks" in rt.settings.styles:
+            # Opened and closed here even without a dispatcher: the management API uses it too.
             store = rt.webhook_store()
             await store.open()
-            stop_dispatcher = await start_dispatcher(
-                rt.service, store, rt.notifier, webhook_options(rt.settings)
-            )
-            rt.background.append(stop_dispatcher)
-            rt.background.insert(0, store.close)
+            rt.background.insert(0, store.close)  # closed last, after the dispatcher has stopped
+            if rt.settings.dispatcher:
+                from services.webhooks.app import start_dispatcher
+
+                stop_dispatcher = await start_dispatcher(
+                    rt.service, store, rt.notifier, webhook_options(rt.settings)
+                )
+                rt.background.append(stop_dispatcher)
         try:
             yield
         finally:

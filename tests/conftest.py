@@ -1,4 +1,4 @@
-"""Fixtures shared by every test directory."""
+"""Fixtures shared by every test directory, and the test tiers (markers given from what a test uses)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,49 @@ import pytest
 from services.core.events import InProcessNotifier
 from services.core.service import ReservationService
 from services.store import MemoryStore, SqliteStore
+
+# -- test tiers ------------------------------------------------------------------------------
+# A test that needs more than Python and the project's dependencies gets the marker of what it needs
+# (registered in pyproject.toml), derived here from what it uses, so a new test is marked without
+# anyone remembering to: `make test-fast` deselects every tier, and runs with ROSETTA_TEST_PG_DSN and
+# ROSETTA_TEST_REDIS_URL pointing nowhere, so a test that needs a service but escaped this fails there.
+TIER_FIXTURES: dict[str, tuple[str, ...]] = {
+    "pg_schema": ("postgres",),  # a fresh schema of the local database (tests/webhooks)
+    "topology": ("edge", "postgres"),  # the compose topology: Debian's nginx, the local PostgreSQL
+    "browser": ("browser",),  # Debian's Chromium driven by Playwright
+    "redis_client": ("redis",),  # the local Redis (shared quota state)
+}
+TIER_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "postgres": ("postgres",),  # a fixture or case parametrized over the stores, this one PostgreSQL
+    "redis": ("redis",),  # ... or over quota backends, this one Redis
+}
+TIER_FILE_WORDS: tuple[str, ...] = ("postgres", "redis", "docker", "browser")  # test_postgres_store.py ...
+TIER_PATHS: dict[str, tuple[str, ...]] = {  # a folder (ending in /) or a file, from the repository root
+    "tests/e2e/": ("slow",),  # real processes: `rosetta serve`, SIGKILL and restart, the compose topology
+    "tests/bench/test_bench.py": ("slow",),  # `rosetta bench` end to end: servers and load generators
+    "tests/compose/": ("docker", "slow"),  # the real `docker compose` stack
+}
+
+
+def tiers_of(item: pytest.Item) -> set[str]:
+    """The tiers a collected test belongs to, from its fixtures, parameters, file and directory."""
+    tiers: set[str] = set()
+    for name in getattr(item, "fixturenames", ()):
+        tiers.update(TIER_FIXTURES.get(name, ()))
+    callspec = getattr(item, "callspec", None)
+    for value in callspec.params.values() if callspec else ():
+        if isinstance(value, str):
+            tiers.update(TIER_PARAMETERS.get(value, ()))
+    tiers.update(word for word in TIER_FILE_WORDS if word in item.path.name)
+    path = item.path.relative_to(item.config.rootpath).as_posix()
+    tiers.update(tier for prefix, marks in TIER_PATHS.items() if path.startswith(prefix) for tier in marks)
+    return tiers
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for tier in sorted(tiers_of(item)):
+            item.add_marker(tier)
 
 
 @pytest.fixture(params=["memory", "sqlite"])

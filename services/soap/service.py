@@ -8,9 +8,7 @@ optional strings/integers so an absent element reaches the core as ``None`` and 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
-import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -38,47 +36,15 @@ from services.core.model import (
     Room,
     format_timestamp,
 )
+from services.soap import spyne_compat  # noqa: F401  (makes spyne importable: before any spyne import)
 from services.soap.errors import NAMESPACE, SOAP_ENV, detail_element, fault_children, faultcode_of
 
-with warnings.catch_warnings():
-    # spyne 2.14 imports the deprecated ``cgi`` module, and its bundled ``six`` importer predates
-    # find_spec (ImportWarning when warnings are errors); nothing to do about either on 3.11.
-    warnings.filterwarnings("ignore", "'cgi' is deprecated", DeprecationWarning)
-    warnings.filterwarnings("ignore", category=ImportWarning)
-    from spyne import Application, ComplexModel, Integer, ServiceBase, Unicode, rpc
-    from spyne.interface.wsdl import Wsdl11
-    from spyne.model.fault import Fault
-    from spyne.protocol.soap import Soap11
-    from spyne.server.wsgi import WsgiApplication
-    from spyne.util import six as _spyne_six
-
-
-def _modernize_six_importer() -> None:
-    """Give spyne's bundled six meta-path importer ``find_spec`` (PEP 451), as six 1.16 has.
-
-    spyne 2.14 ships six 1.12, whose importer stays on ``sys.meta_path`` with only ``find_module``:
-    every later failed import anywhere in the process (``import trio`` in httpcore ...) then warns
-    ImportWarning, which is an error under ``filterwarnings = error``.
-    """
-    importer_type = type(_spyne_six._importer)
-    if hasattr(importer_type, "find_spec"):
-        return
-
-    def find_spec(self: Any, fullname: str, path: Any, target: Any = None) -> Any:
-        return importlib.util.spec_from_loader(fullname, self) if fullname in self.known_modules else None
-
-    def create_module(self: Any, spec: Any) -> Any:
-        return self.load_module(spec.name)
-
-    def exec_module(self: Any, module: Any) -> None:
-        return None
-
-    importer_type.find_spec = find_spec
-    importer_type.create_module = create_module
-    importer_type.exec_module = exec_module
-
-
-_modernize_six_importer()
+# isort: split
+from spyne import Application, ComplexModel, Integer, ServiceBase, Unicode, rpc
+from spyne.interface.wsdl import Wsdl11
+from spyne.model.fault import Fault
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
 
 log = logging.getLogger("rosetta.soap")
 

@@ -47,10 +47,9 @@ class Target:
 def classify(address: IPAddress) -> str | None:
     """The kind of non-public address (``loopback``, ``private``…), or None if it is public."""
     if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
-        # 6to4 (2002::/16) carries an IPv4 address that a 6to4 relay would deliver to.
-        embedded = classify(address.sixtofour)
-        if embedded is not None:
-            return embedded
+        # 6to4 (2002::/16) carries an IPv4 address that a 6to4 relay would deliver to: that address
+        # decides, alone (Python 3.13's ipaddress calls all of 2002::/16 private, 3.11's none of it).
+        return classify(address.sixtofour)
     for kind, flag in (
         ("loopback", address.is_loopback),
         ("unspecified", address.is_unspecified),

@@ -331,7 +331,7 @@ def start_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
 
     Most answers (a read from a local store) never wait, so they are written without the cost
     of a task per frame; one that waits goes on concurrently, as a task would (Python 3.12's
-    eager task factory does the same; 3.11 is required here by spyne).
+    eager task factory does the same, but only for every task of a loop, and 3.11 has none).
     """
     try:
         waiting_on = coro.send(None)

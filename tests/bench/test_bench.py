@@ -7,6 +7,8 @@ so nothing beyond the Python dependencies is needed.
 from __future__ import annotations
 
 import json
+import platform
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,7 +46,7 @@ def test_json_holds_environment_settings_and_every_figure(report: Path) -> None:
         document
     )
     environment = document["environment"]
-    assert environment["python"].startswith("3.11")
+    assert environment["python"] == sys.version and environment["python_version"] == platform.python_version()
     assert environment["libraries"]["grpcio"]
     assert "git_commit" in environment
     assert document["settings"]["styles"] == ["rest", "grpc"]
@@ -83,6 +85,7 @@ def test_markdown_table_has_a_row_per_figure(report: Path) -> None:
     rows = [line for line in text.splitlines() if line.startswith("| rest ") or line.startswith("| grpc ")]
     assert len(rows) == 4
     assert "placement:" in text
+    assert f"Python {platform.python_version()} " in text  # which interpreter the figures are for
 
 
 def test_a_rate_sweep_draws_a_curve_and_states_the_slo_verdict(tmp_path: Path) -> None:
