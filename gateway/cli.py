@@ -24,6 +24,7 @@ from gateway.quota import check_settings as check_quota_settings
 from gateway.quota import describe as describe_quotas
 from gateway.security.identity import IssuedClient, parse_scopes
 from gateway.settings import STYLES, Settings
+from services.core.access import Scope
 from services.core.errors import RosettaError
 from services.core.model import format_timestamp
 
@@ -206,6 +207,20 @@ async def run_inspector(
                 await http.delete(subscription)
 
 
+async def register_inspector_client(settings: Settings) -> str:
+    """A client of its own allowed to manage webhooks, made in the store as `rosetta clients create`
+    would (for a demo deployment where the inspector shares the store: compose's webhook-inspector)."""
+    identity = build_identity(settings)
+    await identity.store.open()
+    try:
+        name = f"webhook-inspector-{os.urandom(4).hex()}"
+        issued = await identity.create_client(name, frozenset({Scope.WEBHOOKS.value}))
+        assert issued is not None, name
+        return issued.api_key
+    finally:
+        await identity.store.close()
+
+
 def _credential() -> dict[str, str]:
     """The inspector's credential for the subscriptions API (webhooks:manage): ROSETTA_API_KEY."""
     key = os.environ.get("ROSETTA_API_KEY")
@@ -344,6 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="subscribe at a Rosetta server (e.g. http://127.0.0.1:8000), verify with the secret it returns",
     )
     inspector.add_argument("--public-url", help="URL the server delivers to (default http://HOST:PORT/)")
+    inspector.add_argument(
+        "--register-client",
+        action="store_true",
+        help="without ROSETTA_API_KEY, make a webhooks:manage client in the store (ROSETTA_DB)",
+    )
     inspector.epilog = "With authentication on, ROSETTA_API_KEY names a client with webhooks:manage."
     clients = sub.add_parser(
         "clients", help="API clients: create (prints its key and secret once), list, revoke"
@@ -432,6 +452,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging("info")
         port = args.port if args.port is not None else int(os.environ.get("ROSETTA_PORT", "9000"))
         host = args.host or os.environ.get("ROSETTA_HOST", "127.0.0.1")
+        settings = Settings.from_env()
+        if args.register_client and settings.auth and not os.environ.get("ROSETTA_API_KEY"):
+            os.environ["ROSETTA_API_KEY"] = asyncio.run(register_inspector_client(settings))
         run_event_loop(run_inspector(host, port, args.secret, args.subscribe, args.public_url))
         return 0
     if args.command in ("clients", "keys"):

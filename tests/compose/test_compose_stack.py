@@ -17,13 +17,14 @@ killed run is taken down first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import itertools
 import json
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from services.core.errors import RosettaError
 from services.core.model import ReservationDraft
 from services.rest.client import RestClient
 from tests.conformance.scenarios import SCENARIOS, Scenario
-from tests.conformance.targets import Target, _client_factory, open_target
+from tests.conformance.targets import Target, _client_factory, open_target, style_client
 from tests.conformance.test_conformance import _outcome, _reference
 from tests.playground.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.docker import base_images, docker_engine
@@ -111,6 +112,68 @@ class Stack:
     base_url: str = EDGE
     grpc_target: str = GRPC_EDGE
     timings: dict[str, float] = field(default_factory=dict)
+    api_key: str = ""  # a read + write client made with `rosetta clients create` in the stack's store
+    callers: dict[str, str] = field(default_factory=dict)  # WHO -> its api key or (forged) token
+
+
+def make_client(scopes: str = "reservations:read reservations:write") -> str:
+    """A client made as an operator would, inside the rest container: authentication is on."""
+    made = compose(
+        "exec", "-T", "rest", "rosetta", "clients", "create",
+        "--name", f"compose-test-{uuid.uuid4().hex[:8]}", "--scopes", scopes,
+    )  # fmt: skip
+    return str(json.loads(made.stdout)["apiKey"])
+
+
+# Tokens signed with the deployment's own key but expired or for another audience, made inside the
+# rest container (which reaches the store), as an attacker with a leaked key could not: only the
+# claims are wrong.
+FORGE = """
+import asyncio, json, sys
+from gateway.app import build_identity
+from gateway.settings import Settings
+
+async def main():
+    identity = build_identity(Settings.from_env())
+    await identity.store.open()
+    try:
+        stranger = await identity.by_api_key(sys.argv[1])
+        expired = await identity.issue_token(stranger, None, seconds=-120)
+        identity.options.audience = "urn:another:api"
+        foreign = await identity.issue_token(stranger, None)
+    finally:
+        await identity.store.close()
+    print(json.dumps({"expired-token": expired.access_token, "foreign-audience": foreign.access_token}))
+
+asyncio.run(main())
+"""
+
+
+def make_callers() -> dict[str, str]:
+    """The other callers of the conformance scenarios (tests.conformance.targets.WHO)."""
+    stranger = make_client()
+    forged = json.loads(compose("exec", "-T", "rest", "python", "-c", FORGE, stranger).stdout)
+    return {
+        "reader": make_client("reservations:read"),
+        "stranger": stranger,
+        "bad-key": "rk_not-a-key-anyone-was-given",
+        **forged,
+    }
+
+
+def callers_of(style: str, stack: Stack) -> Any:
+    @contextlib.asynccontextmanager
+    async def connect_as(who: str, language: str) -> AsyncIterator[Any]:
+        secret = stack.callers.get(who)
+        kind = "token" if who in ("expired-token", "foreign-audience") else "api_key"
+        credential = {} if secret is None else {kind: secret}
+        client = style_client(style, stack, language, **credential)  # type: ignore[arg-type]
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+    return connect_as
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +192,7 @@ def stack() -> Iterator[Stack]:
             compose("up", "-d", "--build")
             wait_healthy()
             healthy = time.monotonic()
-            running = Stack()
+            running = Stack(api_key=make_client(), callers=make_callers())
             running.timings = {
                 "engine": engine - started,
                 "base images": bases - engine,
@@ -192,7 +255,11 @@ async def test_the_conformance_matrix_through_the_published_ports(
     if (scenario.name, space) not in _reference:
         with open_target("reference") as reference:
             _reference[scenario.name, space] = await _outcome(reference, scenario, space)
-    target = Target(target_name, _client_factory(target_name, stack))  # type: ignore[arg-type]
+    target = Target(
+        target_name,
+        _client_factory(target_name, stack, api_key=stack.api_key),  # type: ignore[arg-type]
+        connect_as=callers_of(target_name, stack),
+    )
     assert await _outcome(target, scenario, space) == _reference[scenario.name, space]
 
 
@@ -224,7 +291,7 @@ def _received(reservation_id: str) -> list[dict[str, Any]]:
 
 
 async def test_a_change_made_through_grpc_arrives_signed_at_the_webhook_inspector(stack: Stack) -> None:
-    async with _client_factory("grpc", stack)("en") as grpc:  # type: ignore[arg-type]
+    async with _client_factory("grpc", stack, api_key=stack.api_key)("en") as grpc:  # type: ignore[arg-type]
         created = await grpc.create_reservation(
             ReservationDraft("room-b", "Webhook", "2036-03-04", "09:00", "10:00", 2, None)
         )
@@ -284,7 +351,7 @@ async def test_a_postgres_restart_under_traffic_every_style_answers_within_30_s_
     stop = asyncio.Event()
 
     async def traffic(style: str) -> None:
-        async with _client_factory(style, stack)("en") as client:  # type: ignore[arg-type]
+        async with _client_factory(style, stack, api_key=stack.api_key)("en") as client:  # type: ignore[arg-type]
             while not stop.is_set():
                 n = next(counter)
                 day = f"2037-{1 + n // 28 % 12:02d}-{1 + n % 28:02d}"
@@ -303,7 +370,7 @@ async def test_a_postgres_restart_under_traffic_every_style_answers_within_30_s_
                         recovered.setdefault(style, time.monotonic() - restart_done[0])
                 await asyncio.sleep(0.3)
 
-    async with RestClient(EDGE) as rest:
+    async with RestClient(EDGE, api_key=stack.api_key) as rest:
         before = await rest.watch_events(0, limit=1000)
     tasks = [asyncio.create_task(traffic(style)) for style in STYLES]
     await asyncio.sleep(3)
@@ -322,7 +389,7 @@ async def test_a_postgres_restart_under_traffic_every_style_answers_within_30_s_
     assert failures == []
     # Nothing lost: every reservation a client was told about exists, each has its event, the
     # event log's sequence has no gap, and every one arrived as a verified webhook.
-    async with RestClient(EDGE) as rest:
+    async with RestClient(EDGE, api_key=stack.api_key) as rest:
         for reservation_id in created:
             await rest.get_reservation(reservation_id)
         after = before[-1].sequence if before else 0

@@ -485,11 +485,10 @@ async def french_capacity(ctx: Context) -> None:
 
 
 # -- identity and permissions (DESIGN §6a) ----------------------------------------------------------
-# REST's checks are FastAPI Security dependencies the `rest` engineer writes against the same guard.
-_REST_PENDING = "REST's Security dependencies (issue 14) are not wired to the guard yet"
+# REST's checks are FastAPI Security dependencies over the same guard (services/rest/security.py).
 
 
-@scenario(rest=_REST_PENDING)
+@scenario()
 async def no_credential_reads_rooms_only_and_never_learns_whether_a_reservation_exists(ctx: Context) -> None:
     created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
     async with ctx.acting_as("anonymous") as anonymous:
@@ -500,7 +499,7 @@ async def no_credential_reads_rooms_only_and_never_learns_whether_a_reservation_
         await ctx.run(anonymous.watch_events(0))
 
 
-@scenario(rest=_REST_PENDING)
+@scenario()
 async def bad_expired_and_foreign_audience_credentials_are_unauthenticated(ctx: Context) -> None:
     for who in ("bad-key", "expired-token", "foreign-audience"):
         async with ctx.acting_as(who) as api:
@@ -508,7 +507,7 @@ async def bad_expired_and_foreign_audience_credentials_are_unauthenticated(ctx: 
             await ctx.run(api.get_reservation("rsv_doesnotexist0000"))
 
 
-@scenario(rest=_REST_PENDING)
+@scenario()
 async def a_missing_scope_is_forbidden_and_named(ctx: Context) -> None:
     created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
     async with ctx.acting_as("reader") as reader:
@@ -517,7 +516,7 @@ async def a_missing_scope_is_forbidden_and_named(ctx: Context) -> None:
         await ctx.run(reader.cancel_reservation(created.reservation_id))
 
 
-@scenario(rest=_REST_PENDING)
+@scenario()
 async def another_clients_reservation_is_readable_but_forbidden_to_change(ctx: Context) -> None:
     created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
     async with ctx.acting_as("stranger") as stranger:
@@ -528,7 +527,7 @@ async def another_clients_reservation_is_readable_but_forbidden_to_change(ctx: C
     await ctx.run(ctx.api.get_reservation(created.reservation_id))  # unchanged
 
 
-@scenario(language="ko", rest=_REST_PENDING)
+@scenario(language="ko")
 async def refusals_are_localized(ctx: Context) -> None:
     async with ctx.acting_as("reader") as reader:
         await ctx.run(reader.create_reservation(ctx.draft()))

@@ -10,6 +10,9 @@ import httpx
 
 from tests.support.processes import rosetta_serve
 
+# What these tests are about (restart, the inspector's refusal) is not identity: tests/gateway covers it.
+NO_AUTH = {"ROSETTA_AUTH": "off"}
+
 
 def test_serve_prints_where_everything_is_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     with rosetta_serve(tmp_path / "r.db", "--styles", "rest") as (base, process):
@@ -30,11 +33,11 @@ def test_a_reservation_survives_a_restart_and_the_event_log_continues_without_a_
         "endTime": "10:00",
         "attendees": 2,
     }
-    with rosetta_serve(db, "--styles", "rest") as (base, _):
+    with rosetta_serve(db, "--styles", "rest", env=NO_AUTH) as (base, _):
         created = httpx.post(base + "/api/v1/reservations", json=body).json()
         rid = created["reservationId"]
         httpx.patch(base + f"/api/v1/reservations/{rid}", json={"attendees": 1}).raise_for_status()
-    with rosetta_serve(db, "--styles", "rest") as (base, _):
+    with rosetta_serve(db, "--styles", "rest", env=NO_AUTH) as (base, _):
         again = httpx.get(base + f"/api/v1/reservations/{rid}").json()
         assert (again["version"], again["attendees"]) == (2, 1)
         httpx.post(base + f"/api/v1/reservations/{rid}/check-in").raise_for_status()
@@ -55,7 +58,7 @@ def test_the_inspector_explains_a_refused_subscription_in_one_line_and_cleans_up
 
     from tests.support.processes import ROSETTA, free_port, rosetta_process, wait_healthy
 
-    with rosetta_serve(tmp_path / "r.db", "--styles", "rest,webhooks") as (base, _):
+    with rosetta_serve(tmp_path / "r.db", "--styles", "rest,webhooks", env=NO_AUTH) as (base, _):
         refused = subprocess.run(
             [ROSETTA, "webhook-inspector", "--port", str(free_port()), "--subscribe", base],
             capture_output=True,
@@ -66,7 +69,7 @@ def test_the_inspector_explains_a_refused_subscription_in_one_line_and_cleans_up
         assert "Traceback" not in refused.stderr
         assert "refused the subscription (400)" in refused.stderr and "127.0.0.1" in refused.stderr
 
-    allow = {"ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1"}
+    allow = {"ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1", **NO_AUTH}
     with rosetta_serve(tmp_path / "r.db", "--styles", "rest,webhooks", env=allow) as (base, _):
         port = free_port()
         args = ["webhook-inspector", "--port", str(port), "--subscribe", base]

@@ -13,7 +13,9 @@ from services.webhooks.inspector import create_inspector_app
 from tests.support.processes import free_port, rosetta_serve
 from tests.support.server import serve_app
 
+# Identity is not the subject here (tests/gateway and the topology test cover it): calls carry no credential.
 FAST_RETRIES = {
+    "ROSETTA_AUTH": "off",
     "ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1",
     "ROSETTA_WEBHOOK_RETRY_SCALE": "0.001",  # 5 s, 5 min, 30 min … become 5 ms, 0.3 s, 1.8 s …
     "ROSETTA_WEBHOOK_TIMEOUT": "1",  # an attempt cut short by the kill is retried after its lease
