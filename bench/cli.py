@@ -221,5 +221,11 @@ def main(argv: list[str]) -> int:
 
     print_table(outcome, summarize(outcome), console)
     console.print(f"  written: {', '.join(str(path) for path in paths.values())}")
-    measured = outcome.measurements or any(outcome.sweep.values()) or outcome.scenarios.get("results")
+    scenarios = outcome.scenarios
+    measured = (
+        outcome.measurements
+        or any(outcome.sweep.values())
+        or scenarios.get("results")
+        or scenarios.get("fan_out")
+    )
     return 0 if measured else 1

@@ -177,8 +177,13 @@ class Detector:
         }
 
 
-def server_pids(process: Any) -> set[int]:
-    """The server's pid and its children's (spyne's worker threads are threads, uvicorn has none)."""
+def server_pids(server: Any) -> set[int]:
+    """The pids whose CPU is the server's: its process and children (and an edge's, when in front)."""
+    if server is None:
+        return set()
+    if hasattr(server, "pids"):
+        return set(server.pids())
+    process = getattr(server, "process", server)
     if process is None:
         return set()
     pids = {process.pid}

@@ -45,7 +45,7 @@ def _fmt(value: float) -> str:
 
 def throughput_svg(rows: list[dict[str, Any]]) -> str:
     """Styles side by side per mix, as bars; each style's floor for the same mix as a black marker."""
-    styles = [r for r in rows if r["kind"] == "style"]
+    styles = [r for r in rows if r["kind"] in ("style", "edge")]
     if not styles:
         return ""
     floors = {(r["name"], r["mix"]): r for r in rows if r["kind"] == "floor"}
@@ -247,6 +247,11 @@ def render(document: dict[str, Any], markdown_rows: tuple[list[str], list[list[s
             )
         )
     scenarios = document.get("scenarios") or {}
+    if scenarios.get("fan_out"):
+        from bench.report import FAN_OUT_HEADERS, fan_out_rows
+
+        out.append("<h2>Fan-out: one event, many subscribers</h2>")
+        out.append(_table(FAN_OUT_HEADERS, fan_out_rows(scenarios["fan_out"])))
     if scenarios.get("results"):
         out.append("<h2>Scenarios</h2><ul class=note>")
         for name, text in scenarios.get("described", {}).items():

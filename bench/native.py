@@ -87,7 +87,7 @@ def run_h2load(
         t1 = t0 + duration
         time.sleep(max(0.0, t0 - time.time()))
         cpu_start = server.cpu_seconds() if server else None
-        window = detector.open(server_pids(server.process if server else None)) if detector else None
+        window = detector.open(server_pids(server)) if detector else None
         time.sleep(max(0.0, t1 - time.time()))
         cpu_end = server.cpu_seconds() if server else None
         server_cpu = cpu_end - cpu_start if cpu_start is not None and cpu_end is not None else None

@@ -90,7 +90,7 @@ COLUMNS = (
 
 
 def table_cells(row: dict[str, Any]) -> dict[str, str]:
-    name = row["name"] if row["kind"] == "style" else f"floor: {row['name']}"
+    name = f"floor: {row['name']}" if row["kind"] == "floor" else row["name"]
     ratio = "–"
     if row["ratio_to_floor"] is not None:
         # The floor is named once per style (its get row); a list row compared with the floor's get says so.
@@ -181,6 +181,12 @@ def notes(outcome: Outcome) -> list[str]:
         "of 20; × floor: throughput / the style's one floor (named on its get row) for the same mix, "
         "'(vs get)' where that floor has no such mix",
     ]
+    if s.topology == "edge":
+        lines.append(
+            "NAME+edge rows (--topology edge): the same server and mix through the compose edge's nginx "
+            "(gateway/nginx/nginx.conf, one worker on the server's core, access log off); the × column "
+            "compares with the style direct, CPU ms/op counts server and nginx"
+        )
     verification = outcome.verification
     if verification:
         same = "yes" if verification.get("same_result") else f"NO: {verification.get('mismatches')}"
@@ -203,6 +209,12 @@ def notes(outcome: Outcome) -> list[str]:
             f"{s.warmup:g} s at that rate; latency from each operation's intended send time, HDR histogram "
             f"(hdrhistogram); past saturation the sweep stops; answers later than {s.drain:g} s after the "
             "window are 'unfinished' and recorded at that bound"
+        )
+    if outcome.scenarios.get("fan_out"):
+        lines.append(
+            "fan-out: one connection per subscriber through each style's client (webhooks: one subscription "
+            "each to a local receiver); a writer creates the events one after another; lag from the create's "
+            "answer to each subscriber's receipt (0 when the push overtook the answer); missing must be 0"
         )
     if outcome.scenarios.get("results"):
         lines.append(
@@ -328,11 +340,43 @@ def sweep_markdown(outcome: Outcome) -> list[str]:
     return lines
 
 
+def fan_out_rows(found: list[dict[str, Any]]) -> list[list[str]]:
+    rows = []
+    for r in found:
+        cpu = r["server_cpu_ms_per_delivery"]
+        rows.append(
+            [
+                r["push"],
+                str(r["subscribers"]),
+                str(r["events"]),
+                f"{r['deliveries']:,}",
+                str(r["missing"]),
+                f"{r['delivered_per_s']:,.0f}",
+                f"{r['lag_ms']['p50']:.1f}",
+                f"{r['lag_ms']['p99']:.1f}",
+                f"{cpu:.3f}" if cpu is not None else "–",
+            ]
+        )
+    return rows
+
+
+FAN_OUT_HEADERS = [
+    "push", "subscribers", "events", "deliveries", "missing", "delivered/s", "lag p50 ms", "lag p99 ms",
+    "server CPU ms / delivery",
+]  # fmt: skip
+
+
 def scenario_markdown(outcome: Outcome) -> list[str]:
     found = outcome.scenarios
+    lines = []
+    if found.get("fan_out"):
+        lines += ["", "## Fan-out: events pushed to 1, 10 and 100 subscribers", ""]
+        lines.append("| " + " | ".join(FAN_OUT_HEADERS) + " |")
+        lines.append("|---|" + "---:|" * (len(FAN_OUT_HEADERS) - 1))
+        lines.extend("| " + " | ".join(row) + " |" for row in fan_out_rows(found["fan_out"]))
     if not found.get("results"):
-        return []
-    lines = ["", "## Scenarios", ""]
+        return lines
+    lines += ["", "## Scenarios", ""]
     lines.extend(f"- **{name}**: {text}" for name, text in found["described"].items())
     lines.append(f"- same data in every style before measuring: {'yes' if found['same_result'] else 'NO'}")
     lines.append("")

@@ -378,7 +378,7 @@ def run_asyncio_load(
         time.sleep(max(0.0, t0 - time.time()))
         cpu_start = server.cpu_seconds() if server else None
         busy_start = cores_busy_seconds(placement.server_cpus)
-        pids = contention.server_pids(server.process if server else None)
+        pids = contention.server_pids(server)
         window = DETECTOR.open(pids) if DETECTOR else None
         time.sleep(max(0.0, t1 - time.time()))
         cpu_end = server.cpu_seconds() if server else None
@@ -583,6 +583,7 @@ def plan_steps(settings: Settings) -> int:
         return len(settings.styles) * len(sweep_rates(settings))
     floors = sum(len(floors_for(s)) for s in settings.styles)
     per_round = len(settings.styles) * len(settings.mixes) + (floors if settings.floors else 0)
+    # (an edge run happens inside its style's step)
     return per_round * settings.rounds
 
 
@@ -770,6 +771,9 @@ def run_scenarios(
             if pinned_before is not None:
                 with contextlib.suppress(OSError):
                     os.sched_setaffinity(0, pinned_before)
+    fan_out: list[dict[str, Any]] = []
+    if "fan-out" in wanted:
+        fan_out = _fan_out(settings, placement, outcome, styles, progress)
     mismatches = {}
     reference = next(iter(answers), None)
     for style, found in answers.items():
@@ -788,7 +792,53 @@ def run_scenarios(
         "mismatches": mismatches,
         "reference": reference,
         "results": results,
+        "fan_out": fan_out,
     }
+
+
+def _fan_out(
+    settings: Settings, placement: Placement, outcome: Outcome, styles: list[str], progress: Progress
+) -> list[dict[str, Any]]:
+    """Each push style (and webhooks with REST) with 1, 10 and 100 subscribers, a fresh server each."""
+    from bench import fanout
+
+    push = [s for s in styles if s in fanout.PUSH_STYLES] + (["webhooks"] if "rest" in styles else [])
+    if "soap" in styles:
+        outcome.skipped["fan-out soap"] = "SOAP has no push (GetEvents polling only, DESIGN §5)"
+    events = max(20, settings.scenario_iterations * 2)
+    found = []
+    pinned_before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    for style in push:
+        for subscribers in fanout.FAN:
+            progress(f"fan-out: {style} × {subscribers}", 0)
+            try:
+                if placement.pinned:
+                    os.sched_setaffinity(0, set(placement.generator_cpus))
+                port, grpc_port = free_port(), free_port()
+                served = "rest,webhooks" if style == "webhooks" else style
+                env = {"ROSETTA_WEBHOOK_ALLOWLIST": "127.0.0.1", **settings.server_env}
+                with style_server(served, port, grpc_port, placement.server_cpus, env) as server:
+                    found.append(
+                        asyncio.run(
+                            fanout.measure(
+                                style,
+                                f"http://127.0.0.1:{port}",
+                                f"127.0.0.1:{grpc_port}",
+                                subscribers,
+                                events,
+                                server,
+                            )  # fmt: skip
+                        )
+                    )
+            except Exception as error:
+                outcome.skipped[f"fan-out {style} × {subscribers}"] = (
+                    f"{type(error).__name__}: {str(error)[-400:]}"
+                )
+            finally:
+                if pinned_before is not None:
+                    with contextlib.suppress(OSError):
+                        os.sched_setaffinity(0, pinned_before)
+    return found
 
 
 def slo_verdicts(outcome: Outcome) -> dict[str, dict[str, Any]]:
@@ -842,7 +892,7 @@ def _style_target(
         yield host, http.port or 80, grpc_port, None
         return
     port, grpc_port = free_port(), free_port()
-    with style_server(style, port, grpc_port, placement.server_cpus) as server:
+    with style_server(style, port, grpc_port, placement.server_cpus, settings.server_env) as server:
         yield "127.0.0.1", port, grpc_port, server
 
 
@@ -885,12 +935,48 @@ def _measure_style(
                 outcome.measurements.append(
                     measurement(style, "style", style, mix, round_index, raw, settings, server)
                 )
+                if settings.topology == "edge" and server is not None and grpc_port:
+                    _measure_edge(
+                        settings, placement, outcome, style, mix, round_index, run, server, port, grpc_port,
+                        templates,
+                    )  # fmt: skip
         except Exception as error:  # a broken style or mix must not sink the others' figures
             outcome.skipped[f"{style}/{mix} (round {round_index})"] = (
                 f"{type(error).__name__}: {str(error)[-400:]}"
             )
         done += 1
     return done
+
+
+def _measure_edge(
+    settings: Settings,
+    placement: Placement,
+    outcome: Outcome,
+    style: str,
+    mix: str,
+    round_index: int,
+    run: int,
+    server: ServerProcess,
+    port: int,
+    grpc_port: int,
+    templates: Templates,
+) -> None:
+    """The same server and mix through the compose edge's nginx: the extra hop's cost, same run."""
+    from bench.edge import BehindEdge, Edge
+
+    name = f"{style}+edge"
+    with Edge(port, grpc_port, placement.server_cpus if placement.pinned else []) as edge:
+        edge_port = edge.grpc_port if style == "grpc" else edge.http_port
+        through = templates.retarget("127.0.0.1", edge_port)
+        per_mix = outcome.wire.setdefault(name, {})
+        if mix not in per_mix:
+            per_mix[mix] = wire_pass(style, "127.0.0.1", edge_port, through, mix, settings.wire_ops)
+        both = BehindEdge(server, edge)
+        raw = run_load(
+            settings, placement, style, "127.0.0.1", edge_port, through, mix, round_index * 10 + run + 5,
+            both, settings.rate,
+        )  # fmt: skip
+        outcome.measurements.append(measurement(name, "edge", style, mix, round_index, raw, settings, both))
 
 
 def _measure_floor(
@@ -1061,7 +1147,12 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
             "floor_mix": None,
             "ratio_to_floor": None,
         }
-        if first.kind == "style" and name in FLOOR_OF:
+        if first.kind == "edge":  # compared with the same style, same mix, direct
+            direct = groups.get((first.protocol, mix))
+            value = statistics.median(m.ops_per_s for m in direct) if direct else None
+            if value:
+                row["floor"], row["floor_mix"], row["ratio_to_floor"] = first.protocol, mix, ops / value
+        elif first.kind == "style" and name in FLOOR_OF:
             # One baseline per style (the library it is built on), its same mix when the floor serves it.
             floor = FLOOR_OF[name][0]
             floor_mix = mix if (floor, mix) in floor_ops else "get"
@@ -1081,7 +1172,7 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
     rows.sort(
         key=lambda r: (
             order.get(r["protocol"], 9),
-            r["kind"] != "style",
+            {"style": 0, "edge": 1}.get(r["kind"], 2),
             r["name"],
             mix_order.get(r["mix"], 9),
         )

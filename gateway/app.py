@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -11,10 +12,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.faults import Fault, FaultInjector, FaultsRefused, control_body, parse_faults
 from gateway.observability import (
     ASGIApp,
     InstrumentedApi,
@@ -25,6 +28,7 @@ from gateway.observability import (
     Scope,
     Send,
 )
+from gateway.quota import Quotas, quotas_from_settings
 from gateway.settings import STYLES, Settings
 from services.core import messages
 from services.core.api import ServerApi
@@ -106,6 +110,172 @@ async def _problem(send: Send, status: int, scope: Scope, reason: str) -> None:
     await _respond(send, status, json.dumps(body, ensure_ascii=False).encode(), "application/problem+json")
 
 
+def faults_control(injector: FaultInjector) -> ASGIApp:
+    """``/workshop/faults``: GET shows the rules and what they did, PUT replaces them, DELETE clears them."""
+
+    async def control(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        method = scope["method"]
+        if method == "PUT":
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if len(body) > 64 * 1024:
+                    await _problem(send, 400, scope, "syntax")
+                    return
+                if not message.get("more_body"):
+                    break
+            try:
+                raw = json.loads(body or b"null")
+                if not isinstance(raw, dict) or not isinstance(raw.get("faults"), list):
+                    raise ValueError('the body is {"faults": [...]}')
+                rules = [Fault.from_dict(item) for item in raw["faults"]]
+            except ValueError as error:  # json.JSONDecodeError is a ValueError
+                problem = {  # a teacher's tool: the detail names the rule in English
+                    "type": "urn:rosetta:problem:invalid-property",
+                    "code": "INVALID_PROPERTY",
+                    "title": messages.title("INVALID_PROPERTY", None),
+                    "detail": str(error),
+                    "status": 400,
+                    "instance": scope["path"],
+                }
+                await _respond(send, 400, json.dumps(problem).encode(), "application/problem+json")
+                return
+            injector.replace(rules)
+        elif method == "DELETE":
+            injector.replace(())
+        elif method not in ("GET", "HEAD"):
+            await _problem(send, 405, scope, "method")
+            return
+        await _respond(send, 200, control_body(injector), "application/json")
+
+    return control
+
+
+_STYLE_ROWS: dict[str, tuple[str, str, str]] = {  # style -> (name, address template, contract link)
+    "rest": ("REST", '<a href="{base}/api/v1">{base}/api/v1</a>', '<a href="/openapi.json">OpenAPI</a>'),
+    "graphql": (
+        "GraphQL",
+        '<a href="{base}/graphql">{base}/graphql</a> (GraphiQL in a browser)',
+        '<a href="/contracts/schema.graphql">SDL</a>',
+    ),
+    "grpc": (
+        "gRPC",
+        "<code>{grpc}</code> (reflection and health on)",
+        '<a href="/contracts/reservations.proto">.proto</a>',
+    ),
+    "soap": ("SOAP 1.1", "<code>POST {base}/soap</code>", '<a href="/soap?wsdl">WSDL</a>'),
+    "websocket": (
+        "WebSocket",
+        "<code>{ws}/ws</code>, subprotocol <code>rosetta.v1</code>",
+        '<a href="/contracts/asyncapi.yaml">AsyncAPI</a>',
+    ),
+    "webhooks": (
+        "Webhooks",
+        '<a href="{base}/api/v1/webhook-subscriptions">{base}/api/v1/webhook-subscriptions</a>',
+        '<a href="/contracts/asyncapi.yaml">AsyncAPI</a> (channel <code>webhooks</code>)',
+    ),
+}
+
+
+def _store_kind(db: str) -> str:
+    """The store in words, never its URL (which may hold a password)."""
+    scheme = db.split(":", 1)[0].lower()
+    if scheme.startswith("postgres"):
+        return "PostgreSQL"
+    if scheme == "memory":
+        return "in memory (gone when the process stops)"
+    return "SQLite" + (f" ({db.split('///', 1)[-1]})" if "///" in db else "")
+
+
+def landing_page(template: str, settings: Settings, grpc_port: int | None, *, bench_report: bool) -> bytes:
+    """The landing page, filled in with what this process serves and where (read on every request)."""
+    base = settings.base_url
+    behind_edge = bool(settings.playground_grpc_target)  # compose: the edge routes every style by path
+    host = urlsplit(base).hostname or "127.0.0.1"
+    if behind_edge:
+        grpc = f"{host}:{settings.playground_grpc_target.rsplit(':', 1)[-1]} (through the edge)"
+    else:
+        grpc = f"{host}:{grpc_port}" if grpc_port else f"{host}:{settings.grpc_port} (starting)"
+    values = {
+        "base": html.escape(base),
+        "ws": html.escape(base.replace("http", "ws", 1)),
+        "grpc": html.escape(grpc),
+    }
+    rows = []
+    for style in STYLES:
+        name, address, contract = _STYLE_ROWS[style]
+        if style in settings.styles:
+            here = '<span class="on">served by this process</span>'
+            css = ""
+        elif behind_edge:
+            here = "another container, same edge"
+            css = ""
+        else:
+            here = '<span class="off-mark">not in this process</span>'
+            css = ' class="off"'
+        rows.append(
+            f"<tr{css}><td>{name}</td><td>{here}</td><td>{address.format(**values)}</td><td>{contract}</td></tr>"
+        )
+    facts = [
+        f"This process serves {', '.join(sorted(settings.styles))}; "
+        f"store: {html.escape(_store_kind(settings.db))}."
+    ]
+    if "webhooks" in settings.styles:
+        facts.append(
+            "Webhooks are delivered " + ("here." if settings.dispatcher else "by `rosetta dispatch`.")
+        )
+    if settings.workshop:
+        facts.append(
+            'Workshop mode: the fault injector is at <a href="/workshop/faults">/workshop/faults</a>.'
+        )
+    page = template.replace("{{ROWS}}", "\n".join(rows)).replace("{{DEPLOYMENT}}", " ".join(facts))
+    if bench_report:  # `rosetta bench` wrote a report on this machine: /bench serves it
+        bench = (
+            '<a class="way" href="/bench"><strong>Benchmark report</strong><span>the latest '
+            "<code>rosetta bench</code> run on this machine: throughput, CPU/op, bytes/op</span></a>"
+        )
+    else:
+        bench = (
+            '<div class="way"><strong>Benchmark report</strong><span>none on this machine yet: '
+            "<code>rosetta bench</code> writes one, served at /bench; the README shows a run</span></div>"
+        )
+    return page.replace("{{BENCH}}", bench).replace("{{CREDENTIAL}}", "").encode()
+
+
+def workshop_docs(root: Path, faults: ASGIApp | None) -> ASGIApp:
+    """``/workshop/``: the guide and the labs' READMEs as text; ``/workshop/faults`` in workshop mode."""
+    folder = root / "workshop"
+    documents = (
+        {
+            path.relative_to(folder).as_posix(): path
+            for path in folder.glob("**/*.md")
+            if "starter" not in path.parts
+        }
+        if folder.is_dir()
+        else {}
+    )
+
+    async def docs(scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path"].removeprefix("/workshop").strip("/")
+        if name == "faults" and faults is not None:
+            await faults(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        path = documents.get(name or "README.md")
+        if path is None:
+            await _problem(send, 404, scope, "no_route")
+            return
+        await _respond(send, 200, path.read_bytes(), "text/plain; charset=utf-8")
+
+    return docs
+
+
 class PathDispatcher:
     """Routes by path prefix to each style's own ASGI app (paths are passed on unchanged)."""
 
@@ -132,9 +302,16 @@ class Runtime:
     notifier: EventNotifier
     service: ReservationService
     metrics: Metrics
+    quotas: Quotas  # the buckets and stream slots the guard charges (gateway/quota.py)
     grpc_port: int | None = None
     background: list[Any] = field(default_factory=list)
+    faults: FaultInjector | None = None  # only in workshop (or test) mode
     _webhook_store: Any = None
+
+    def style_api(self, style: str) -> ServerApi:
+        """What one style's adapter is handed: the core, instrumented, with faults in workshop mode."""
+        api = InstrumentedApi(self.service, style, self.metrics)
+        return cast(ServerApi, self.faults.wrap(api, style)) if self.faults is not None else api
 
     def webhook_store(self) -> Any:
         """The webhook subscriptions, cursors and deliveries, kept beside the core's store."""
@@ -166,7 +343,22 @@ def build_runtime(settings: Settings) -> Runtime:
     make_notifier = getattr(store, "notifier", None)
     notifier: EventNotifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
     service = ReservationService(store, notifier=notifier)
-    return Runtime(settings=settings, store=store, notifier=notifier, service=service, metrics=Metrics())
+    if settings.faults and not settings.workshop:
+        raise FaultsRefused(
+            "fault injection is for workshops and tests only: start the server with --workshop"
+        )
+    faults = FaultInjector(parse_faults(settings.faults)) if settings.workshop else None
+    metrics = Metrics()
+    quotas = quotas_from_settings(settings, metrics)  # a bad ROSETTA_RATE_LIMIT stops start-up here
+    return Runtime(
+        settings=settings,
+        store=store,
+        notifier=notifier,
+        service=service,
+        metrics=metrics,
+        quotas=quotas,
+        faults=faults,
+    )
 
 
 def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
@@ -174,7 +366,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     rt = runtime or build_runtime(settings)
 
     def api(style: str) -> ServerApi:
-        return InstrumentedApi(rt.service, style, rt.metrics)
+        return rt.style_api(style)
 
     routes: dict[str, ASGIApp] = {}
     rest_app: ASGIApp | None = None
@@ -250,6 +442,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
             "store": "up",
             "styles": sorted(settings.styles),
             "grpcPort": rt.grpc_port,
+            # Redis down is not a 503: by ROSETTA_QUOTA_ON_REDIS_DOWN requests still pass or are refused.
+            "quota": await rt.quotas.health(),
         }
         await _respond(send, 200, json.dumps(body).encode(), "application/json")
 
@@ -314,6 +508,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
     routes["/static/vendor"] = vendor
     routes["/healthz"] = healthz
+    routes["/workshop"] = workshop_docs(root, faults_control(rt.faults) if rt.faults is not None else None)
     routes["/metrics"] = metrics
 
     from gateway.playground import create_app as create_playground
@@ -321,19 +516,26 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
     if settings.playground_grpc_target:  # behind the compose edge: every style shares the origin
         routes["/playground"], close_playground = create_playground(
-            rt.service, frozenset(STYLES), lambda: settings.playground_grpc_target
+            rt.service, frozenset(STYLES), lambda: settings.playground_grpc_target, rt.faults
         )
     else:
         routes["/playground"], close_playground = create_playground(
-            rt.service, settings.styles, lambda: local_grpc_target(settings.host, rt.grpc_port)
+            rt.service, settings.styles, lambda: local_grpc_target(settings.host, rt.grpc_port), rt.faults
         )
     rt.background.append(close_playground)
 
-    landing = resources.files("gateway").joinpath("static/index.html").read_bytes()
+    landing = resources.files("gateway").joinpath("static/index.html").read_text(encoding="utf-8")
+    report = Path(settings.bench_report)
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in ("/", "/index.html"):
-            await _respond(send, 200, landing, "text/html; charset=utf-8")
+            page = landing_page(landing, settings, rt.grpc_port, bench_report=report.is_file())
+            await _respond(send, 200, page, "text/html; charset=utf-8")
+        elif scope["type"] == "http" and scope["path"] == "/bench":
+            try:
+                await _respond(send, 200, report.read_bytes(), "text/html; charset=utf-8")
+            except OSError:
+                await _problem(send, 404, scope, "no_route")
         elif rest_app is not None:
             await rest_app(scope, receive, send)
         elif scope["type"] == "http":
@@ -362,7 +564,7 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
             from services.grpc.server import GrpcOptions, start_server
 
             grpc_server, rt.grpc_port = await start_server(
-                InstrumentedApi(rt.service, "grpc", rt.metrics),
+                rt.style_api("grpc"),
                 GrpcOptions(
                     host=rt.settings.host,
                     port=rt.settings.grpc_port,
@@ -386,6 +588,7 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                 await grpc_server.stop(grace=2.0)
             for stop in reversed(rt.background):
                 await stop()
+            await rt.quotas.close()
             await rt.store.close()
 
     async def with_lifespan(scope: Scope, receive: Receive, send: Send) -> None:

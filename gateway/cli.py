@@ -17,6 +17,8 @@ import uvicorn
 
 from gateway.app import build_app, build_runtime, webhook_options
 from gateway.observability import configure_logging
+from gateway.quota import check_settings as check_quota_settings
+from gateway.quota import describe as describe_quotas
 from gateway.settings import STYLES, Settings
 
 log = logging.getLogger("rosetta")
@@ -40,6 +42,21 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=None,
         help="with webhooks enabled, do not deliver them here (a separate `rosetta dispatch` does)",
     )
+    serve.add_argument(
+        "--workshop",
+        action="store_true",
+        default=None,
+        help="preset for labs: fault injector on (/workshop/faults), fast webhook retries, loopback "
+        "webhook receivers allowed (ROSETTA_WORKSHOP)",
+    )
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="with --workshop: e.g. rest.createReservation:drop=0.5,times=2 or *.getRoom:latencyMs=300 "
+        "(repeatable; ROSETTA_FAULTS, rules separated by ';')",
+    )
 
 
 def banner(settings: Settings, grpc_port: int | None) -> str:
@@ -61,6 +78,9 @@ def banner(settings: Settings, grpc_port: int | None) -> str:
         lines.append(f"  Webhooks   {base}/api/v1/webhook-subscriptions   ({where})")
     lines.append(f"  Playground {base}/playground   (one operation in every style, side by side)")
     lines.append(f"  health     {base}/healthz   metrics {base}/metrics   landing page {base}/")
+    lines.append(f"  quotas     {describe_quotas(settings)}")
+    if settings.workshop:
+        lines.append(f"  Workshop   fault injector at {base}/workshop/faults; labs: rosetta workshop list")
     return "\n".join(lines)
 
 
@@ -205,7 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     inspector.add_argument("--public-url", help="URL the server delivers to (default http://HOST:PORT/)")
     sub.add_parser("bench", help="benchmark the styles side by side (rosetta bench --help)", add_help=False)
+    sub.add_parser(
+        "workshop", help="labs: list, start, check, serve (rosetta workshop --help)", add_help=False
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["workshop"]:
+        from workshop.cli import main as workshop_main
+
+        return int(workshop_main(argv[1:]))
     if argv[:1] == ["bench"]:
         from bench.cli import main as bench_main
 
@@ -223,7 +250,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 public_url=args.public_url,
                 log_level=args.log_level,
                 dispatcher=args.dispatcher,
+                faults=";".join(args.fault) or None,
             )
+            if args.workshop:
+                settings = settings.for_workshop()
+            if settings.faults:
+                from gateway.faults import parse_faults
+
+                parse_faults(settings.faults)  # a bad rule is a usage error, before anything starts
+            if settings.faults and not settings.workshop:
+                raise ValueError(
+                    "--fault (ROSETTA_FAULTS) needs --workshop: faults are for teaching and tests"
+                )
+            check_quota_settings(settings)
         except ValueError as error:
             parser.error(str(error))
         configure_logging(settings.log_level)

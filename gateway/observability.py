@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextvars
+import copy
 import json
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from services.core.access import Principal
 from services.core.api import OPERATIONS, ServerApi
 from services.core.errors import RosettaError
 from services.core.model import (
@@ -97,6 +99,13 @@ class Metrics:
             "rosetta_operation_errors",
             "Use-case errors by style, operation and catalog code",
             ["style", "operation", "code"],
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "rosetta_access_refusals",
+            "Requests the gateway refused (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED)"
+            " by style, code and client",
+            ["style", "code", "client"],
             registry=self.registry,
         )
         self.latency = Histogram(
@@ -265,6 +274,13 @@ class InstrumentedApi:
         self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 100
     ) -> list[Event]:
         return await self._measure("watchEvents", self._service.watch_events, after, types=types, limit=limit)
+
+    def acting_as(self, principal: Principal) -> Self:
+        """The same instrumentation over the service's view for ``principal`` (one per request:
+        a shallow copy, so the metric children looked up once in ``__init__`` are shared)."""
+        view = copy.copy(self)
+        view._service = self._service.acting_as(principal)
+        return view
 
     # -- the rest of ServerApi, passed through ------------------------------------------------------
 

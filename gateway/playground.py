@@ -5,11 +5,15 @@ fetch; grpc-web would need a translating proxy), so ``POST /playground/grpc`` ma
 project's generated stub and returns request, response, status and rich error details as JSON.
 Webhooks are outbound, so ``GET /playground/webhooks`` renders the Standard Webhooks messages the
 event log's new events become, signed with an example secret (no subscription is involved).
+For the events tab, ``GET /playground/grpc-events?after=N`` relays the real ``WatchEvents`` stream to the
+browser as Server-Sent Events, one event per message, as it arrives.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import importlib
 import json
 import time
@@ -25,6 +29,7 @@ from google.protobuf import json_format, text_format
 from google.protobuf.message import Message as ProtoMessage
 from grpc_status import rpc_status
 
+from gateway.faults import FaultInjector
 from gateway.observability import ASGIApp, Receive, Scope, Send
 from services.core.errors import RosettaError
 from services.core.messages import negotiate
@@ -40,6 +45,7 @@ pb_grpc: Any = importlib.import_module("services.grpc.generated.reservations_pb2
 PREFIX = "/playground"
 MAX_BODY_BYTES = 64 * 1024
 GRPC_TIMEOUT_SECONDS = 10.0
+GRPC_STREAM_SECONDS = 600.0  # an events tab left open is let go after ten minutes
 
 # Webhook messages are signed for display only: this secret belongs to no subscription.
 EXAMPLE_SECRET = "whsec_" + base64.b64encode(b"rosetta-playground-example-key!!").decode()
@@ -109,9 +115,11 @@ class Playground:
         service: ReservationService,
         styles: frozenset[str],
         grpc_target: Callable[[], str | None],
+        faults: FaultInjector | None = None,
     ) -> None:
         self.service = service
         self.styles = styles
+        self.faults = faults
         self.grpc = GrpcChannel(grpc_target)
         static = resources.files("gateway").joinpath("static")
         self.assets = {
@@ -131,6 +139,9 @@ class Playground:
             return
         path = scope["path"].removeprefix(PREFIX)
         method = scope["method"]
+        if path == "/grpc-events" and method == "GET":
+            await self.grpc_events(scope, receive, send)
+            return
         asset = self.assets.get(path)
         if asset is not None:
             if method not in ("GET", "HEAD"):
@@ -162,6 +173,7 @@ class Playground:
             "styles": sorted(self.styles),
             "grpcTarget": self.grpc.target(),
             "lastSequence": await self.service.last_event_sequence(),
+            "faults": self.faults.snapshot() if self.faults is not None else None,
         }
 
     # -- /playground/grpc ------------------------------------------------------------------------
@@ -216,6 +228,55 @@ class Playground:
             detailsBytes=0,
         )
         return 200, result
+
+    # -- /playground/grpc-events ------------------------------------------------------------------
+
+    async def grpc_events(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``WatchEvents`` on the real gRPC port, relayed as Server-Sent Events until the page goes away."""
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        try:
+            after = int((query.get("after") or ["0"])[0])
+        except ValueError:
+            await _send_json(send, 400, {"code": "BAD_REQUEST", "detail": "after must be a whole number"})
+            return
+        stub = self.grpc.stub()
+        if stub is None:
+            await _send_json(
+                send, 503, {"code": "GRPC_NOT_SERVED", "detail": "this process does not serve gRPC"}
+            )
+            return
+        call = stub.WatchEvents(pb.WatchEventsRequest(after=max(after, 0)), timeout=GRPC_STREAM_SECONDS)
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+        async def relay() -> None:
+            async for message in call:
+                event = _to_json(message.event)
+                line = {
+                    "sequence": int(event.get("sequence", 0)),
+                    "type": event.get("type"),
+                    "occurredAt": event.get("occurredAt"),
+                    "bytes": message.ByteSize(),
+                }
+                data = f"id: {line['sequence']}\ndata: {json.dumps(line)}\n\n".encode()
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        async def disconnected() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        tasks = [asyncio.ensure_future(relay()), asyncio.ensure_future(disconnected())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            call.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError, OSError):
+                    await task
+        with contextlib.suppress(OSError):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     # -- /playground/webhooks ---------------------------------------------------------------------
 
@@ -328,8 +389,11 @@ def local_grpc_target(host: str, port: int | None) -> str | None:
 
 
 def create_app(
-    service: ReservationService, styles: frozenset[str], grpc_target: Callable[[], str | None]
+    service: ReservationService,
+    styles: frozenset[str],
+    grpc_target: Callable[[], str | None],
+    faults: FaultInjector | None = None,
 ) -> tuple[ASGIApp, Callable[[], Awaitable[None]]]:
     """The playground app and the coroutine that closes its gRPC channel at shutdown."""
-    playground = Playground(service, styles, grpc_target)
+    playground = Playground(service, styles, grpc_target, faults)
     return playground, playground.close

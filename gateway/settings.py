@@ -39,6 +39,7 @@ class Settings:
     # calls gRPC here instead of this process's own port, e.g. grpc:50051.
     playground_grpc_target: str = ""
     access_log: bool = True
+    bench_report: str = "bench-results/bench.html"  # `rosetta bench`'s latest report: /bench, linked from /
     # GraphQL protection
     graphql_max_depth: int = 8
     graphql_max_tokens: int = 1000
@@ -50,6 +51,14 @@ class Settings:
     ws_rate_per_second: float = 200.0
     ws_ping_interval: float = 20.0
     grpc_max_message_bytes: int = 4 * 1024 * 1024
+    # Quotas (gateway/quota.py): one bucket per client shared by every style, e.g. "20/s burst 40".
+    # Off by default so protocol comparisons (bench, conformance) measure the styles, not the limiter;
+    # compose and any shared deployment set it.
+    rate_limit: str = "off"
+    stream_limit: int = 10  # open streams per client at once; 0: no limit
+    redis_url: str = ""  # e.g. redis://redis:6379/0: buckets shared by every process; empty: in memory
+    quota_on_redis_down: str = "closed-for-writes"  # or "open" / "closed"
+    redis_key_prefix: str = "rosetta"  # deployments (or tests) sharing one Redis keep apart by prefix
     # Outbound webhooks
     webhook_allowlist: str = ""  # comma-separated hosts/CIDRs allowed despite the SSRF guard
     webhook_retry_scale: float = 1.0  # multiplies the retry schedule (tests and workshops: 0.001)
@@ -58,6 +67,9 @@ class Settings:
     webhook_per_subscription: int = 2
     webhook_disable_after: float = 5 * 24 * 3600.0  # failing continuously this long disables a subscription
     webhook_rotation_overlap: float = 24 * 3600.0  # old secret still signs this long after a rotation
+    # Teaching: `serve --workshop` turns on the fault injector (gateway/faults.py) and /workshop/faults.
+    workshop: bool = False
+    faults: str = ""  # initial rules, e.g. "rest.createReservation:drop=0.5"; refused unless workshop
 
     @property
     def base_url(self) -> str:
@@ -65,6 +77,11 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
         return f"http://{host}:{self.port}"
+
+    def for_workshop(self) -> Settings:
+        """What `serve --workshop` changes: faults allowed, fast webhook retries, loopback receivers."""
+        allow = self.webhook_allowlist or "127.0.0.1,::1"
+        return replace(self, workshop=True, webhook_retry_scale=0.001, webhook_allowlist=allow)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -29,7 +29,18 @@ const encoder = new TextEncoder();
 const byteLength = (text) => encoder.encode(text).length;
 const pretty = () => $("#pretty").checked;
 
-let serverState = { styles: [...STYLES, "webhooks"], lastSequence: 0 };
+let serverState = { styles: [...STYLES, "webhooks"], lastSequence: 0, faults: null };
+
+// Every request this page makes gets its headers here, and every WebSocket its URL: one place, so that a
+// credential (an API key, a token) is one change.
+function requestHeaders(headers = {}) {
+  return { ...headers };
+}
+
+function socketUrl(path) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path}`;
+}
 let autoFilledReservation = null; // the id the page created for getReservation/modifyReservation
 
 // -- inputs ---------------------------------------------------------------------------------------
@@ -89,7 +100,7 @@ async function createScratchReservation() {
   for (let attempt = 0; attempt < 8; attempt++) {
     const response = await fetch("/api/v1/reservations", {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
+      headers: requestHeaders({ "content-type": "application/json", accept: "application/json" }),
       body: JSON.stringify({
         roomId: "room-c",
         guestName: "Playground setup",
@@ -184,9 +195,29 @@ function panelOf(style) {
   return $("#panel-" + style);
 }
 
+function summaryCell(metric, style) {
+  return $(`#summary-row tr[data-metric="${metric}"] td[data-style="${style}"]`);
+}
+
+function renderSummary(style, result) {
+  const cells = {
+    status: result.statusShort ?? (result.outcome === "unavailable" ? "not served" : ""),
+    time: result.ms !== undefined ? timing(result.ms) : "",
+    bytes: result.bytesOut !== undefined ? `${result.bytesOut} / ${result.bytesIn}` : "",
+    trips: result.trips ?? "",
+  };
+  for (const [metric, text] of Object.entries(cells)) {
+    const cell = summaryCell(metric, style);
+    cell.textContent = text;
+    cell.dataset.outcome = result.outcome;
+  }
+}
+
 function render(style, result) {
   const panel = panelOf(style);
   panel.dataset.outcome = result.outcome;
+  renderSummary(style, result);
+  $(".why", panel).textContent = result.why ? "Why: " + result.why : "";
   $(".summary", panel).textContent = result.summary;
   $(".request", panel).textContent = result.request;
   $(".response", panel).textContent = result.response;
@@ -217,7 +248,7 @@ async function exchange(method, path, headers, body) {
     Object.entries(shown).map(([name, value]) => `${name}: ${value}${CRLF}`).join("") +
     CRLF;
   const started = performance.now();
-  const response = await fetch(path, { method, headers, body, cache: "no-store" });
+  const response = await fetch(path, { method, headers: requestHeaders(headers), body, cache: "no-store" });
   const buffer = await response.arrayBuffer();
   const ms = performance.now() - started;
   const text = new TextDecoder().decode(buffer);
@@ -243,6 +274,11 @@ function httpResult(wire, outcome, summary, extras) {
   return {
     outcome,
     summary,
+    statusShort: wire.statusLine,
+    ms: wire.ms,
+    bytesOut: wire.requestBytes,
+    bytesIn: wire.responseBytes,
+    trips: "1",
     request: wire.head + (wire.body ? showBody(wire.body, wire.head.match(/Content-Type: (.*)/)?.[1]) : ""),
     response: wire.responseHead + showBody(wire.text, wire.contentType),
     extras,
@@ -310,10 +346,14 @@ async function runRest(operation, input, language) {
     // not JSON: shown as is
   }
   if (wire.status >= 200 && wire.status < 300 && body) {
-    return httpResult(wire, "ok", `${wire.statusLine} · ${headline(operation, restValue(operation, body))}`);
+    const result = httpResult(wire, "ok", `${wire.statusLine} · ${headline(operation, restValue(operation, body))}`);
+    result.why = WHY.restOk;
+    return result;
   }
   const problem = body && body.code ? `${body.code} — ${body.detail}` : wire.text.slice(0, 120);
-  return httpResult(wire, "error", `${wire.statusLine} · ${problem}`);
+  const result = httpResult(wire, "error", `${wire.statusLine} · ${problem}`);
+  result.why = injected(wire.status >= 500) || WHY.restError(wire.status);
+  return result;
 }
 
 // GraphQL ---------------------------------------------------------------------------------------------
@@ -384,6 +424,8 @@ async function runGraphQL(operation, input, language) {
   const body = JSON.stringify({ query: spec.document, variables });
   const headers = { "Content-Type": "application/json", Accept: "application/json", "Accept-Language": language };
   const wire = await exchange("POST", "/graphql", headers, body);
+  $("#open-graphiql").href =
+    `/graphql?query=${encodeURIComponent(spec.document)}&variables=${encodeURIComponent(JSON.stringify(variables))}`;
   const result = httpResult(wire, "error", "");
   // The document and variables are easier to read than the JSON string that carries them.
   result.request = wire.head + `# query\n${spec.document}\n\n# variables\n${json(variables)}`;
@@ -399,12 +441,15 @@ async function runGraphQL(operation, input, language) {
     const first = payload.errors[0];
     const code = first.extensions && first.extensions.code;
     result.summary = `HTTP ${wire.statusLine} · errors[0].extensions.code = ${code} — ${first.message}`;
+    result.statusShort = `${wire.status} + errors`;
+    result.why = injected(code === "INTERNAL") || WHY.graphqlError(wire.status);
     return result;
   }
   let value = payload.data && payload.data[spec.field];
   if (operation === "listReservations" && value) value = { items: value.items, totalItems: value.totalItems };
   result.outcome = "ok";
   result.summary = `HTTP ${wire.statusLine} · data.${spec.field} · ${headline(operation, value)}`;
+  result.why = WHY.graphqlOk;
   return result;
 }
 
@@ -473,13 +518,18 @@ async function runSoap(operation, input, language) {
   if (!first) return httpResult(wire, "error", `HTTP ${wire.statusLine} · no SOAP body`);
   if (first.localName === "Fault") {
     const text = (name) => [...first.children].find((child) => child.localName === name)?.textContent;
-    return httpResult(wire, "error", `HTTP ${wire.statusLine} · faultcode ${text("faultcode")} — ${text("faultstring")}`);
+    const result = httpResult(wire, "error", `HTTP ${wire.statusLine} · faultcode ${text("faultcode")} — ${text("faultstring")}`);
+    result.statusShort = `${wire.status} ${(text("faultcode") || "").replace(/^[^:]*:/, "")}`;
+    result.why = injected(/Server/.test(text("faultcode") || "")) || WHY.soapFault(wire.status, text("faultcode") || "");
+    return result;
   }
-  return httpResult(
+  const result = httpResult(
     wire,
     "ok",
     `HTTP ${wire.statusLine} · ${first.localName} · ${headline(operation, soapValue(operation, first))}`,
   );
+  result.why = WHY.soapOk;
+  return result;
 }
 
 // gRPC (through the playground's proxy) ------------------------------------------------------------
@@ -519,7 +569,7 @@ async function runGrpc(operation, input, language) {
   const started = performance.now();
   const response = await fetch("/playground/grpc", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: requestHeaders({ "Content-Type": "application/json" }),
     body: JSON.stringify({ method, request: message, language }),
   });
   const proxyMs = performance.now() - started;
@@ -541,11 +591,22 @@ async function runGrpc(operation, input, language) {
     `\n${method}Request as protobuf JSON:\n${json(call.request)}\n` +
     `\nas text format:\n${call.requestText || "(empty message)\n"}`;
   const status = call.status;
+  const measured = {
+    ms: proxyMs,
+    bytesOut: prefixed(call.requestBytes),
+    trips: "1 (+1 via the proxy)",
+  };
   const metrics =
-    `${timing(call.elapsedMs)} (the call; proxy round trip ${timing(proxyMs)}) · ` +
+    `${timing(proxyMs)} from this browser through the proxy (the gRPC call itself, as the proxy measured it: ` +
+    `${timing(call.elapsedMs)}) · ` +
     `request ${prefixed(call.requestBytes)} B (message ${call.requestBytes} B + 5) · `;
   if (status.code === "OK") {
+    const int64 = /"(totalItems|attendees|sequence|after)":"\d+"/.test(JSON.stringify(call.response) + JSON.stringify(call.request));
     return {
+      ...measured,
+      statusShort: "OK",
+      bytesIn: prefixed(call.responseBytes),
+      why: int64 ? WHY.grpcInt64 : WHY.grpcOk,
       outcome: "ok",
       summary: `OK · ${headline(operation, grpcValue(operation, call.response))}`,
       request,
@@ -558,6 +619,10 @@ async function runGrpc(operation, input, language) {
   const info = call.details.find((detail) => (detail["@type"] || "").endsWith("google.rpc.ErrorInfo"));
   const trailers = { "grpc-status": String(status.number), "grpc-message": status.message, ...call.trailers };
   return {
+    ...measured,
+    statusShort: status.code,
+    bytesIn: call.detailsBytes,
+    why: injected(status.code === "INTERNAL") || WHY.grpcError(status.code, info ? info.reason : ""),
     outcome: "error",
     summary: `${status.code} · ErrorInfo.reason = ${info ? info.reason : "(none)"} — ${status.message}`,
     request,
@@ -601,11 +666,10 @@ function waitFor(ws, setup, seconds = 10) {
 }
 
 async function runWebSocket(operation, input, language) {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const path = `/ws?lang=${encodeURIComponent(language)}`;
   const frame = JSON.stringify({ id: 1, type: operation, payload: wsPayload(operation, input) });
   const opening = performance.now();
-  const ws = new WebSocket(`${scheme}//${location.host}${path}`, "rosetta.v1");
+  const ws = new WebSocket(socketUrl(path), "rosetta.v1");
   await waitFor(ws, (resolve) => (ws.onopen = resolve));
   const connectMs = performance.now() - opening;
   const started = performance.now();
@@ -630,13 +694,31 @@ async function runWebSocket(operation, input, language) {
     `${timing(ms)} (on the open connection; connecting took ${timing(connectMs)}) · ` +
     `request frame ${frameBytes(sent, true)} B (payload ${sent} B) · ` +
     `response frame ${frameBytes(received, false)} B (payload ${received} B)`;
+  const measured = {
+    ms,
+    bytesOut: frameBytes(sent, true),
+    bytesIn: frameBytes(received, false),
+    trips: "1 (+1 handshake)",
+  };
   if (reply.type === "result") {
     let value = reply.payload;
     if (operation === "listRooms") value = value.items;
-    return { outcome: "ok", summary: `result frame · ${headline(operation, value)}`, request, response, metrics };
+    return {
+      ...measured,
+      statusShort: "result",
+      why: WHY.websocketOk,
+      outcome: "ok",
+      summary: `result frame · ${headline(operation, value)}`,
+      request,
+      response,
+      metrics,
+    };
   }
   const error = reply.payload || {};
   return {
+    ...measured,
+    statusShort: `error ${error.code}`,
+    why: injected(error.code === "INTERNAL") || WHY.websocketError,
     outcome: "error",
     summary: `error frame · code ${error.code} — ${error.message}`,
     request,
@@ -661,7 +743,7 @@ async function renderWebhooks(operation, cursor) {
     });
     return;
   }
-  const response = await fetch(`/playground/webhooks?after=${cursor}`, { cache: "no-store" });
+  const response = await fetch(`/playground/webhooks?after=${cursor}`, { cache: "no-store", headers: requestHeaders() });
   const data = await response.json();
   if (!response.ok) {
     render("webhooks", { outcome: "error", summary: data.detail, request: "", response: json(data), metrics: "" });
@@ -690,6 +772,11 @@ async function renderWebhooks(operation, cursor) {
     .join("\n\n");
   const sizes = data.messages.map((message) => message.bodyBytes);
   render("webhooks", {
+    statusShort: `${data.messages.length} message(s)`,
+    bytesOut: sizes.reduce((a, b) => a + b, 0),
+    bytesIn: "2xx",
+    trips: `${data.messages.length} (server → you)`,
+    why: WHY.webhooks,
     outcome: "ok",
     summary: `${data.messages.length} × ${types} (one message per change)`,
     request,
@@ -704,14 +791,273 @@ async function renderWebhooks(operation, cursor) {
   panel.dataset.messages = String(data.messages.length);
 }
 
+// -- why the panels differ --------------------------------------------------------------------------
+
+const WHY = {
+  restOk:
+    "REST puts the outcome in the HTTP status line (2xx) and the next steps in the answer (_links, actions), " +
+    "so a client needs no other contract to continue — at the price of the largest JSON of the five.",
+  restError: (status) =>
+    `HTTP ${status}: REST's outcome is the status line itself — 4xx is the request's fault, 5xx the server's — ` +
+    "with the details in an RFC 9457 problem (application/problem+json) that any proxy, cache or dashboard understands.",
+  graphqlOk:
+    "One endpoint, one POST: the query chooses the fields, so the answer holds exactly those. " +
+    "The query text travels with every request (persisted queries would send an id instead).",
+  graphqlError: (status) =>
+    `GraphQL answered HTTP ${status} although the operation failed: the HTTP request succeeded, and the outcome ` +
+    "travels in the body's errors[] (extensions.code). Proxies and dashboards that read the status count it as a success.",
+  grpcOk:
+    "A binary protobuf message over HTTP/2: field numbers instead of names and varints instead of digits, " +
+    "hence the smallest sizes; the JSON and text views here are decoded by the proxy.",
+  grpcInt64:
+    "protobuf's JSON mapping prints int64 fields as strings (\"totalItems\": \"3\") because JavaScript numbers lose " +
+    "precision above 2^53; on the wire they are plain varints.",
+  grpcError: (code, reason) =>
+    `${code}: gRPC has 17 status codes for every API, so the catalog maps several errors to one ` +
+    "(CAPACITY_EXCEEDED, INVALID_STATE_TRANSITION and IDEMPOTENCY_KEY_REUSED all become FAILED_PRECONDITION: " +
+    "the system's state forbids it, retrying will not help). The status travels in HTTP/2 trailers after an " +
+    `HTTP 200; the exact catalog code is ErrorInfo.reason${reason ? " (" + reason + ")" : ""} in grpc-status-details-bin.`,
+  soapOk:
+    "Every element is named, namespaced and in the order the WSDL's xs:sequence fixes: the most self-describing " +
+    "answer, and the largest and costliest to parse.",
+  soapFault: (status, faultcode) =>
+    `HTTP ${status}: SOAP 1.1 over HTTP answers 500 for every fault — its binding says so — even for the ` +
+    `request's own mistake. The faultcode tells whose fault it was: ${faultcode.includes("Client") ? "Client.* (yours)" : "Server.* (the server's)"}.`,
+  websocketOk:
+    "After the handshake, each request is one small frame with no HTTP headers: the cheapest per call once " +
+    "connected. The protocol on top ({id, type, payload}) is Rosetta's own, described in AsyncAPI.",
+  websocketError:
+    "One connection carries many requests at once, so there is no status line per answer: an error frame carries " +
+    "the request's id and the catalog code instead.",
+  webhooks:
+    "The server calls you: one signed POST per change, retried until your receiver answers 2xx — so receivers " +
+    "verify the signature and deduplicate by webhook-id (workshop lab 02).",
+  injected:
+    "The fault injector is on (see the banner): this INTERNAL was injected. For a change, the answer may have been " +
+    "dropped after the commit — the reservation can exist although the call failed (workshop lab 06).",
+};
+
+// -- the events tab: one change arriving in every push style ----------------------------------------------
+
+const events = (() => {
+  const lanes = {};
+  let changeSentAt = null;
+  let changeSequence = null;
+
+  const row = (lane) => $(`#events-table tr[data-lane="${lane}"]`);
+  const setState = (lane, text) => ($(".state", row(lane)).textContent = text);
+
+  function arrived(lane, sequence, type) {
+    const cells = row(lane);
+    $(".event", cells).textContent = `#${sequence} ${type}`;
+    if (changeSentAt !== null && (changeSequence === null || sequence >= changeSequence)) {
+      $(".lag", cells).textContent = timing(performance.now() - changeSentAt);
+      cells.dataset.arrived = "true";
+    }
+  }
+
+  function openSse(lane, url) {
+    const source = new EventSource(url);
+    source.onopen = () => setState(lane, "open");
+    source.onerror = () => setState(lane, source.readyState === EventSource.CLOSED ? "closed (error)" : "reconnecting");
+    const handle = (message) => {
+      const event = JSON.parse(message.data);
+      arrived(lane, Number(event.sequence), event.type);
+    };
+    source.onmessage = handle; // the gRPC relay sends unnamed events
+    for (const type of ["reservation.created", "reservation.modified", "reservation.canceled", "reservation.checked_in"]) {
+      source.addEventListener(type, handle); // REST's SSE names each event after its type
+    }
+    return { close: () => source.close() };
+  }
+
+  function openGraphQL(after) {
+    const ws = new WebSocket(socketUrl("/graphql"), "graphql-transport-ws");
+    ws.onopen = () => ws.send(JSON.stringify({ type: "connection_init", payload: {} }));
+    ws.onmessage = (message) => {
+      const frame = JSON.parse(message.data);
+      if (frame.type === "connection_ack") {
+        setState("graphql", "open");
+        ws.send(JSON.stringify({
+          id: "events",
+          type: "subscribe",
+          payload: {
+            query: "subscription Events($after: Int!) { reservationEvents(after: $after) { sequence type } }",
+            variables: { after },
+          },
+        }));
+      } else if (frame.type === "next" && frame.payload.data) {
+        const event = frame.payload.data.reservationEvents;
+        arrived("graphql", Number(event.sequence), event.type);
+      } else if (frame.type === "ping") {
+        ws.send(JSON.stringify({ type: "pong" }));
+      }
+    };
+    ws.onclose = () => setState("graphql", "closed");
+    return { close: () => ws.close(1000) };
+  }
+
+  function openWebSocket(after) {
+    const ws = new WebSocket(socketUrl("/ws"), "rosetta.v1");
+    ws.onopen = () => {
+      setState("websocket", "open");
+      ws.send(JSON.stringify({ id: 1, type: "subscribe", payload: { after } }));
+    };
+    ws.onmessage = (message) => {
+      const frame = JSON.parse(message.data);
+      if (frame.type === "event") arrived("websocket", Number(frame.payload.event.sequence), frame.payload.event.type);
+    };
+    ws.onclose = () => setState("websocket", "closed");
+    return { close: () => ws.close(1000) };
+  }
+
+  function poll(lane, every, fetchAfter) {
+    let cursor = null;
+    let stopped = false;
+    const tick = async () => {
+      if (stopped) return;
+      try {
+        const found = await fetchAfter(cursor);
+        setState(lane, `polling every ${every / 1000} s`);
+        for (const [sequence, type] of found) {
+          arrived(lane, sequence, type);
+          cursor = sequence;
+        }
+      } catch (error) {
+        setState(lane, `poll failed: ${error.message}`);
+      }
+      if (!stopped) setTimeout(tick, every);
+    };
+    return {
+      start: (after) => {
+        cursor = after;
+        tick();
+      },
+      close: () => {
+        stopped = true;
+      },
+    };
+  }
+
+  async function soapEventsAfter(after) {
+    const envelope =
+      `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="${SOAP_ENV}" xmlns:r="${SOAP_NS}">` +
+      `<soap:Body><r:GetEvents><r:after>${after}</r:after></r:GetEvents></soap:Body></soap:Envelope>`;
+    const response = await fetch("/soap", {
+      method: "POST",
+      headers: requestHeaders({ "Content-Type": "text/xml; charset=utf-8", SOAPAction: '"GetEvents"' }),
+      body: envelope,
+    });
+    const doc = new DOMParser().parseFromString(await response.text(), "application/xml");
+    return [...doc.getElementsByTagNameNS(SOAP_NS, "events")].map((event) => {
+      const field = (name) => event.getElementsByTagNameNS(SOAP_NS, name)[0]?.textContent;
+      return [Number(field("sequence")), field("type")];
+    });
+  }
+
+  async function webhookMessagesAfter(after) {
+    const response = await fetch(`/playground/webhooks?after=${after}`, { cache: "no-store", headers: requestHeaders() });
+    const data = await response.json();
+    return data.messages.map((message) => [Number(message.sequence), message.eventType]);
+  }
+
+  async function subscribe() {
+    stop();
+    const state = await refreshState();
+    const after = state.lastSequence;
+    changeSentAt = null;
+    changeSequence = null;
+    for (const tr of document.querySelectorAll("#events-table tbody tr")) {
+      $(".event", tr).textContent = "—";
+      $(".lag", tr).textContent = "—";
+      delete tr.dataset.arrived;
+      const lane = tr.dataset.lane;
+      const served = lane === "grpc" ? Boolean(state.grpcTarget) : state.styles.includes(lane);
+      setState(lane, served ? "opening…" : "not served by this process");
+      if (!served) continue;
+      if (lane === "rest") lanes.rest = openSse("rest", `/api/v1/events?after=${after}`);
+      if (lane === "grpc") lanes.grpc = openSse("grpc", `/playground/grpc-events?after=${after}`);
+      if (lane === "graphql") lanes.graphql = openGraphQL(after);
+      if (lane === "websocket") lanes.websocket = openWebSocket(after);
+      if (lane === "soap") (lanes.soap = poll("soap", 1000, soapEventsAfter)).start(after);
+      if (lane === "webhooks") (lanes.webhooks = poll("webhooks", 1000, webhookMessagesAfter)).start(after);
+    }
+    $("#events-change").disabled = false;
+    $("#events-stop").disabled = false;
+    $("#events-status").textContent = `subscribed after event #${after}`;
+  }
+
+  async function change() {
+    changeSequence = null;
+    for (const tr of document.querySelectorAll("#events-table tbody tr")) {
+      $(".lag", tr).textContent = "waiting…";
+      delete tr.dataset.arrived;
+    }
+    changeSentAt = performance.now();
+    let id = null;
+    try {
+      id = await createScratchReservation();
+    } catch (error) {
+      // With the fault injector on, the answer may be lost although the reservation was made: events still come.
+      $("#events-status").textContent = `the change's answer failed (${error.message}); watch whether its event arrives`;
+    }
+    const state = await refreshState();
+    changeSequence = state.lastSequence;
+    if (id) $("#events-status").textContent = `created ${id}: event #${changeSequence}`;
+  }
+
+  function stop() {
+    for (const [lane, handle] of Object.entries(lanes)) {
+      handle.close();
+      setState(lane, "closed");
+      delete lanes[lane];
+    }
+    $("#events-change").disabled = true;
+    $("#events-stop").disabled = true;
+  }
+
+  return { subscribe, change, stop };
+})();
+
 // -- running ---------------------------------------------------------------------------------------------
 
 const RUNNERS = { rest: runRest, graphql: runGraphQL, grpc: runGrpc, soap: runSoap, websocket: runWebSocket };
 
 async function refreshState() {
-  const response = await fetch("/playground/state", { cache: "no-store" });
+  const response = await fetch("/playground/state", { cache: "no-store", headers: requestHeaders() });
   serverState = await response.json();
+  showFaults(serverState.faults);
   return serverState;
+}
+
+function faultsActive() {
+  return Boolean(serverState.faults && serverState.faults.faults.length);
+}
+
+// An INTERNAL error while the fault injector is on was most likely injected: say so before anything else.
+function injected(isInternal) {
+  return isInternal && faultsActive() ? WHY.injected : "";
+}
+
+function showFaults(faults) {
+  const banner = $("#faults-banner");
+  if (!faults || !faults.faults.length) {
+    banner.hidden = true;
+    return;
+  }
+  const rules = faults.faults.map((rule) => {
+    const parts = [];
+    if (rule.latencyMs) parts.push(`+${rule.latencyMs} ms`);
+    if (rule.fail) parts.push(`fail ${Math.round(rule.fail * 100)} %`);
+    if (rule.drop) parts.push(`drop ${Math.round(rule.drop * 100)} % of answers after the commit`);
+    if (rule.left !== null && rule.left !== undefined) parts.push(`${rule.left} left`);
+    return `${rule.style}.${rule.operation}: ${parts.join(", ")}`;
+  });
+  const injectedSoFar = Object.entries(faults.injected).map(([key, count]) => `${key} ×${count}`).join(", ");
+  banner.textContent =
+    `Fault injector ON (workshop mode) — ${rules.join("; ")}` + (injectedSoFar ? ` · injected so far: ${injectedSoFar}` : "") +
+    " · change it at /workshop/faults";
+  banner.hidden = false;
 }
 
 function setRunning(style) {
@@ -721,6 +1067,8 @@ function setRunning(style) {
   $(".request", panel).textContent = "";
   $(".response", panel).textContent = "";
   $(".metrics", panel).textContent = "";
+  $(".why", panel).textContent = "";
+  renderSummary(style, { outcome: "running", statusShort: "…" });
   for (const old of panel.querySelectorAll("details")) old.remove();
 }
 
@@ -789,23 +1137,70 @@ async function runEverywhere(event) {
   }
 }
 
-function applyPreset(button) {
+// A preset shows one error, then puts the inputs back: the next run is the learner's own again.
+async function applyPreset(button) {
+  const saved = { operation: $("#operation").value, roomId: $("#roomId").value, attendees: $("#attendees").value };
   $("#operation").value = button.dataset.operation;
   if (button.dataset.roomId) $("#roomId").value = button.dataset.roomId;
   if (button.dataset.attendees) $("#attendees").value = button.dataset.attendees;
   showFields();
-  runEverywhere();
+  try {
+    await runEverywhere();
+  } finally {
+    $("#operation").value = saved.operation;
+    $("#roomId").value = saved.roomId;
+    $("#attendees").value = saved.attendees;
+    showFields();
+  }
+}
+
+let defaults = {};
+
+function reset() {
+  for (const [id, value] of Object.entries(defaults)) {
+    const element = $("#" + id);
+    if (element.type === "checkbox") element.checked = value;
+    else element.value = value;
+  }
+  $("#date").value = randomFutureDate(30, 700);
+  autoFilledReservation = null;
+  for (const style of [...STYLES, "webhooks"]) {
+    render(style, { outcome: "idle", summary: "—", request: "", response: "", metrics: "" });
+    renderSummary(style, { outcome: "idle", statusShort: "—" });
+  }
+  $("#setup-note").textContent = "";
+  $("#status-line").textContent = "reset: default inputs, a new date";
+  showFields();
+}
+
+function showTab(name) {
+  for (const tab of document.querySelectorAll("#tabs [role=tab]")) {
+    const selected = tab.id === `tab-${name}`;
+    tab.setAttribute("aria-selected", String(selected));
+    $("#" + tab.getAttribute("aria-controls")).hidden = !selected;
+  }
+  document.body.dataset.tab = name;
 }
 
 function start() {
+  for (const element of document.querySelectorAll("#form input, #form select")) {
+    if (element.id) defaults[element.id] = element.type === "checkbox" ? element.checked : element.value;
+  }
   $("#date").value = randomFutureDate(30, 700);
   $("#operation").addEventListener("change", showFields);
   $("#form").addEventListener("submit", runEverywhere);
   for (const button of document.querySelectorAll("button.preset")) {
     button.addEventListener("click", () => applyPreset(button));
   }
+  $("#reset").addEventListener("click", reset);
+  $("#tab-operation").addEventListener("click", () => showTab("operation"));
+  $("#tab-events").addEventListener("click", () => showTab("events"));
+  $("#events-subscribe").addEventListener("click", () => events.subscribe());
+  $("#events-change").addEventListener("click", () => events.change());
+  $("#events-stop").addEventListener("click", () => events.stop());
   showFields();
   refreshState().catch(() => {});
+  setInterval(() => refreshState().catch(() => {}), 5000); // the fault banner follows /workshop/faults
   document.body.dataset.ready = "true";
 }
 

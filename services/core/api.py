@@ -9,8 +9,9 @@ plus the batch reads and the live event stream that servers (not clients) need.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
+from services.core.access import Principal
 from services.core.model import (
     Event,
     Reservation,
@@ -96,4 +97,9 @@ class ServerApi(ReservationApi, Protocol):
         wait_timeout: float = 30.0,
     ) -> AsyncIterator[Event]:
         """Every event after ``after``, then each new one as it is committed; arguments checked now."""
+        ...
+
+    def acting_as(self, principal: Principal) -> Self:
+        """The same operations run for ``principal``: creates record it as the owner, changes need
+        it to be the owner or admin, and every call re-checks its scope (services/core/access.py)."""
         ...

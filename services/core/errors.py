@@ -23,7 +23,8 @@ the same exceptions::
     │   ├── CapacityExceeded                CAPACITY_EXCEEDED
     │   └── IdempotencyKeyReused            IDEMPOTENCY_KEY_REUSED
     ├── AccessError
-    │   ├── Unauthenticated                 UNAUTHENTICATED
+    │   ├── Unauthenticated                 UNAUTHENTICATED  (no, bad, expired or revoked credential)
+    │   ├── Forbidden                       FORBIDDEN        (missing scope: field names it; not the owner)
     │   └── RateLimited                     RATE_LIMITED
     └── InternalError                       INTERNAL
 """
@@ -157,11 +158,64 @@ class AccessError(RosettaError):
 
 
 class Unauthenticated(AccessError):
+    """No credential where one is needed, or one that is bad, expired or revoked.
+
+    ``params["reason"]`` names the case: ``auth_missing``, ``auth_invalid`` (the default),
+    ``auth_expired`` or ``auth_revoked``.
+    """
+
     code = "UNAUTHENTICATED"
+
+    def __init__(
+        self,
+        *,
+        field: str | None = None,
+        params: Mapping[str, object] | None = None,
+        message: str | None = None,
+        language: str | None = None,
+    ) -> None:
+        super().__init__(
+            field=field,
+            params={"reason": "auth_invalid", **(params or {})},
+            message=message,
+            language=language,
+        )
+
+
+class Forbidden(AccessError):
+    """The caller is known but may not do this: a scope is missing (``field`` names it, reason
+    ``scope_missing``) or the reservation belongs to another client (reason ``not_owner``)."""
+
+    code = "FORBIDDEN"
+
+    def __init__(
+        self,
+        *,
+        field: str | None = None,
+        params: Mapping[str, object] | None = None,
+        message: str | None = None,
+        language: str | None = None,
+    ) -> None:
+        defaults: dict[str, object] = {"reason": "scope_missing" if field else "not_owner"}
+        if field is not None:
+            defaults["scope"] = field
+        super().__init__(
+            field=field, params={**defaults, **(params or {})}, message=message, language=language
+        )
 
 
 class RateLimited(AccessError):
+    """The caller's quota is spent; ``params["retryAfter"]`` says in how many seconds it may retry."""
+
     code = "RATE_LIMITED"
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until a retry can succeed, when whoever refused knows (every style sends it on)."""
+        wait = self.params.get("retryAfter")
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
+            return float(wait)
+        return None
 
 
 class InternalError(RosettaError):
@@ -187,13 +241,20 @@ ERRORS_BY_CODE: dict[str, type[RosettaError]] = {
         CapacityExceeded,
         IdempotencyKeyReused,
         Unauthenticated,
+        Forbidden,
         RateLimited,
         InternalError,
     )
 }
 
 
-def error_from_code(code: str, message: str | None = None, field: str | None = None) -> RosettaError:
-    """Rebuild the typed error a client received over the wire (unknown codes become INTERNAL)."""
+def error_from_code(
+    code: str, message: str | None = None, field: str | None = None, retry_after: float | None = None
+) -> RosettaError:
+    """Rebuild the typed error a client received over the wire (unknown codes become INTERNAL).
+
+    ``retry_after`` is the wait a RATE_LIMITED answer carried (RetryInfo, Retry-After, retryAfter).
+    """
     cls = ERRORS_BY_CODE.get(code, InternalError)
-    return cls(field=field, message=message)
+    params = {"retryAfter": retry_after} if retry_after is not None and cls is RateLimited else None
+    return cls(field=field, message=message, params=params)

@@ -128,9 +128,14 @@ CATALOG: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
     "UNAUTHENTICATED": {
-        "en": ("Unauthenticated", "Valid credentials are required for this request."),
-        "ko": ("인증 필요", "이 요청에는 유효한 자격 증명이 필요합니다."),
-        "fr": ("Non authentifié", "Cette requête exige des identifiants valides."),
+        "en": ("Unauthenticated", "Valid credentials are required for this request: {reason}"),
+        "ko": ("인증 필요", "이 요청에는 유효한 자격 증명이 필요합니다: {reason}"),
+        "fr": ("Non authentifié", "Cette requête exige des identifiants valides : {reason}"),
+    },
+    "FORBIDDEN": {
+        "en": ("Forbidden", "This request is not allowed: {reason}"),
+        "ko": ("권한 없음", "이 요청은 허용되지 않습니다: {reason}"),
+        "fr": ("Interdit", "Cette requête n'est pas autorisée : {reason}"),
     },
     "RATE_LIMITED": {
         "en": ("Too many requests", "Too many requests; slow down and retry later."),
@@ -315,6 +320,38 @@ FRAGMENTS: dict[str, dict[str, str]] = {
         "en": "at least one value is required.",
         "ko": "값이 하나 이상 필요합니다.",
         "fr": "au moins une valeur est requise.",
+    },
+    # Why a credential was refused (UNAUTHENTICATED) or a request not allowed (FORBIDDEN; params: scope).
+    "auth_missing": {
+        "en": "no credential was sent (an API key, a bearer token or a client id and secret).",
+        "ko": "자격 증명이 없습니다(API 키, 베어러 토큰 또는 클라이언트 ID와 비밀).",
+        "fr": "aucun identifiant n'a été envoyé (clé d'API, jeton porteur ou identifiant et secret client).",
+    },
+    "auth_invalid": {
+        "en": "the credential is not recognised.",
+        "ko": "자격 증명을 확인할 수 없습니다.",
+        "fr": "l'identifiant n'est pas reconnu.",
+    },
+    "auth_expired": {
+        "en": "the access token has expired; request a new one.",
+        "ko": "액세스 토큰이 만료되었습니다. 새 토큰을 요청하세요.",
+        "fr": "le jeton d'accès a expiré ; demandez-en un nouveau.",
+    },
+    "auth_revoked": {
+        "en": "the client's access has been revoked.",
+        "ko": "클라이언트의 접근 권한이 취소되었습니다.",
+        "fr": "l'accès du client a été révoqué.",
+    },
+    "scope_missing": {
+        "en": "the credential lacks the scope '{scope}'.",
+        "ko": "자격 증명에 '{scope}' 범위(scope)가 없습니다.",
+        "fr": "l'identifiant n'a pas la portée « {scope} ».",
+    },
+    "not_owner": {
+        "en": "the reservation belongs to another client; only that client or an admin may change it.",
+        "ko": "이 예약은 다른 클라이언트의 것입니다. 그 클라이언트나 관리자만 변경할 수 있습니다.",
+        "fr": "la réservation appartient à un autre client ; "
+        "seul ce client ou un administrateur peut la modifier.",
     },
     # The action words of INVALID_STATE_TRANSITION.
     "modified": {"en": "modified", "ko": "변경", "fr": "modifiée"},

@@ -93,6 +93,9 @@ class Reservation:
     version: int
     created_at: datetime
     updated_at: datetime
+    # The client that created it (ownership, DESIGN §6a). Internal: on no wire contract, so it
+    # takes no part in equality and a reservation read back from any style equals the core's.
+    owner: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def actions(self) -> tuple[Action, ...]:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from services.core import validation as check
+from services.core.access import TRUSTED, Principal, authorize
 from services.core.errors import (
     CapacityExceeded,
+    Forbidden,
     IdempotencyKeyReused,
     MissingMandatoryProperty,
     ReservationConflict,
@@ -82,6 +85,36 @@ class ReservationService:
         self._clock = clock
         self._ids = ids
         self._notifier = notifier
+        self._principal = TRUSTED
+
+    def acting_as(self, principal: Principal) -> Self:
+        """The same service, acting for ``principal``: a cheap view sharing the store.
+
+        Each operation re-checks the principal's scope (the gateway has already; this keeps an adapter
+        that forgot from leaking anything), a create records the principal as the owner, and only the
+        owner or an admin may modify, cancel or check in (FORBIDDEN otherwise). Idempotency keys are
+        per client, so one client's key can neither replay nor block another's request.
+        """
+        view = copy.copy(self)
+        view._principal = principal
+        return view
+
+    @property
+    def principal(self) -> Principal:
+        return self._principal
+
+    def _allow(self, operation: str) -> None:
+        if self._principal is not TRUSTED:
+            authorize(self._principal, operation)
+
+    def _require_owner(self, reservation: Reservation) -> None:
+        if not self._principal.owns(reservation.owner):
+            raise Forbidden(params={"reason": "not_owner", "reservationId": reservation.reservation_id})
+
+    @property
+    def _idempotency_scope(self) -> str:
+        client = self._principal.client_id
+        return IDEMPOTENCY_SCOPE if client is None else f"{IDEMPOTENCY_SCOPE}@{client}"
 
     @property
     def store(self) -> Store:
@@ -90,10 +123,12 @@ class ReservationService:
     # -- rooms ---------------------------------------------------------------------------
 
     async def list_rooms(self) -> list[Room]:
+        self._allow("listRooms")
         async with self._store.unit_of_work() as uow:
             return await uow.rooms.list()
 
     async def get_room(self, room_id: str) -> Room:
+        self._allow("getRoom")
         async with self._store.unit_of_work() as uow:
             room = await uow.rooms.get(room_id)
         if room is None:
@@ -102,12 +137,14 @@ class ReservationService:
 
     async def get_rooms(self, room_ids: Iterable[str]) -> dict[str, Room]:
         """Batch lookup for DataLoaders: one store call for many rooms."""
+        self._allow("getRoom")
         async with self._store.unit_of_work() as uow:
             return await uow.rooms.get_many(room_ids)
 
     # -- reservations: reads -----------------------------------------------------------
 
     async def get_reservation(self, reservation_id: str) -> Reservation:
+        self._allow("getReservation")
         async with self._store.unit_of_work() as uow:
             reservation = await uow.reservations.get(reservation_id)
         if reservation is None:
@@ -126,6 +163,7 @@ class ReservationService:
         self, query: ReservationQuery, *, offset: int, limit: int
     ) -> tuple[list[Reservation], int]:
         """Filtered, sorted slice by offset (REST's ``Range: items=`` uses it directly)."""
+        self._allow("listReservations")
         filters = self._filters(query)
         sort = check.sort(query.sort)
         async with self._store.unit_of_work() as uow:
@@ -133,6 +171,7 @@ class ReservationService:
 
     async def reservations_of_rooms(self, room_ids: Sequence[str]) -> dict[str, list[Reservation]]:
         """Batch lookup for DataLoaders: every room's reservations (date order) in one store call."""
+        self._allow("listReservations")
         filters = ReservationFilter(room_ids=tuple(room_ids))
         async with self._store.unit_of_work() as uow:
             items, _ = await uow.reservations.search(filters, check.DEFAULT_SORT, 0, 10**9)
@@ -164,6 +203,7 @@ class ReservationService:
     async def create_reservation(
         self, draft: ReservationDraft, *, idempotency_key: str | None = None
     ) -> Reservation:
+        self._allow("createReservation")
         key = check.idempotency_key(idempotency_key)
         room_id = check.text("room_id", draft.room_id, minimum=1, maximum=100, required=True)
         guest = check.text(
@@ -217,12 +257,13 @@ class ReservationService:
                 version=1,
                 created_at=now,
                 updated_at=now,
+                owner=self._principal.client_id,
             )
             await uow.reservations.add(reservation)
             event = await self._record(uow, EventType.CREATED, reservation, now)
             if key is not None:
                 await uow.idempotency.put(
-                    IdempotencyRecord(IDEMPOTENCY_SCOPE, key, fingerprint, reservation.to_dict())
+                    IdempotencyRecord(self._idempotency_scope, key, fingerprint, reservation.to_dict())
                 )
             await uow.commit()
         self._published(event)
@@ -231,6 +272,7 @@ class ReservationService:
     async def modify_reservation(
         self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None
     ) -> Reservation:
+        self._allow("modifyReservation")
         update: dict[str, Any] = {}
         if changes.room_id is not None:
             update["room_id"] = check.text("room_id", changes.room_id, minimum=1, maximum=100, required=True)
@@ -264,6 +306,7 @@ class ReservationService:
     ) -> Reservation:
         async with self._store.unit_of_work() as uow:
             current = await self._load(uow, reservation_id)
+            self._require_owner(current)  # before the version: a stranger learns nothing of it
             if expected_version is not None and expected_version != current.version:
                 raise VersionMismatch(params={"expected": expected_version, "actual": current.version})
             current.require(Action.MODIFY)  # state is checked before the new values
@@ -298,6 +341,7 @@ class ReservationService:
     async def cancel_reservation(
         self, reservation_id: str, *, reason: str | None = None, idempotency_key: str | None = None
     ) -> Reservation:
+        self._allow("cancelReservation")
         key = check.idempotency_key(idempotency_key)
         text = check.text("reason", reason, minimum=0, maximum=check.REASON_MAX, required=False) or None
         fingerprint = _fingerprint("cancelReservation", {"reservationId": reservation_id, "reason": text})
@@ -312,24 +356,27 @@ class ReservationService:
                 if replay is not None:
                     return replay
             current = await self._load(uow, reservation_id)
+            self._require_owner(current)
             now = self._clock()
             canceled = current.canceled(now, reason)
             await uow.reservations.update(canceled)
             event = await self._record(uow, EventType.CANCELED, canceled, now)
             if key is not None:
                 await uow.idempotency.put(
-                    IdempotencyRecord(IDEMPOTENCY_SCOPE, key, fingerprint, canceled.to_dict())
+                    IdempotencyRecord(self._idempotency_scope, key, fingerprint, canceled.to_dict())
                 )
             await uow.commit()
         self._published(event)
         return canceled
 
     async def check_in_reservation(self, reservation_id: str) -> Reservation:
+        self._allow("checkInReservation")
         return await self._fresh(lambda: self._check_in(reservation_id))
 
     async def _check_in(self, reservation_id: str) -> Reservation:
         async with self._store.unit_of_work() as uow:
             current = await self._load(uow, reservation_id)
+            self._require_owner(current)
             now = self._clock()
             checked_in = current.checked_in(now)
             await uow.reservations.update(checked_in)
@@ -343,6 +390,7 @@ class ReservationService:
     async def watch_events(
         self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 100
     ) -> list[Event]:
+        self._allow("watchEvents")
         after = check.whole_number("after", after, minimum=0, maximum=2**62, coerce=True)
         limit = check.whole_number("limit", limit, minimum=1, maximum=EVENT_BATCH_MAX, coerce=True)
         wanted = check.event_types(types)
@@ -350,6 +398,7 @@ class ReservationService:
             return await uow.events.read_after(after, wanted, limit)
 
     async def last_event_sequence(self) -> int:
+        self._allow("watchEvents")
         async with self._store.unit_of_work() as uow:
             return await uow.events.last_sequence()
 
@@ -367,6 +416,7 @@ class ReservationService:
         stream waits on the notifier between batches, so nothing polls the store while nothing
         happens, and it is pulled one event at a time, so a slow reader only lags in the log.
         """
+        self._allow("watchEvents")
         wanted = check.event_types(types)
         start = check.whole_number("after", after, minimum=0, maximum=2**62, coerce=True)
         if self._notifier is None:
@@ -414,9 +464,8 @@ class ReservationService:
                 continue
         return await change()
 
-    @staticmethod
-    async def _replay(uow: UnitOfWork, key: str, fingerprint: str) -> Reservation | None:
-        record = await uow.idempotency.get(IDEMPOTENCY_SCOPE, key)
+    async def _replay(self, uow: UnitOfWork, key: str, fingerprint: str) -> Reservation | None:
+        record = await uow.idempotency.get(self._idempotency_scope, key)
         if record is None:
             return None
         if record.fingerprint != fingerprint:

@@ -123,9 +123,37 @@ GRAPHIQL_CDN = "https://unpkg.com/"
 GRAPHIQL_ASSETS = "/static/vendor/"
 
 
+# What GraphiQL opens on: a Rosetta query (strawberry's page greets with a generic comment). Lab and
+# playground links open a prepared one instead: /graphql?query=…&variables=…
+EXAMPLE_QUERY = """# Rosetta's GraphQL: every room with its reservations, in one round trip.
+# Run it with Ctrl-Enter; the Docs panel (top left) shows the whole schema.
+# (Anonymous on purpose: GraphiQL keeps a named operation's name after the text is replaced.)
+{
+  rooms {
+    roomId
+    name
+    capacity
+    reservations {
+      guestName
+      date
+      startTime
+      endTime
+      status
+      actions
+    }
+  }
+}
+"""
+
+
 def graphiql_html() -> str:
-    """strawberry's GraphiQL page, loading its assets from this origin rather than a CDN."""
-    return get_graphql_ide_html("graphiql").replace(GRAPHIQL_CDN, GRAPHIQL_ASSETS)
+    """strawberry's GraphiQL page: assets from this origin, a Rosetta example, ``?query=`` links honoured."""
+    page = get_graphql_ide_html("graphiql").replace(GRAPHIQL_CDN, GRAPHIQL_ASSETS)
+    start = page.index("const EXAMPLE_QUERY = `") + len("const EXAMPLE_QUERY = `")
+    end = page.index("`;", start)
+    page = page[:start] + EXAMPLE_QUERY.replace("`", "\\`") + page[end:]
+    # strawberry's page reads ?q= (and writes it back as you type); ?query= is the common spelling.
+    return page.replace("parameters.q || EXAMPLE_QUERY", "parameters.q || parameters.query || EXAMPLE_QUERY")
 
 
 class GraphQLApp:
@@ -161,7 +189,9 @@ class GraphQLApp:
                 query, variables, operation_name = await self._read_post(receive, content_length)
                 allowed = _HTTP_OPERATIONS
             elif method == "GET":
-                if not scope["query_string"] and b"text/html" in accept and self.graphiql is not None:
+                # A browser navigation gets the IDE, even with ?query= (a link to a prepared query);
+                # API clients ask for JSON and get the query executed.
+                if b"text/html" in accept and self.graphiql is not None:
                     await _respond(send, 200, self.graphiql, b"text/html; charset=utf-8", language)
                     return
                 query, variables, operation_name = _read_params(scope["query_string"])

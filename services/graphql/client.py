@@ -249,6 +249,8 @@ def _error(entry: Any) -> RosettaError:
     if not isinstance(entry, dict):
         return InternalError()
     extensions = entry.get("extensions") or {}
+    wait = extensions.get("retryAfter")
+    retry_after = float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) else None
     return error_from_code(
-        str(extensions.get("code", "INTERNAL")), entry.get("message"), extensions.get("field")
+        str(extensions.get("code", "INTERNAL")), entry.get("message"), extensions.get("field"), retry_after
     )

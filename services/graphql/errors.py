@@ -20,6 +20,8 @@ depth, alias or token limit exceeded                   INVALID_PROPERTY (``query
                                                        property is readable GraphQL but exceeds a
                                                        limit, so it is a bad value, not a bad body
 too many subscriptions on one WebSocket                RATE_LIMITED
+the client's quota is spent                            RATE_LIMITED, with ``extensions.retryAfter``
+                                                       (seconds to the millisecond) when it is known
 unknown ``operationName`` / several unnamed operations  INVALID_PROPERTY / MISSING_MANDATORY_PROPERTY
                                                        (``operationName``)
 any other validation rule (fragments, variables ...)   MALFORMED_REQUEST, GraphQL's text as the reason
@@ -155,9 +157,12 @@ def negotiate(accept_language: str | None) -> str:
 
 
 def extensions_of(error: RosettaError) -> dict[str, Any]:
-    if error.field is None:
-        return {"code": error.code}
-    return {"code": error.code, "field": error.field}
+    extensions: dict[str, Any] = {"code": error.code}
+    if error.field is not None:
+        extensions["field"] = error.field
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        extensions["retryAfter"] = error.retry_after
+    return extensions
 
 
 def format_error(error: GraphQLError, language: str | None) -> dict[str, Any]:

@@ -1,18 +1,19 @@
 """The gRPC error mapping: catalog code <-> grpc.StatusCode, and the rich google.rpc.Status both ways.
 
 The server sends ``google.rpc.Status`` in ``grpc-status-details-bin`` with ErrorInfo (reason = the
-catalog code), LocalizedMessage and BadRequest field violations; the client reads them back into
-the core's typed errors, so a caller cannot tell it talked gRPC.
+catalog code), LocalizedMessage and BadRequest field violations, and for RATE_LIMITED RetryInfo (the
+wait) and QuotaFailure (whose bucket, as AIP-193 asks); the client reads them back into the core's
+typed errors, so a caller cannot tell it talked gRPC.
 """
 
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from services.core.errors import RosettaError, error_from_code
+from services.core.errors import RateLimited, RosettaError, error_from_code
 
 DOMAIN = "rosetta.reservations.v1"
 
@@ -31,6 +32,7 @@ STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
     "VERSION_MISMATCH": grpc.StatusCode.ABORTED,
     "IDEMPOTENCY_KEY_REUSED": grpc.StatusCode.FAILED_PRECONDITION,
     "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,
+    "FORBIDDEN": grpc.StatusCode.PERMISSION_DENIED,
     "RATE_LIMITED": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "PAYLOAD_TOO_LARGE": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "INTERNAL": grpc.StatusCode.INTERNAL,
@@ -75,9 +77,25 @@ def to_status(error: RosettaError, language: str) -> grpc.Status:
             ]
         )
         details.append(_packed(bad_request))
+    if isinstance(error, RateLimited):
+        details.extend(_quota_details(error, message))
     status_code = STATUS_BY_CODE.get(error.code, grpc.StatusCode.INTERNAL)
     rich = status_pb2.Status(code=status_code.value[0], message=message, details=details)
     return rpc_status.to_status(rich)
+
+
+def _quota_details(error: RateLimited, message: str) -> list[any_pb2.Any]:
+    """RetryInfo (when the wait is known) and QuotaFailure naming the bucket that is empty."""
+    details = []
+    wait = error.retry_after
+    if wait is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(round(wait * 1e9))
+        details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
+    subject = str(error.params.get("subject", "client"))
+    violation = error_details_pb2.QuotaFailure.Violation(subject=subject, description=message)
+    details.append(_packed(error_details_pb2.QuotaFailure(violations=[violation])))
+    return details
 
 
 def from_rpc_error(failure: grpc.aio.AioRpcError) -> Exception:
@@ -88,6 +106,7 @@ def from_rpc_error(failure: grpc.aio.AioRpcError) -> Exception:
         rich = None
     code: str | None = None
     field: str | None = None
+    retry_after: float | None = None
     message: str | None = failure.details()
     if rich is not None:
         for detail in rich.details:
@@ -106,8 +125,12 @@ def from_rpc_error(failure: grpc.aio.AioRpcError) -> Exception:
                 detail.Unpack(bad_request)
                 if bad_request.field_violations:
                     field = bad_request.field_violations[0].field
+            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                retry_after = retry.retry_delay.ToNanoseconds() / 1e9
     if code is None:
         code = CODE_BY_BARE_STATUS.get(failure.code())
         if code is None:
             return failure
-    return error_from_code(code, message, field)
+    return error_from_code(code, message, field, retry_after)

@@ -195,13 +195,20 @@ class SoapClient:
 def _error_of(fault: Fault) -> RosettaError:
     code = code_of_faultcode(fault.code or "")
     field: str | None = None
+    retry_after: float | None = None
     detail = fault.detail
     if detail is not None:
         error = detail.find(f"{{{NAMESPACE}}}error")
         if error is not None:
             code = error.findtext(f"{{{NAMESPACE}}}code") or code
             field = error.findtext(f"{{{NAMESPACE}}}field")
-    return error_from_code(code, fault.message, field)
+            wait = error.findtext(f"{{{NAMESPACE}}}retryAfter")
+            if wait is not None:
+                try:
+                    retry_after = float(wait)
+                except ValueError:  # not ours to trust: the fault stands without a wait
+                    retry_after = None
+    return error_from_code(code, fault.message, field, retry_after)
 
 
 def _room(data: Any) -> Room:

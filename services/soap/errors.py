@@ -10,13 +10,18 @@ Faults built here before spyne runs (hardening) and faults spyne serializes shar
       <faultactor></faultactor>
       <detail><tns:error><tns:code>ROOM_NOT_FOUND</tns:code><tns:field>roomId</tns:field></tns:error></detail>
     </soap11env:Fault>
+
+A RATE_LIMITED fault also says how long to wait, in seconds (SOAP has no Retry-After of its own;
+the HTTP header rides along where the transport sets it)::
+
+      <detail><tns:error><tns:code>RATE_LIMITED</tns:code><tns:retryAfter>0.125</tns:retryAfter></tns:error></detail>
 """
 
 from __future__ import annotations
 
 from lxml import etree
 
-from services.core.errors import ERRORS_BY_CODE, RosettaError
+from services.core.errors import ERRORS_BY_CODE, RateLimited, RosettaError
 
 NAMESPACE = "urn:rosetta:reservations:v1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -50,7 +55,14 @@ def detail_element(error: RosettaError) -> etree._Element:
     etree.SubElement(error_el, f"{{{NAMESPACE}}}code").text = error.code
     if error.field is not None:
         etree.SubElement(error_el, f"{{{NAMESPACE}}}field").text = error.field
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        etree.SubElement(error_el, f"{{{NAMESPACE}}}retryAfter").text = format_seconds(error.retry_after)
     return error_el
+
+
+def format_seconds(seconds: float) -> str:
+    """An xs:decimal number of seconds, to the millisecond, without a trailing ``.0``."""
+    return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
 def fault_children(faultcode: str, faultstring: str, language: str, detail: etree._Element | None) -> list:

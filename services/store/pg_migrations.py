@@ -64,6 +64,10 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX reservations_created ON reservations (created_at, reservation_id);
     CREATE INDEX reservations_status ON reservations (status);
     """,
+    3: """
+    -- The client that created a reservation (ownership): NULL when created with authentication off.
+    ALTER TABLE reservations ADD COLUMN owner text;
+    """,
 }
 
 LATEST_VERSION = max(MIGRATIONS)

@@ -87,6 +87,7 @@ def _reservation(row: Sequence[Any]) -> Reservation:
         version=row[10],
         created_at=row[11].astimezone(UTC),
         updated_at=row[12].astimezone(UTC),
+        owner=row[13],
     )
 
 
@@ -105,6 +106,7 @@ def _values(r: Reservation) -> tuple[Any, ...]:
         r.version,
         r.created_at,
         r.updated_at,
+        r.owner,
     )
 
 
@@ -114,7 +116,7 @@ def _conflict(r: Reservation) -> ReservationConflict:
     )
 
 
-_INSERT_RESERVATION = f"INSERT INTO reservations ({COLUMNS}) VALUES ({', '.join(['%s'] * 13)})"
+_INSERT_RESERVATION = f"INSERT INTO reservations ({COLUMNS}) VALUES ({', '.join(['%s'] * 14)})"
 _UPDATE_RESERVATION = (
     "UPDATE reservations SET "
     + ", ".join(f"{name} = %s" for name in COLUMNS.split(", ")[1:])
@@ -246,7 +248,7 @@ class _Reservations:
         )
         rows = await cur.fetchall()
         if rows:
-            return [_reservation(row) for row in rows], rows[0][13]
+            return [_reservation(row) for row in rows], rows[0][14]
         if offset == 0:
             return [], 0
         cur = await conn.execute(f"SELECT count(*) FROM reservations{where}", params)

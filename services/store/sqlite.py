@@ -28,7 +28,7 @@ from services.core.model import (
 )
 from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -70,11 +70,15 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (scope, key)
     );
     """,
+    2: """
+    -- The client that created a reservation (ownership): NULL when created with authentication off.
+    ALTER TABLE reservations ADD COLUMN owner TEXT
+    """,
 }
 
 COLUMNS = (
     "reservation_id, room_id, guest_name, date, start_time, end_time, attendees, purpose, "
-    "status, cancel_reason, version, created_at, updated_at"
+    "status, cancel_reason, version, created_at, updated_at, owner"
 )
 SORT_COLUMNS = {"date": "date", "start_time": "start_time", "created_at": "created_at"}
 
@@ -94,6 +98,7 @@ def _reservation(row: sqlite3.Row | tuple[Any, ...]) -> Reservation:
         version=row[10],
         created_at=parse_timestamp(row[11]),
         updated_at=parse_timestamp(row[12]),
+        owner=row[13],
     )
 
 
@@ -112,6 +117,7 @@ def _values(r: Reservation) -> tuple[Any, ...]:
         r.version,
         format_timestamp(r.created_at),
         format_timestamp(r.updated_at),
+        r.owner,
     )
 
 
@@ -199,7 +205,7 @@ class _Reservations:
 
     async def add(self, reservation: Reservation) -> None:
         self._db.execute(
-            f"INSERT INTO reservations ({COLUMNS}) VALUES ({', '.join('?' * 13)})", _values(reservation)
+            f"INSERT INTO reservations ({COLUMNS}) VALUES ({', '.join('?' * 14)})", _values(reservation)
         )
 
     async def update(self, reservation: Reservation) -> None:

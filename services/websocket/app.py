@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import types
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Generator
@@ -222,6 +223,10 @@ def _check_properties(payload: Payload, operation: Operation) -> None:
 
 
 class TokenBucket:
+    """Frames per connection: it guards this process against one socket's flood, before a frame is
+    parsed or its sender known. It stays beside the gateway's per-client quota (charged per request
+    frame once the caller is known), which is what shares one budget across styles and processes."""
+
     __slots__ = ("capacity", "rate", "stamp", "tokens")
 
     def __init__(self, rate: float, capacity: float) -> None:
@@ -238,6 +243,10 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
+
+    def wait(self) -> float:
+        """Seconds until the next frame would be taken (0 when one would be now)."""
+        return max(0.0, (1.0 - self.tokens) / self.rate)
 
 
 _EMPTY: Payload = {}
@@ -347,8 +356,12 @@ class Connection:
             if isinstance(request_id, bool) or not isinstance(request_id, str | int):
                 request_id = None
                 raise MalformedRequest(field="id", params={"reason": "type"})
-            if not allowed or len(self.requests) >= self._max_in_flight:
-                raise RateLimited()
+            if not allowed and self._bucket is not None:
+                raise RateLimited(
+                    params={"retryAfter": max(math.ceil(self._bucket.wait() * 1000) / 1000, 0.001)}
+                )
+            if len(self.requests) >= self._max_in_flight:
+                raise RateLimited()  # no wait to promise: it depends on the requests in flight
             if len(frame) > 2:
                 for key in frame:
                     if key not in protocol.FRAME_KEYS:

@@ -356,7 +356,11 @@ class WebSocketClient:
 
 
 def _error(payload: dict[str, Any]) -> RosettaError:
-    return error_from_code(payload.get("code", "INTERNAL"), payload.get("message"), payload.get("field"))
+    wait = payload.get("retryAfter")
+    retry_after = float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) else None
+    return error_from_code(
+        payload.get("code", "INTERNAL"), payload.get("message"), payload.get("field"), retry_after
+    )
 
 
 __all__ = ["ConnectionLost", "WebSocketClient", "ws_url"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from services.core.errors import ERRORS_BY_CODE, RosettaError
+from services.core.errors import ERRORS_BY_CODE, RateLimited, RosettaError
 
 SUBPROTOCOL = "rosetta.v1"
 PATH = "/ws"
@@ -50,7 +50,10 @@ def result_frame(request_id: RequestId, payload: Any) -> str:
 
 
 def error_payload(error: RosettaError, language: str) -> dict[str, Any]:
-    return {"code": error.code, "message": error.localized(language), "field": error.field}
+    payload = {"code": error.code, "message": error.localized(language), "field": error.field}
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        payload["retryAfter"] = error.retry_after  # seconds until a retry can succeed
+    return payload
 
 
 def error_frame(request_id: RequestId, error: RosettaError, language: str, **extra: Any) -> str:

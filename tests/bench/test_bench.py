@@ -122,3 +122,61 @@ def test_scenarios_check_the_same_data_in_every_style_then_measure(tmp_path: Pat
         assert r["bytes_to_server"] > 0 and r["bytes_to_client"] > 0
         assert r["latency_ms"]["p50"] > 0
     assert "Scenarios" in (tmp_path / "bench.html").read_text()
+
+
+def test_the_edge_topology_measures_each_style_direct_and_through_nginx(tmp_path: Path) -> None:
+    argv = [
+        "--styles",
+        "rest,grpc",
+        "--mixes",
+        "get",
+        "--topology",
+        "edge",
+        "--no-floors",
+        "--duration",
+        "0.5",
+    ]
+    argv += ["--warmup", "0.2", "--rounds", "1", "--connections", "4", "--wire-ops", "5"]
+    assert main([*argv, "--output", str(tmp_path), "--no-progress"]) == 0
+    document = json.loads((tmp_path / "bench.json").read_text())
+    assert document["skipped"] == {}
+    rows = {(r["name"], r["mix"]): r for r in document["summary"]}
+    for style in ("rest", "grpc"):
+        edge = rows[(f"{style}+edge", "get")]
+        assert edge["kind"] == "edge" and edge["errors"] == 0 and edge["ops_per_s"] > 0
+        assert edge["floor"] == style and edge["ratio_to_floor"] > 0  # compared with the style direct
+    # nginx's own headers cross the wire: the edge's response is not byte-for-byte the server's.
+    assert (
+        rows[("rest+edge", "get")]["bytes_to_client_per_op"]
+        != rows[("rest", "get")]["bytes_to_client_per_op"]
+    )
+
+
+def test_the_edge_config_is_the_compose_one_with_local_upstreams(tmp_path: Path) -> None:
+    from bench.edge import CONF, render
+
+    text = render(8001, 50001, 9001, 9002, tmp_path)
+    assert "server 127.0.0.1:8001;" in text and "server 127.0.0.1:50001;" in text
+    assert "listen 127.0.0.1:9001;" in text and "listen 127.0.0.1:9002 http2;" in text
+    assert ":8000;" not in text and "access_log off;" in text
+    # Everything else (routes, proxy headers, timeouts) is the compose edge's own.
+    assert text.count("location") == CONF.read_text().count("location")
+
+
+def test_fan_out_delivers_every_event_to_every_subscriber(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import fanout
+
+    monkeypatch.setattr(fanout, "FAN", (1, 3))
+    argv = ["--styles", "rest,websocket,soap", "--scenario", "fan-out", "--iterations", "5"]
+    assert main([*argv, "--output", str(tmp_path), "--no-progress"]) == 0
+    document = json.loads((tmp_path / "bench.json").read_text())
+    found = {(r["style"], r["subscribers"]): r for r in document["scenarios"]["fan_out"]}
+    # SSE (REST), WebSocket and webhooks (with REST); SOAP has no push and says so.
+    assert set(found) == {(s, n) for s in ("rest", "websocket", "webhooks") for n in (1, 3)}
+    assert "SOAP has no push" in document["skipped"]["fan-out soap"]
+    for (_, subscribers), r in found.items():
+        assert r["missing"] == 0 and r["deliveries"] == subscribers * r["events"] == subscribers * 20
+        assert r["delivered_per_s"] > 0 and r["lag_ms"]["p99"] >= r["lag_ms"]["p50"] >= 0
+    assert "Fan-out" in (tmp_path / "bench.html").read_text()

@@ -126,3 +126,27 @@ def test_an_unknown_contract_is_a_localized_problem(server: LiveServer) -> None:
     assert problem["code"] == "MALFORMED_REQUEST" and problem["instance"] == "/contracts/nothing.txt"
     assert problem["title"] == "Requête mal formée"
     assert httpx.get(server.base_url + "/contracts/reservations.proto").status_code == 200
+
+
+async def test_an_instrumented_view_for_a_principal_counts_like_the_service_and_enforces_ownership() -> None:
+    from gateway.observability import InstrumentedApi, Metrics
+    from services.core.access import Principal, Scope
+    from services.core.errors import Forbidden
+    from services.core.model import ReservationDraft
+    from services.core.service import ReservationService
+    from services.store import MemoryStore
+
+    metrics = Metrics()
+    api = InstrumentedApi(ReservationService(MemoryStore()), "rest", metrics)
+    alice = api.acting_as(Principal("alice", frozenset({Scope.WRITE}), via="api-key"))
+    bob = api.acting_as(Principal("bob", frozenset({Scope.WRITE}), via="api-key"))
+    created = await alice.create_reservation(
+        ReservationDraft("room-a", "Ada", "2026-12-01", "09:00", "10:00", 2)
+    )
+    with pytest.raises(Forbidden):
+        await bob.cancel_reservation(created.reservation_id)
+    sample = metrics.registry.get_sample_value
+    assert sample("rosetta_operations_total", {"style": "rest", "operation": "cancelReservation"}) == 1
+    errors = {"style": "rest", "operation": "cancelReservation", "code": "FORBIDDEN"}
+    assert sample("rosetta_operation_errors_total", errors) == 1
+    assert (await api.get_reservation(created.reservation_id)).owner == "alice"  # the plain api stays TRUSTED

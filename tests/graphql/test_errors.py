@@ -12,6 +12,7 @@ from services.core.errors import (
     CapacityExceeded,
     InvalidProperty,
     MissingMandatoryProperty,
+    RateLimited,
     ReservationConflict,
     RoomNotFound,
 )
@@ -221,6 +222,28 @@ async def test_unexpected_failures_are_internal_and_say_nothing(
     assert error["message"] == "Une erreur inattendue s'est produite sur le serveur."
     assert "hunter2" not in response.text
     assert any(record.exc_info and "hunter2" in str(record.exc_info[1]) for record in caplog.records)
+
+
+class _SpentQuotaApi:
+    """A core stand-in behind a spent quota: every call is refused with the wait."""
+
+    async def list_rooms(self) -> list[object]:
+        raise RateLimited(params={"retryAfter": 0.25})
+
+
+async def test_a_spent_quota_carries_the_wait_in_extensions_and_the_client_reads_it() -> None:
+    transport = httpx.ASGITransport(create_app(_SpentQuotaApi()))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
+        response = await http.post(
+            "/graphql", json={"query": "{ rooms { name } }"}, headers={"accept-language": "ko"}
+        )
+    error = only_error(response.json())
+    assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 0.25}
+    assert error["message"] == "요청이 너무 많습니다. 잠시 후 다시 시도하세요."
+    async with GraphQLClient("http://rosetta", transport=transport) as client:
+        with pytest.raises(RateLimited) as refused:
+            await client.list_rooms()
+    assert refused.value.retry_after == 0.25
 
 
 async def test_subscription_over_http_points_to_the_websocket(http: httpx.AsyncClient) -> None:

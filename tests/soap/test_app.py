@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from lxml import etree
 
 from services.core.errors import ERRORS_BY_CODE, InternalError, RateLimited
 from services.core.model import Room
@@ -24,7 +25,7 @@ class FailingCore:
 
     async def get_room(self, room_id: str) -> Room:
         if room_id == "limited":
-            raise RateLimited()
+            raise RateLimited(params={"retryAfter": 2.5})
         raise RuntimeError("connection to postgres://admin:hunter2@db failed")
 
 
@@ -72,13 +73,18 @@ async def test_wsdl_and_calls_in_process(app: Any) -> None:
             headers={"Content-Type": "text/xml"},
         )
     assert fault_of(limited.content)["faultcode"] == "soap11env:Client.RATE_LIMITED"
+    wait = etree.fromstring(limited.content).findtext(
+        ".//detail/{urn:rosetta:reservations:v1}error/{urn:rosetta:reservations:v1}retryAfter"
+    )
+    assert wait == "2.5"  # the wait, in seconds, in the fault's detail
 
 
 async def test_client_maps_faults_back_in_process(app: Any) -> None:
     async with SoapClient("http://soap.test", transport=httpx.ASGITransport(app=app)) as client:
         assert [room.room_id for room in await client.list_rooms()] == ["room-a"]
-        with pytest.raises(RateLimited):
+        with pytest.raises(RateLimited) as limited:
             await client.get_room("limited")
+        assert limited.value.retry_after == 2.5
         with pytest.raises(InternalError) as internal:
             await client.get_room("room-a")
     assert "hunter2" not in str(internal.value)

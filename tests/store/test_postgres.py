@@ -320,6 +320,37 @@ async def test_an_older_database_is_upgraded_in_place_keeping_its_data(schema: s
     assert sql_rows("SELECT max(version) FROM schema_migrations", schema) == [(LATEST_VERSION,)]
 
 
+async def test_the_owner_is_stored_and_enforced_and_older_rows_have_none(schema: str) -> None:
+    from services.core.access import Principal, Scope
+    from services.core.errors import Forbidden
+
+    assert await PostgresStore(DSN, schema=schema).migrate(target=2) == 2
+    sql_rows(  # written before reservations had an owner
+        "INSERT INTO reservations VALUES ('rsv_old', 'room-a', 'Old', '2026-01-02', '08:00', '09:00', 1,"
+        " NULL, 'RESERVED', NULL, 1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z') RETURNING 1",
+        schema,
+    )
+    store = PostgresStore(DSN, schema=schema)
+    await store.open()
+    service = ReservationService(store)
+    alice = Principal("alice", frozenset({Scope.READ, Scope.WRITE}), via="api-key")
+    bob = Principal("bob", frozenset({Scope.READ, Scope.WRITE}), via="jwt")
+    assert (await service.get_reservation("rsv_old")).owner is None
+    created = await service.acting_as(alice).create_reservation(draft())
+    assert sql_rows(
+        "SELECT owner FROM reservations WHERE reservation_id = %s", schema, created.reservation_id
+    ) == [("alice",)]
+    with pytest.raises(Forbidden):
+        await service.acting_as(bob).cancel_reservation(created.reservation_id)
+    changed = await service.acting_as(alice).modify_reservation(
+        created.reservation_id, ReservationChanges(attendees=1)
+    )
+    page = await service.list_reservations(ReservationQuery())
+    assert page.total_items == 2 and {r.owner for r in page.items} == {None, "alice"}
+    assert (await service.get_reservation(created.reservation_id)).owner == changed.owner == "alice"
+    await store.close()
+
+
 # -- guarantees the database itself enforces ----------------------------------------------
 
 

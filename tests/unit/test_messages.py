@@ -42,6 +42,7 @@ EXAMPLE_PARAMS = {
     "kind": "private",
     "operation": "mutation",
     "subprotocol": "rosetta.v1",
+    "scope": "reservations:write",
 }
 
 

@@ -403,7 +403,10 @@ async def test_a_dispatcher_process_killed_mid_burst_loses_nothing(pg_schema: st
     messages in flight. The survivor sends those again once their leases end (at-least-once,
     same webhook-id), never while a copy is still in flight, and every message arrives."""
     url = f"{PG_DSN}?schema={pg_schema}"
-    receiver = Receiver(delay=0.02)
+    # Each request takes long enough (0.1 s) that the first dispatcher to lease is still busy with
+    # its four when the second leases: with a quicker receiver one busy process could deliver the
+    # whole burst alone on a loaded machine, and more than four would never be in flight at once.
+    receiver = Receiver(delay=0.1)
     receiver.hold_at = 5
     core_store, webhook_store = postgres_stores(pg_schema)
     await core_store.open()
@@ -420,7 +423,8 @@ async def test_a_dispatcher_process_killed_mid_burst_loses_nothing(pg_schema: st
                     await writer.reserve()
                 expected = await expected_ids(writer.core, subscription_.subscription_id)
                 # Held at more in flight than one dispatcher may have (4): the doomed one has some.
-                await receiver.holding.wait()
+                async with asyncio.timeout(60):  # fail saying so, rather than at the suite's timeout
+                    await receiver.holding.wait()
                 doomed.send_signal(signal.SIGKILL)
                 await asyncio.to_thread(doomed.wait, 10)
                 receiver.let_go()

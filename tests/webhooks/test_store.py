@@ -13,6 +13,7 @@ import pytest
 
 from services.core.service import utc_now
 from services.store import SqliteStore
+from services.store.sqlite import SCHEMA_VERSION
 from services.store.webhooks_memory import MemoryWebhookStore
 from services.store.webhooks_postgres import PostgresWebhookStore
 from services.store.webhooks_sqlite import SqliteWebhookStore
@@ -134,5 +135,5 @@ async def test_the_webhook_tables_share_the_core_file_without_its_schema_version
     assert [s.subscription_id for s in (await again.list_subscriptions(0, 10))[0]] == ["whs_a"]
     await again.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # still the core's
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # still the core's
         assert db.execute("SELECT version FROM webhook_schema").fetchall() == [(1,)]

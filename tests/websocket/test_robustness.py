@@ -11,7 +11,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from services.core.errors import RateLimited
 from services.websocket.app import WebSocketApp, WebSocketOptions, create_app
+from services.websocket.client import WebSocketClient
 from tests.support.server import LiveServer
 from tests.websocket.conftest import SlowCore, ask, raw, receive, serve
 
@@ -111,6 +113,8 @@ async def test_too_many_requests_per_second_are_rate_limited_and_the_connection_
         assert count - len(limited) <= rate + rate * elapsed + 1
         assert len(limited) >= 1
         assert limited[0]["payload"]["message"] == "Too many requests; slow down and retry later."
+        # The wait is under one token's refill time (1/rate s), rounded up to the millisecond.
+        assert all(0 < a["payload"]["retryAfter"] <= round(1 / rate, 3) + 0.001 for a in limited)
         await asyncio.sleep(0.05)  # let the bucket refill a few tokens (the limit is about time)
         await _still_usable(ws)
 
@@ -215,3 +219,31 @@ async def test_requests_beyond_the_in_flight_cap_are_rate_limited(slow_core: Slo
         0: "RESERVATION_NOT_FOUND",
         1: "RESERVATION_NOT_FOUND",
     }
+
+
+class SpentQuotaCore(SlowCore):
+    """The quota of whoever calls is spent: every room lookup is refused with the wait."""
+
+    async def get_room(self, room_id: str) -> object:
+        raise RateLimited(params={"retryAfter": 1.5})
+
+
+async def test_a_spent_quota_is_an_error_frame_with_the_wait_and_the_client_reads_it() -> None:
+    app = create_app(SpentQuotaCore(), WebSocketOptions())  # type: ignore[arg-type]
+    with serve(app) as url:
+        async with raw(url + "?lang=fr") as ws:
+            answer = await ask(ws, {"id": 1, "type": "getRoom", "payload": {"roomId": "room-a"}})
+        async with WebSocketClient(url.removesuffix("/ws")) as client:
+            with pytest.raises(RateLimited) as refused:
+                await client.get_room("room-a")
+    assert answer == {
+        "id": 1,
+        "type": "error",
+        "payload": {
+            "code": "RATE_LIMITED",
+            "message": "Trop de requêtes ; ralentissez et réessayez plus tard.",
+            "field": None,
+            "retryAfter": 1.5,
+        },
+    }
+    assert refused.value.retry_after == 1.5

@@ -1,0 +1,173 @@
+"""Who is calling and what they may do: the seam between the gateway and every style.
+
+The gateway turns what a style found on the wire (``Credentials``) into a ``Principal`` and checks
+it against ``OPERATION_SCOPES`` (``authorize``); the core enforces ownership itself
+(``ReservationService.acting_as``). Each adapter runs, per request::
+
+    guard.authenticate(credentials) -> guard.authorize(principal, operation)
+        -> guard.charge(principal, style, operation, cost) -> api.acting_as(principal).<operation>(...)
+
+With authentication off an adapter gets no guard and calls the service directly (as ``TRUSTED``).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from services.core.errors import Forbidden, Unauthenticated
+
+
+class Scope(StrEnum):
+    READ = "reservations:read"
+    WRITE = "reservations:write"
+    WEBHOOKS = "webhooks:manage"
+    ADMIN = "admin"  # every scope, and every client's reservations
+
+
+ALL_SCOPES: frozenset[str] = frozenset(Scope)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as the gateway established it."""
+
+    client_id: str | None  # None: anonymous (or TRUSTED)
+    scopes: frozenset[str]
+    address: str | None = None  # the caller's network address: the anonymous quota key
+    expires_at: datetime | None = None  # a JWT's exp: streams are ended then
+    via: str = "anonymous"  # "api-key" | "jwt" | "basic" | "wsse" | "anonymous" | "trusted"
+
+    def may(self, scope: str) -> bool:
+        """True when the principal holds ``scope`` (``admin`` implies every scope)."""
+        return scope in self.scopes or Scope.ADMIN in self.scopes
+
+    @property
+    def authenticated(self) -> bool:
+        return self.client_id is not None or self.via == "trusted"
+
+    @property
+    def quota_key(self) -> str:
+        """The bucket a request is charged to: the client, or the address of an anonymous caller."""
+        if self.client_id is not None:
+            return f"client:{self.client_id}"
+        return f"addr:{self.address or 'unknown'}"
+
+    def owns(self, owner: str | None) -> bool:
+        """May change a reservation recorded as created by ``owner`` (admin changes any)."""
+        if self.may(Scope.ADMIN):
+            return True
+        return owner is not None and owner == self.client_id
+
+    def at(self, address: str | None) -> Principal:
+        """The same principal seen from ``address`` (credentials resolve without one; see Guard)."""
+        if address == self.address:
+            return self
+        return Principal(self.client_id, self.scopes, address, self.expires_at, self.via)
+
+
+ANONYMOUS = Principal(client_id=None, scopes=frozenset(), via="anonymous")
+TRUSTED = Principal(client_id=None, scopes=ALL_SCOPES, via="trusted")
+"""Authentication off, or the in-process reference: every scope, owns everything."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a style found on the wire, before any check."""
+
+    api_key: str | None = None
+    bearer: str | None = None
+    client_id: str | None = None  # HTTP Basic / form / WS-Security UsernameToken
+    client_secret: str | None = None
+    address: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.api_key is None and self.bearer is None and self.client_id is None
+
+
+NO_CREDENTIALS = Credentials()
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaState:
+    """A bucket after a successful charge, for the RateLimit / RateLimit-Policy headers."""
+
+    policy: str  # e.g. "default"
+    limit: int  # bucket size (burst)
+    remaining: int
+    reset_seconds: float  # until the bucket is full again
+    window_seconds: float
+
+
+WEBHOOK_OPERATIONS: tuple[str, ...] = (
+    "listSubscriptions",
+    "createSubscription",
+    "getSubscription",
+    "updateSubscription",
+    "deleteSubscription",
+    "rotateSubscriptionSecret",
+    "pingSubscription",
+    "replayFailedDeliveries",
+    "listDeliveries",
+    "getDelivery",
+    "replayDelivery",
+)
+
+OPERATION_SCOPES: dict[str, Scope | None] = {
+    "listRooms": None,
+    "getRoom": None,
+    "getReservation": Scope.READ,
+    "listReservations": Scope.READ,
+    "watchEvents": Scope.READ,
+    "createReservation": Scope.WRITE,
+    "modifyReservation": Scope.WRITE,
+    "cancelReservation": Scope.WRITE,
+    "checkInReservation": Scope.WRITE,
+    **dict.fromkeys(WEBHOOK_OPERATIONS, Scope.WEBHOOKS),
+}
+"""The scope each operation needs (None: anonymous callers may call it)."""
+
+
+def authorize(principal: Principal, operation: str) -> None:
+    """Refuse ``operation`` unless ``principal`` holds its scope.
+
+    Anonymous callers get UNAUTHENTICATED (a credential would help), authenticated ones lacking the
+    scope FORBIDDEN naming it. It looks at nothing but the operation's name, so it runs before any
+    lookup and an anonymous caller never learns whether a reservation exists.
+    """
+    try:
+        scope = OPERATION_SCOPES[operation]
+    except KeyError:
+        raise LookupError(f"no scope is declared for operation {operation!r}") from None
+    if scope is None or principal.may(scope):
+        return
+    if not principal.authenticated:
+        raise Unauthenticated(params={"reason": "missing"})
+    raise Forbidden(field=scope.value, params={"reason": "scope", "scope": scope.value})
+
+
+class Guard(Protocol):
+    """Implemented by the gateway and handed to every style's ``create_app`` (None when auth is off)."""
+
+    async def authenticate(self, credentials: Credentials) -> Principal:
+        """No credential at all -> ANONYMOUS; a bad, expired or revoked one -> raise Unauthenticated."""
+        ...
+
+    def authorize(self, principal: Principal, operation: str) -> None:
+        """Anonymous and the operation needs a scope -> Unauthenticated; scope missing -> Forbidden."""
+        ...
+
+    async def charge(
+        self, principal: Principal, style: str, operation: str, cost: int = 1
+    ) -> QuotaState | None:
+        """Take ``cost`` from the principal's bucket: raise RateLimited(params={"retryAfter": s});
+        None when limits are off."""
+        ...
+
+    def stream(self, principal: Principal, style: str) -> AbstractAsyncContextManager[None]:
+        """A slot for one open stream; raises RateLimited at the client's concurrent-stream limit."""
+        ...
