@@ -558,6 +558,24 @@ class Outcome:
     started: float = field(default_factory=time.time)
     finished: float = 0.0
 
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Outcome:
+        """A written run read back (to render it again, or compare it)."""
+        outcome = cls(Settings(**document["settings"]), Placement(**document["placement"]))
+        outcome.measurements = [Measurement(**m) for m in document["measurements"]]
+        for key in (
+            "wire",
+            "verification",
+            "skipped",
+            "sweep",
+            "scenarios",
+            "probe_best_ms",
+            "started",
+            "finished",
+        ):
+            setattr(outcome, key, document.get(key, getattr(outcome, key)))
+        return outcome
+
     def to_json(self) -> dict[str, Any]:
         return {
             "settings": asdict(self.settings),
@@ -1093,6 +1111,21 @@ def row_flags(row: dict[str, Any]) -> list[str]:
     return flags
 
 
+def contention_summary(ms: list[Measurement]) -> list[str]:
+    """The flagged rounds' witnesses, each once at its worst: ``2/3 rounds: others 90%, probe +386%``."""
+    flagged = [m.contention for m in ms if (m.contention or {}).get("contended")]
+    if not flagged:
+        return []
+    worst: dict[str, float] = {}
+    for found in flagged:
+        for reason in found.get("reasons", []):
+            kind, _, value = reason.partition(" ")
+            number = float(value.strip("+%") or 0)
+            worst[kind] = max(worst.get(kind, 0.0), number)
+    parts = [f"{kind} {'+' if kind == 'probe' else ''}{value:.0f}%" for kind, value in worst.items()]
+    return [f"{len(flagged)}/{len(ms)} rounds: " + ", ".join(parts)]
+
+
 def median_spread(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
@@ -1136,9 +1169,7 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
                 (m.others_on_server_cpus for m in ms if m.others_on_server_cpus is not None), default=None
             ),
             "contended": any((m.contention or {}).get("contended") for m in ms),
-            "contention_reasons": sorted(
-                {reason for m in ms for reason in (m.contention or {}).get("reasons", [])}
-            ),
+            "contention_reasons": contention_summary(ms),
             "p999_ms": statistics.median(m.latency_ms.get("p99.9", 0.0) for m in ms),
             "intended_rate": first.intended_rate,
             "unfinished": sum(m.unfinished for m in ms),

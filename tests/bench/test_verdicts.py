@@ -187,3 +187,32 @@ def test_quick_covers_get_list_and_write() -> None:
     assert settings.mixes == ["get", "list", "write"]
     sweep = settings_from(parser().parse_args(["--quick", "--rate-sweep", "--slo", "0.2s"]))
     assert sweep.rate_sweep == [] and sweep.slo_ms == 200 and sweep.duration <= 1.0
+
+
+def test_a_rows_contention_is_said_once_at_its_worst() -> None:
+    from bench.runner import Measurement, contention_summary
+
+    def window(reasons: list[str]) -> Measurement:
+        found = {"contended": bool(reasons), "reasons": reasons}
+        return Measurement(
+            "rest",
+            "style",
+            "rest",
+            "get",
+            1,
+            1,
+            1.0,
+            1.0,
+            {},
+            0,
+            [],
+            "asyncio",
+            0.1,
+            False,
+            1,
+            contention=found,
+        )
+
+    rounds = [window(["others 40%", "probe +20%"]), window(["others 70%"]), window([])]
+    assert contention_summary(rounds) == ["2/3 rounds: others 70%, probe +20%"]
+    assert contention_summary([window([])]) == []
