@@ -259,7 +259,14 @@ def style_server(
         "--log-level",
         "warning",
     ]
-    env = {"ROSETTA_ACCESS_LOG": "false", "ROSETTA_WS_RATE_PER_SECOND": "0", **(extra_env or {})}
+    # The load carries no credential: the styles are compared as pure protocols (identity checks
+    # are measured on their own by `python -m bench.auth_cost`); extra_env may turn them back on.
+    env = {
+        "ROSETTA_ACCESS_LOG": "false",
+        "ROSETTA_WS_RATE_PER_SECOND": "0",
+        "ROSETTA_AUTH": "off",
+        **(extra_env or {}),
+    }
     ports = [grpc_port] if style == "grpc" else []
     server = ServerProcess(argv, [port, *ports], cpus, env)
     return server

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import html
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -29,8 +30,12 @@ from gateway.observability import (
     Send,
 )
 from gateway.quota import Quotas, quotas_from_settings
+from gateway.security.guard import GatewayGuard
+from gateway.security.identity import DEMO_CLIENT, DEMO_SCOPES, Identity, IdentityOptions, IssuedClient
+from gateway.security.store import open_identity_store
 from gateway.settings import STYLES, Settings
 from services.core import messages
+from services.core.access import Principal
 from services.core.api import ServerApi
 from services.core.errors import MalformedRequest
 from services.core.events import InProcessNotifier
@@ -307,6 +312,14 @@ class Runtime:
     background: list[Any] = field(default_factory=list)
     faults: FaultInjector | None = None  # only in workshop (or test) mode
     _webhook_store: Any = None
+    identity: Identity | None = None  # None: authentication is off
+    guard: GatewayGuard | None = None
+    demo: IssuedClient | None = None  # seeded at this start (its key and secret exist only now)
+    loop: asyncio.AbstractEventLoop | None = None  # the server's loop (tests provision clients on it)
+
+    def guard_for(self, style: str) -> GatewayGuard | None:
+        """The guard a style's create_app receives (None when authentication is off)."""
+        return self.guard.for_style(style) if self.guard is not None else None
 
     def style_api(self, style: str) -> ServerApi:
         """What one style's adapter is handed: the core, instrumented, with faults in workshop mode."""
@@ -350,7 +363,7 @@ def build_runtime(settings: Settings) -> Runtime:
     faults = FaultInjector(parse_faults(settings.faults)) if settings.workshop else None
     metrics = Metrics()
     quotas = quotas_from_settings(settings, metrics)  # a bad ROSETTA_RATE_LIMIT stops start-up here
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         store=store,
         notifier=notifier,
@@ -359,6 +372,21 @@ def build_runtime(settings: Settings) -> Runtime:
         quotas=quotas,
         faults=faults,
     )
+    if settings.auth:
+        runtime.identity = build_identity(settings)
+        runtime.guard = GatewayGuard(runtime.identity, quotas, metrics.refusals)
+    return runtime
+
+
+def build_identity(settings: Settings) -> Identity:
+    """Clients and signing keys in the same database as the reservations (every process agrees)."""
+    options = IdentityOptions(
+        issuer=settings.issuer,
+        audience=settings.auth_audience,
+        token_seconds=settings.auth_token_seconds,
+        cache_seconds=settings.auth_cache_seconds,
+    )
+    return Identity(open_identity_store(settings.db), options)
 
 
 def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
@@ -398,7 +426,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
         routes["/graphql"] = create_graphql(
             api("graphql"),
-            GraphQLOptions(
+            guard=rt.guard_for("graphql"),
+            options=GraphQLOptions(
                 max_depth=settings.graphql_max_depth,
                 max_tokens=settings.graphql_max_tokens,
                 max_aliases=settings.graphql_max_aliases,
@@ -415,6 +444,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
         routes["/soap"] = create_soap(
             api("soap"),
             SoapOptions(public_url=settings.base_url + "/soap", max_body_bytes=settings.max_body_bytes),
+            rt.guard_for("soap"),
         )
     if "websocket" in settings.styles:
         from services.websocket.app import WebSocketOptions
@@ -427,6 +457,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
                 rate_per_second=settings.ws_rate_per_second,
                 ping_interval=settings.ws_ping_interval,
             ),
+            rt.guard_for("websocket"),
         )
 
     async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
@@ -472,6 +503,10 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
         await _respond(send, 200, path.read_bytes(), entry[1])
 
     routes["/contracts"] = contracts
+    if rt.identity is not None:  # the authorization server: token endpoint, JWKS, RFC 8414 metadata
+        from gateway.security.oauth import create_app as create_oauth
+
+        routes.update(create_oauth(rt.identity, settings.base_url))
 
     vendored = vendor_files()
     vendor_cache: dict[str, tuple[bytes, bytes]] = {}  # path -> (body, etag), read on first request
@@ -514,13 +549,18 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     from gateway.playground import create_app as create_playground
     from gateway.playground import local_grpc_target
 
+    credential = demo_credential(rt.identity) if rt.identity is not None else None
     if settings.playground_grpc_target:  # behind the compose edge: every style shares the origin
         routes["/playground"], close_playground = create_playground(
-            rt.service, frozenset(STYLES), lambda: settings.playground_grpc_target, rt.faults
+            rt.service, frozenset(STYLES), lambda: settings.playground_grpc_target, rt.faults, credential
         )
     else:
         routes["/playground"], close_playground = create_playground(
-            rt.service, settings.styles, lambda: local_grpc_target(settings.host, rt.grpc_port), rt.faults
+            rt.service,
+            settings.styles,
+            lambda: local_grpc_target(settings.host, rt.grpc_port),
+            rt.faults,
+            credential,
         )
     rt.background.append(close_playground)
 
@@ -549,12 +589,47 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     return _with_lifespan(app, rt)
 
 
+def demo_credential(identity: Identity) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+    """A token of the ``demo`` client for the playground and landing page, renewed at half its life;
+    None once the demo client is revoked or gone (revoking it closes the page's access too)."""
+    cached: dict[str, Any] = {}
+
+    async def credential() -> dict[str, Any] | None:
+        client = await identity.store.client(DEMO_CLIENT)
+        if client is None or client.revoked:
+            return None
+        now = identity.options.clock()
+        if cached.get("renew_at", 0.0) <= now:
+            principal = Principal(client.client_id, client.scopes, via="jwt")
+            issued = await identity.issue_token(principal, None)
+            cached.update(
+                renew_at=now + issued.expires_in / 2,
+                value={"clientId": client.client_id, "token": issued.access_token, "scope": issued.scope},
+            )
+        return dict(cached["value"])
+
+    return credential
+
+
+async def open_identity(rt: Runtime) -> None:
+    """Open the identity tables, make the first signing key, and on a store without any client seed
+    the ``demo`` client (read + write), whose key and secret the banner shows this once."""
+    assert rt.identity is not None
+    rt.loop = asyncio.get_running_loop()
+    await rt.identity.store.open()
+    await rt.identity.signing_key()
+    if rt.settings.auth_demo and not await rt.identity.store.clients():
+        rt.demo = await rt.identity.create_client(DEMO_CLIENT, DEMO_SCOPES)  # None: another process won
+
+
 def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
     """Open the store, start gRPC (same event loop) and background tasks on startup; stop them on shutdown."""
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
         await rt.store.open()
+        if rt.identity is not None:
+            await open_identity(rt)
         start_notifier = getattr(rt.notifier, "start", None)
         if start_notifier is not None:
             await start_notifier()
@@ -570,6 +645,7 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                     port=rt.settings.grpc_port,
                     max_message_bytes=rt.settings.grpc_max_message_bytes,
                 ),
+                rt.guard_for("grpc"),
             )
         if "webhooks" in rt.settings.styles and rt.settings.dispatcher:
             from services.webhooks.app import start_dispatcher
@@ -588,6 +664,8 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
                 await grpc_server.stop(grace=2.0)
             for stop in reversed(rt.background):
                 await stop()
+            if rt.identity is not None:
+                await rt.identity.store.close()
             await rt.quotas.close()
             await rt.store.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -15,11 +16,14 @@ from typing import Any
 
 import uvicorn
 
-from gateway.app import build_app, build_runtime, webhook_options
+from gateway.app import build_app, build_identity, build_runtime, webhook_options
 from gateway.observability import configure_logging
 from gateway.quota import check_settings as check_quota_settings
 from gateway.quota import describe as describe_quotas
+from gateway.security.identity import IssuedClient, parse_scopes
 from gateway.settings import STYLES, Settings
+from services.core.errors import RosettaError
+from services.core.model import format_timestamp
 
 log = logging.getLogger("rosetta")
 
@@ -35,6 +39,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--public-url", help="public base URL, for links and the WSDL address (ROSETTA_PUBLIC_URL)"
     )
     serve.add_argument("--log-level", help="debug, info, warning (ROSETTA_LOG_LEVEL)")
+    serve.add_argument(
+        "--auth",
+        choices=("on", "off"),
+        help="identity and permissions checks (ROSETTA_AUTH, default on); off compares pure protocols",
+    )
     serve.add_argument(
         "--no-dispatcher",
         dest="dispatcher",
@@ -59,9 +68,22 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
 
 
-def banner(settings: Settings, grpc_port: int | None) -> str:
+def banner(settings: Settings, grpc_port: int | None, demo: IssuedClient | None = None) -> str:
     base = settings.base_url
     lines = [f"Rosetta is serving {', '.join(sorted(settings.styles))} (store: {settings.db})"]
+    if not settings.auth:
+        lines.append("  auth       OFF: every call is allowed (--auth on / ROSETTA_AUTH=on to check them)")
+    elif demo is not None:
+        lines.append(
+            "  auth       on. A `demo` client (read + write) was created; shown only now, keep them:"
+        )
+        lines.append(f"             API key       {demo.api_key}")
+        lines.append(f"             client secret {demo.client_secret}   (token: POST {base}/oauth/token)")
+    else:
+        lines.append(
+            "  auth       on (API keys, OAuth 2.0 client credentials at /oauth/token); "
+            "`rosetta clients create` makes a client"
+        )
     if "rest" in settings.styles:
         lines.append(f"  REST       {base}/api/v1          (OpenAPI {base}/openapi.json, docs {base}/docs)")
     if "graphql" in settings.styles:
@@ -124,7 +146,7 @@ async def serve(settings: Settings) -> None:
     async def startup(sockets: list[socket.socket] | None = None) -> None:
         await original_startup(sockets=sockets)
         if server.started:
-            print(banner(settings, runtime.grpc_port), flush=True)
+            print(banner(settings, runtime.grpc_port, runtime.demo), flush=True)
 
     server.startup = startup  # type: ignore[method-assign]
     await server.serve()
@@ -155,9 +177,15 @@ async def run_inspector(
     if subscription:  # leave nothing behind: the next start subscribes anew
         import httpx
 
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=5, headers=_credential()) as http:
             with contextlib.suppress(httpx.HTTPError):
                 await http.delete(subscription)
+
+
+def _credential() -> dict[str, str]:
+    """The inspector's credential for the subscriptions API (webhooks:manage): ROSETTA_API_KEY."""
+    key = os.environ.get("ROSETTA_API_KEY")
+    return {"x-api-key": key} if key else {}
 
 
 async def _subscribe(rosetta_url: str, target: str) -> tuple[str, str]:
@@ -168,7 +196,7 @@ async def _subscribe(rosetta_url: str, target: str) -> tuple[str, str]:
     import httpx
 
     body = {"url": target, "description": "webhook inspector (rosetta webhook-inspector --subscribe)"}
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=_credential()) as http:
         for attempt in range(60):
             try:
                 response = await http.post(f"{rosetta_url}/api/v1/webhook-subscriptions", json=body)
@@ -191,6 +219,74 @@ async def migrate(settings: Settings) -> None:
     await runtime.store.open()  # applies pending migrations under a lock and seeds the rooms
     await runtime.store.close()
     print(f"store ready: {settings.db}", flush=True)
+
+
+async def manage_clients(settings: Settings, args: argparse.Namespace) -> int:
+    """``rosetta clients create|list|revoke`` against the store's identity tables."""
+    identity = build_identity(settings)
+    await identity.store.open()
+    try:
+        if args.action == "create":
+            try:
+                scopes = parse_scopes(args.scopes)
+                issued = await identity.create_client(args.name, scopes)
+            except RosettaError as error:
+                print(f"rosetta clients create: {error.localized('en')}", file=sys.stderr)
+                return 2
+            if issued is None:
+                print(f"rosetta clients create: a client named {args.name!r} exists already", file=sys.stderr)
+                return 1
+            print(json.dumps(issued.to_json(), indent=2))
+            return 0
+        if args.action == "list":
+            listed = [
+                {
+                    "clientId": c.client_id,
+                    "scopes": " ".join(sorted(c.scopes)),
+                    "revoked": c.revoked,
+                    "createdAt": format_timestamp(c.created_at),
+                }
+                for c in await identity.store.clients()
+            ]
+            print(json.dumps(listed, indent=2))
+            return 0
+        if not await identity.revoke(args.name):
+            print(f"rosetta clients revoke: no client named {args.name!r}", file=sys.stderr)
+            return 1
+        print(
+            f"revoked {args.name}: its API key and secret are refused at once, its tokens within "
+            f"{settings.auth_cache_seconds:g} s in every process"
+        )
+        return 0
+    finally:
+        await identity.store.close()
+
+
+async def manage_keys(settings: Settings, args: argparse.Namespace) -> int:
+    """``rosetta keys list|rotate``: the JWT signing keys."""
+    identity = build_identity(settings)
+    await identity.store.open()
+    try:
+        if args.action == "rotate":
+            key = await identity.rotate(args.publish_ahead)
+            print(
+                f"new key {key.kid}: published now, signs from {format_timestamp(key.activates_at)}; "
+                "the previous key stays published until its last token expires"
+            )
+            return 0
+        await identity.signing_key()
+        keys = [
+            {
+                "kid": k.kid,
+                "activatesAt": format_timestamp(k.activates_at),
+                "retiresAt": format_timestamp(k.retires_at) if k.retires_at else None,
+            }
+            for k in await identity.store.keys()
+        ]
+        print(json.dumps(keys, indent=2))
+        return 0
+    finally:
+        await identity.store.close()
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -224,6 +320,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="subscribe at a Rosetta server (e.g. http://127.0.0.1:8000), verify with the secret it returns",
     )
     inspector.add_argument("--public-url", help="URL the server delivers to (default http://HOST:PORT/)")
+    inspector.epilog = "With authentication on, ROSETTA_API_KEY names a client with webhooks:manage."
+    clients = sub.add_parser(
+        "clients", help="API clients: create (prints its key and secret once), list, revoke"
+    )
+    clients_sub = clients.add_subparsers(dest="action", required=True)
+    create = clients_sub.add_parser(
+        "create", help="a new client; prints {clientId, clientSecret, apiKey, scopes}"
+    )
+    create.add_argument("--name", required=True, help="the client id: lowercase letters, digits, . _ -")
+    create.add_argument(
+        "--scopes",
+        default="reservations:read reservations:write",
+        help="space-separated: reservations:read reservations:write webhooks:manage admin",
+    )
+    create.add_argument("--db", help="store URL (ROSETTA_DB)")
+    listing = clients_sub.add_parser("list", help="every client (never its key or secret)")
+    listing.add_argument("--db", help="store URL (ROSETTA_DB)")
+    revoke = clients_sub.add_parser("revoke", help="refuse a client's key, secret and tokens from now on")
+    revoke.add_argument("name")
+    revoke.add_argument("--db", help="store URL (ROSETTA_DB)")
+    keys = sub.add_parser("keys", help="JWT signing keys: list, rotate")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    keys_list = keys_sub.add_parser("list", help="the signing keys and when each signs and retires")
+    keys_list.add_argument("--db", help="store URL (ROSETTA_DB)")
+    rotate = keys_sub.add_parser("rotate", help="a new key, published before it signs")
+    rotate.add_argument("--db", help="store URL (ROSETTA_DB)")
+    rotate.add_argument(
+        "--publish-ahead",
+        type=float,
+        default=None,
+        help="seconds between publishing and signing (default 300)",
+    )
     sub.add_parser("bench", help="benchmark the styles side by side (rosetta bench --help)", add_help=False)
     sub.add_parser(
         "workshop", help="labs: list, start, check, serve (rosetta workshop --help)", add_help=False
@@ -250,6 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 public_url=args.public_url,
                 log_level=args.log_level,
                 dispatcher=args.dispatcher,
+                auth=args.auth,
                 faults=";".join(args.fault) or None,
             )
             if args.workshop:
@@ -281,6 +410,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         host = args.host or os.environ.get("ROSETTA_HOST", "127.0.0.1")
         run_event_loop(run_inspector(host, port, args.secret, args.subscribe, args.public_url))
         return 0
+    if args.command in ("clients", "keys"):
+        settings = Settings.from_env().override(db=args.db)
+        manage = manage_clients if args.command == "clients" else manage_keys
+        return asyncio.run(manage(settings, args))
     if args.command == "migrate":
         settings = Settings.from_env().override(db=args.db)
         configure_logging(settings.log_level)

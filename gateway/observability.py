@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import copy
 import json
 import logging
 import os
@@ -278,7 +277,8 @@ class InstrumentedApi:
     def acting_as(self, principal: Principal) -> Self:
         """The same instrumentation over the service's view for ``principal`` (one per request:
         a shallow copy, so the metric children looked up once in ``__init__`` are shared)."""
-        view = copy.copy(self)
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
         view._service = self._service.acting_as(principal)
         return view
 

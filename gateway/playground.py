@@ -116,10 +116,12 @@ class Playground:
         styles: frozenset[str],
         grpc_target: Callable[[], str | None],
         faults: FaultInjector | None = None,
+        credential: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
         self.service = service
         self.styles = styles
         self.faults = faults
+        self.credential = credential
         self.grpc = GrpcChannel(grpc_target)
         static = resources.files("gateway").joinpath("static")
         self.assets = {
@@ -174,6 +176,9 @@ class Playground:
             "grpcTarget": self.grpc.target(),
             "lastSequence": await self.service.last_event_sequence(),
             "faults": self.faults.snapshot() if self.faults is not None else None,
+            # With authentication on, the page acts as the `demo` client: a token the page puts on
+            # every request (None when auth is off, or the demo client is gone or revoked).
+            "credential": await self.credential() if self.credential is not None else None,
         }
 
     # -- /playground/grpc ------------------------------------------------------------------------
@@ -198,7 +203,10 @@ class Playground:
             # What a gRPC client would refuse before sending: the message cannot be encoded.
             raise BadRequest(f"cannot encode {request_class.__name__}: {error}") from None
         language = negotiate(call.get("language") if isinstance(call.get("language"), str) else None)
-        metadata = (("accept-language", language),)
+        metadata: tuple[tuple[str, str], ...] = (("accept-language", language),)
+        token = call.get("token")
+        if isinstance(token, str) and token:  # the page's credential, sent as a gRPC client sends it
+            metadata += (("authorization", f"Bearer {token}"),)
         stub = self.grpc.stub()
         if stub is None:
             return 503, {"code": "GRPC_NOT_SERVED", "detail": "this process does not serve gRPC"}
@@ -393,7 +401,8 @@ def create_app(
     styles: frozenset[str],
     grpc_target: Callable[[], str | None],
     faults: FaultInjector | None = None,
+    credential: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
 ) -> tuple[ASGIApp, Callable[[], Awaitable[None]]]:
     """The playground app and the coroutine that closes its gRPC channel at shutdown."""
-    playground = Playground(service, styles, grpc_target, faults)
+    playground = Playground(service, styles, grpc_target, faults, credential)
     return playground, playground.close

@@ -11,7 +11,12 @@ STYLES: tuple[str, ...] = ("rest", "graphql", "grpc", "soap", "websocket", "webh
 
 
 def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    text = value.strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected on or off, not {value!r}")
 
 
 def _styles(value: str) -> frozenset[str]:
@@ -40,6 +45,13 @@ class Settings:
     playground_grpc_target: str = ""
     access_log: bool = True
     bench_report: str = "bench-results/bench.html"  # `rosetta bench`'s latest report: /bench, linked from /
+    # Identity and permissions (DESIGN §6a): off turns every check off, for pure protocol comparison
+    auth: bool = True
+    auth_issuer: str = ""  # the iss of access tokens; empty: the base URL
+    auth_audience: str = "urn:rosetta:api"  # the aud access tokens carry and must carry
+    auth_token_seconds: int = 900  # access token lifetime
+    auth_cache_seconds: float = 1.0  # how long a client's record (and so a revocation) may be stale
+    auth_demo: bool = True  # seed a `demo` client (read + write) when the store has no client
     # GraphQL protection
     graphql_max_depth: int = 8
     graphql_max_tokens: int = 1000
@@ -70,6 +82,10 @@ class Settings:
     # Teaching: `serve --workshop` turns on the fault injector (gateway/faults.py) and /workshop/faults.
     workshop: bool = False
     faults: str = ""  # initial rules, e.g. "rest.createReservation:drop=0.5"; refused unless workshop
+
+    @property
+    def issuer(self) -> str:
+        return self.auth_issuer.rstrip("/") or self.base_url
 
     @property
     def base_url(self) -> str:

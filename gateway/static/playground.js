@@ -29,12 +29,18 @@ const encoder = new TextEncoder();
 const byteLength = (text) => encoder.encode(text).length;
 const pretty = () => $("#pretty").checked;
 
-let serverState = { styles: [...STYLES, "webhooks"], lastSequence: 0, faults: null };
+let serverState = { styles: [...STYLES, "webhooks"], lastSequence: 0, faults: null, credential: null };
+
+// With authentication on, the server hands the page a token of its `demo` client (in /playground/state);
+// every style carries it its own way, and the wire views show it.
+function bearer() {
+  return serverState.credential ? serverState.credential.token : null;
+}
 
 // Every request this page makes gets its headers here, and every WebSocket its URL: one place, so that a
 // credential (an API key, a token) is one change.
 function requestHeaders(headers = {}) {
-  return { ...headers };
+  return bearer() ? { ...headers, Authorization: `Bearer ${bearer()}` } : { ...headers };
 }
 
 function socketUrl(path) {
@@ -241,6 +247,7 @@ function timing(ms) {
 // -- HTTP styles (REST, GraphQL, SOAP): fetch, and account for what went over the wire ---------------
 
 async function exchange(method, path, headers, body) {
+  headers = requestHeaders(headers);
   const shown = { Host: location.host, ...headers };
   if (body !== undefined) shown["Content-Length"] = String(byteLength(body));
   const head =
@@ -570,7 +577,7 @@ async function runGrpc(operation, input, language) {
   const response = await fetch("/playground/grpc", {
     method: "POST",
     headers: requestHeaders({ "Content-Type": "application/json" }),
-    body: JSON.stringify({ method, request: message, language }),
+    body: JSON.stringify({ method, request: message, language, token: bearer() }),
   });
   const proxyMs = performance.now() - started;
   const call = await response.json();
@@ -671,6 +678,18 @@ async function runWebSocket(operation, input, language) {
   const opening = performance.now();
   const ws = new WebSocket(socketUrl(path), "rosetta.v1");
   await waitFor(ws, (resolve) => (ws.onopen = resolve));
+  // Browsers cannot set headers on the handshake: the credential goes in a first frame.
+  const authenticate = bearer()
+    ? JSON.stringify({ id: 0, type: "authenticate", payload: { token: bearer() } })
+    : null;
+  if (authenticate) {
+    await waitFor(ws, (resolve) => {
+      ws.onmessage = (event) => {
+        if (JSON.parse(event.data).id === 0) resolve(event.data);
+      };
+      ws.send(authenticate);
+    });
+  }
   const connectMs = performance.now() - opening;
   const started = performance.now();
   const answer = await waitFor(ws, (resolve) => {
@@ -688,6 +707,7 @@ async function runWebSocket(operation, input, language) {
   const request =
     `# handshake (once per connection)\nGET ${path} HTTP/1.1\nUpgrade: websocket\n` +
     `Sec-WebSocket-Protocol: rosetta.v1   → accepted: ${ws.protocol}\n\n` +
+    (authenticate ? `→ text frame (once per connection)\n${showBody(authenticate, "json")}\n\n` : "") +
     `→ text frame\n${showBody(frame, "json")}`;
   const response = `← ${reply.type} frame\n${showBody(answer, "json")}`;
   const metrics =
@@ -873,7 +893,9 @@ const events = (() => {
 
   function openGraphQL(after) {
     const ws = new WebSocket(socketUrl("/graphql"), "graphql-transport-ws");
-    ws.onopen = () => ws.send(JSON.stringify({ type: "connection_init", payload: {} }));
+    // The credential rides in connection_init's payload (browsers cannot set handshake headers).
+    const init = bearer() ? { authorization: `Bearer ${bearer()}` } : {};
+    ws.onopen = () => ws.send(JSON.stringify({ type: "connection_init", payload: init }));
     ws.onmessage = (message) => {
       const frame = JSON.parse(message.data);
       if (frame.type === "connection_ack") {
@@ -899,13 +921,17 @@ const events = (() => {
 
   function openWebSocket(after) {
     const ws = new WebSocket(socketUrl("/ws"), "rosetta.v1");
+    const subscribe = () => ws.send(JSON.stringify({ id: 1, type: "subscribe", payload: { after } }));
     ws.onopen = () => {
       setState("websocket", "open");
-      ws.send(JSON.stringify({ id: 1, type: "subscribe", payload: { after } }));
+      // The credential first, in an authenticate frame; the subscribe waits for its answer.
+      if (bearer()) ws.send(JSON.stringify({ id: 0, type: "authenticate", payload: { token: bearer() } }));
+      else subscribe();
     };
     ws.onmessage = (message) => {
       const frame = JSON.parse(message.data);
-      if (frame.type === "event") arrived("websocket", Number(frame.payload.event.sequence), frame.payload.event.type);
+      if (frame.id === 0) subscribe();
+      else if (frame.type === "event") arrived("websocket", Number(frame.payload.event.sequence), frame.payload.event.type);
     };
     ws.onclose = () => setState("websocket", "closed");
     return { close: () => ws.close(1000) };

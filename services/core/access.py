@@ -12,13 +12,19 @@ With authentication off an adapter gets no guard and calls the service directly 
 
 from __future__ import annotations
 
+import asyncio
+import base64
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
+from urllib.parse import unquote_plus
 
 from services.core.errors import Forbidden, Unauthenticated
+
+T = TypeVar("T")
 
 
 class Scope(StrEnum):
@@ -146,8 +152,8 @@ def authorize(principal: Principal, operation: str) -> None:
     if scope is None or principal.may(scope):
         return
     if not principal.authenticated:
-        raise Unauthenticated(params={"reason": "missing"})
-    raise Forbidden(field=scope.value, params={"reason": "scope", "scope": scope.value})
+        raise Unauthenticated(params={"reason": "auth_missing"})
+    raise Forbidden(field=scope.value, params={"reason": "scope_missing", "scope": scope.value})
 
 
 class Guard(Protocol):
@@ -171,3 +177,57 @@ class Guard(Protocol):
     def stream(self, principal: Principal, style: str) -> AbstractAsyncContextManager[None]:
         """A slot for one open stream; raises RateLimited at the client's concurrent-stream limit."""
         ...
+
+
+def credentials_from_headers(
+    authorization: str | None, api_key: str | None, address: str | None = None
+) -> Credentials:
+    """What an HTTP request (or gRPC metadata) carries: ``Authorization: Bearer <token>`` or
+    ``Basic <id:secret>`` (RFC 7617; the parts form-encoded as RFC 6749 §2.3.1 asks), ``X-Api-Key``.
+
+    An Authorization header that cannot be read is kept as a bearer value, so it is refused as an
+    invalid credential instead of being mistaken for no credential at all.
+    """
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer" and value:
+            return Credentials(bearer=value, api_key=api_key, address=address)
+        if scheme.lower() == "basic" and value:
+            try:
+                decoded = base64.b64decode(value, validate=True).decode()
+            except (ValueError, UnicodeDecodeError):
+                decoded = ""
+            client_id, colon, secret = decoded.partition(":")
+            if colon and client_id:
+                return Credentials(
+                    client_id=unquote_plus(client_id), client_secret=unquote_plus(secret), address=address
+                )
+        return Credentials(bearer=authorization, address=address)
+    if api_key is not None:
+        return Credentials(api_key=api_key.strip(), address=address)
+    return Credentials(address=address)
+
+
+async def until_expiry(principal: Principal, events: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``events`` for as long as the principal's credential lasts, then UNAUTHENTICATED (auth_expired).
+
+    Every style's event stream goes through it, so a stream opened with a token ends when the token
+    does; the subscriber resumes from the last sequence it saw, with a fresh token.
+    """
+    if principal.expires_at is None:
+        async for item in events:
+            yield item
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (principal.expires_at - datetime.now(UTC)).total_seconds()
+    iterator = aiter(events)
+    while True:
+        try:
+            async with asyncio.timeout_at(deadline):
+                item = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise Unauthenticated(params={"reason": "auth_expired"}) from None
+        yield item

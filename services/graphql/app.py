@@ -8,13 +8,15 @@ resolvers. WebSockets go to strawberry's own ASGI view, which speaks the subscri
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, get_operation_ast, parse
+from graphql import OperationType as GraphQLOperationType
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -27,14 +29,17 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Messag
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from services.core.access import TRUSTED, Guard, Principal, credentials_from_headers
 from services.core.api import ServerApi
 from services.core.errors import (
+    AccessError,
     InternalError,
     InvalidProperty,
     MalformedRequest,
     MissingMandatoryProperty,
     PayloadTooLarge,
     RosettaError,
+    Unauthenticated,
 )
 from services.graphql.context import RosettaContext
 from services.graphql.errors import (
@@ -80,6 +85,27 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[RosettaContext, None]):
     Errors of operations are already localized by the schema extension (``on_stream_result``).
     """
 
+    async def handle_connection_init(self, message: Any) -> None:
+        """Browsers cannot set handshake headers: the credential may come in ``connection_init``'s
+        payload instead (``{"authorization": "Bearer …"}`` or ``{"apiKey": …}``), as graphql-ws
+        clients send it."""
+        context = self.context
+        payload = message.get("payload") if isinstance(message, dict) else None
+        if context.guard is not None and isinstance(payload, dict):
+            authorization, api_key = payload.get("authorization"), payload.get("apiKey")
+            if isinstance(authorization, str) or isinstance(api_key, str):
+                credentials = credentials_from_headers(
+                    authorization if isinstance(authorization, str) else None,
+                    api_key if isinstance(api_key, str) else None,
+                    context.principal.address,
+                )
+                try:
+                    context.act_as(await context.guard.authenticate(credentials))
+                except Unauthenticated:
+                    await self.websocket.close(4403, "Forbidden")  # graphql-transport-ws: a refused init
+                    return
+        await super().handle_connection_init(message)
+
     async def send_message(self, message: WSMessage) -> None:
         if message["type"] == "error":
             language = self.context.language
@@ -100,7 +126,10 @@ class SubscriptionView(GraphQL):
 
     graphql_transport_ws_handler_class = _TransportWSHandler
 
-    def __init__(self, schema: RosettaSchema, api: ServerApi, options: GraphQLOptions) -> None:
+    def __init__(
+        self, schema: RosettaSchema, api: ServerApi, options: GraphQLOptions, guard: Guard | None = None
+    ) -> None:
+        self.guard = guard
         super().__init__(
             schema,
             graphql_ide=None,
@@ -114,7 +143,22 @@ class SubscriptionView(GraphQL):
     async def get_context(self, request: Request | WebSocket, response: Any) -> RosettaContext:
         # Browsers cannot set headers on a WebSocket, so ?lang= comes first.
         language = negotiate(request.query_params.get("lang") or request.headers.get("accept-language"))
-        return RosettaContext(self.api, language, cache=False)
+        if self.guard is None:
+            return RosettaContext(self.api, language, cache=False)
+        address = request.client.host if request.client else None
+        credentials = credentials_from_headers(
+            request.headers.get("authorization"), request.headers.get("x-api-key"), address
+        )
+        try:
+            principal = await self.guard.authenticate(credentials)
+        except AccessError as error:  # told to each operation, as a field error of its subscription
+            anonymous = credentials_from_headers(None, None, address)
+            principal, refused = await self.guard.authenticate(anonymous), error
+        else:
+            refused = None
+        return RosettaContext(
+            self.api, language, cache=False, guard=self.guard, principal=principal, auth_error=refused
+        )
 
 
 # GraphiQL's scripts and styles, vendored byte for byte (the page's SRI hashes hold) in gateway/static/vendor
@@ -159,11 +203,12 @@ def graphiql_html() -> str:
 class GraphQLApp:
     """The adapter's ASGI app; build it with ``create_app``."""
 
-    def __init__(self, api: ServerApi, options: GraphQLOptions) -> None:
+    def __init__(self, api: ServerApi, options: GraphQLOptions, guard: Guard | None = None) -> None:
         self.api = api
         self.options = options
+        self.guard = guard
         self.schema = build_schema(options)
-        self.subscriptions = SubscriptionView(self.schema, api, options)
+        self.subscriptions = SubscriptionView(self.schema, api, options, guard)
         self.graphiql = graphiql_html().encode() if options.graphiql else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -174,6 +219,7 @@ class GraphQLApp:
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         accept_language = accept = b""
+        authorization = api_key = None
         content_length = -1
         for name, value in scope["headers"]:
             if name == b"accept-language":
@@ -182,18 +228,32 @@ class GraphQLApp:
                 accept = value
             elif name == b"content-length":
                 content_length = int(value) if value.isdigit() else -1
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"x-api-key":
+                api_key = value.decode("latin-1")
         language = negotiate(accept_language.decode("latin-1") or None)
+        principal = TRUSTED
         try:
             method = scope["method"]
+            if method == "GET" and b"text/html" in accept and self.graphiql:
+                # A browser navigation gets the IDE, even with ?query= (a link to a prepared query);
+                # API clients ask for JSON and get the query executed. The IDE page is public, like
+                # the docs; the operations it sends are not.
+                await _respond(send, 200, self.graphiql, b"text/html; charset=utf-8", language)
+                return
+            if self.guard is not None:
+                client = scope.get("client")
+                credentials = credentials_from_headers(authorization, api_key, client[0] if client else None)
+                try:
+                    principal = await self.guard.authenticate(credentials)
+                except Unauthenticated as error:
+                    challenge = ((b"www-authenticate", b'Bearer realm="rosetta"'),)
+                    raise _RequestRejected(401, error, challenge) from None
             if method == "POST":
                 query, variables, operation_name = await self._read_post(receive, content_length)
                 allowed = _HTTP_OPERATIONS
             elif method == "GET":
-                # A browser navigation gets the IDE, even with ?query= (a link to a prepared query);
-                # API clients ask for JSON and get the query executed.
-                if b"text/html" in accept and self.graphiql is not None:
-                    await _respond(send, 200, self.graphiql, b"text/html; charset=utf-8", language)
-                    return
                 query, variables, operation_name = _read_params(scope["query_string"])
                 allowed = _QUERIES_ONLY
             else:
@@ -202,7 +262,9 @@ class GraphQLApp:
                     method_not_supported(),
                     ((b"allow", b"GET, POST"),),
                 )
-            payload = await self._execute(query, variables, operation_name, allowed, language)
+            if self.guard is not None:
+                await self._charge(principal, query, operation_name)
+            payload = await self._execute(query, variables, operation_name, allowed, language, principal)
         except _RequestRejected as rejected:
             body = _dumps({"errors": [format_rosetta(rejected.error, language)]})
             await _respond(send, rejected.status, body, _JSON, language, rejected.headers)
@@ -216,12 +278,14 @@ class GraphQLApp:
         operation_name: str | None,
         allowed: frozenset[OperationType],
         language: str,
+        principal: Principal = TRUSTED,
     ) -> dict[str, Any]:
+        context = RosettaContext(self.api, language, guard=self.guard, principal=principal)
         try:
             result = await self.schema.execute(
                 query,
                 variable_values=variables,
-                context_value=RosettaContext(self.api, language),
+                context_value=context,
                 operation_name=operation_name,
                 allowed_operation_types=allowed,
             )
@@ -247,6 +311,16 @@ class GraphQLApp:
             return {"errors": errors}
         return {"data": result.data, "errors": errors}
 
+    async def _charge(self, principal: Principal, query: str, operation_name: str | None) -> None:
+        """One charge per operation, before it runs. The quota treats reads and writes apart when its
+        Redis is down, so a mutation is charged as a write and anything else as a read."""
+        assert self.guard is not None
+        operation = "createReservation" if _is_mutation(query, operation_name) else "listReservations"
+        try:
+            await self.guard.charge(principal, "graphql", operation)
+        except AccessError as error:
+            raise _RequestRejected(429, error) from None
+
     async def _read_post(
         self, receive: Receive, content_length: int
     ) -> tuple[str, dict[str, Any] | None, str | None]:
@@ -270,6 +344,16 @@ class GraphQLApp:
         if not isinstance(data, dict):
             raise _RequestRejected(400, MalformedRequest(params={"reason": "syntax"}))
         return _request_fields(data)
+
+
+@functools.lru_cache(maxsize=512)
+def _is_mutation(query: str, operation_name: str | None) -> bool:
+    """Whether the operation to run is a mutation (cached: clients repeat their documents)."""
+    try:
+        operation = get_operation_ast(parse(query, no_location=True), operation_name)
+    except GraphQLError:  # a syntax error is execute's to report
+        return False
+    return operation is not None and operation.operation is GraphQLOperationType.MUTATION
 
 
 def _read_params(query_string: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
@@ -332,6 +416,9 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(api: ServerApi, options: GraphQLOptions | None = None) -> GraphQLApp:
-    """The GraphQL ASGI app over the one core service (the gateway mounts it at ``/graphql``)."""
-    return GraphQLApp(api, options or GraphQLOptions())
+def create_app(
+    api: ServerApi, options: GraphQLOptions | None = None, guard: Guard | None = None
+) -> GraphQLApp:
+    """The GraphQL ASGI app over the one core service (the gateway mounts it at ``/graphql``); with a
+    ``guard``, every request is authenticated and charged and every protected field authorized."""
+    return GraphQLApp(api, options or GraphQLOptions(), guard)

@@ -111,11 +111,16 @@ class GraphQLClient:
         language: str = "en",
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        api_key: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.endpoint = base_url.rstrip("/") + "/graphql"
         self.language = language
+        self._credential = {"authorization": f"Bearer {token}"} if token is not None else {}
+        if api_key is not None and token is None:
+            self._credential = {"x-api-key": api_key}
         self._http = httpx.AsyncClient(
-            headers={"accept-language": language, "accept": "application/json"},
+            headers={"accept-language": language, "accept": "application/json", **self._credential},
             timeout=timeout,
             transport=transport,
         )
@@ -219,7 +224,7 @@ class GraphQLClient:
     ) -> AsyncIterator[Event]:
         """The ``reservationEvents`` subscription over ``graphql-transport-ws``, one event at a time."""
         url = "ws" + self.endpoint.removeprefix("http")
-        headers = {"accept-language": self.language}
+        headers = {"accept-language": self.language, **self._credential}
         async with connect(
             url, subprotocols=[Subprotocol("graphql-transport-ws")], additional_headers=headers
         ) as ws:

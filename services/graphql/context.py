@@ -8,8 +8,9 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from services.core import model
+from services.core.access import TRUSTED, Guard, Principal
 from services.core.api import ServerApi
-from services.core.errors import RoomNotFound
+from services.core.errors import RoomNotFound, RosettaError
 
 
 class RosettaContext:
@@ -20,15 +21,44 @@ class RosettaContext:
     within a tick but never serve stale reservations.
     """
 
-    __slots__ = ("api", "language", "connection_params", "_cache", "_rooms", "_room_reservations")
+    __slots__ = (
+        "api",
+        "language",
+        "connection_params",
+        "guard",
+        "principal",
+        "auth_error",
+        "_base_api",
+        "_cache",
+        "_rooms",
+        "_room_reservations",
+    )
 
-    def __init__(self, api: ServerApi, language: str, *, cache: bool = True) -> None:
-        self.api = api
+    def __init__(
+        self,
+        api: ServerApi,
+        language: str,
+        *,
+        cache: bool = True,
+        guard: Guard | None = None,
+        principal: Principal = TRUSTED,
+        auth_error: RosettaError | None = None,
+    ) -> None:
+        self._base_api = api
+        self.api = api.acting_as(principal) if guard is not None else api
+        self.guard = guard
+        self.principal = principal
+        self.auth_error = auth_error  # a refused credential: every protected field reports it
         self.language = language
         self.connection_params: object = None  # set by strawberry on graphql-transport-ws connection_init
         self._cache = cache
         self._rooms: DataLoader[str, model.Room] | None = None
         self._room_reservations: DataLoader[str, list[model.Reservation]] | None = None
+
+    def act_as(self, principal: Principal) -> None:
+        """Later operations run as ``principal`` (graphql-transport-ws ``connection_init`` payload)."""
+        self.principal, self.auth_error = principal, None
+        self.api = self._base_api.acting_as(principal)
 
     @property
     def rooms(self) -> DataLoader[str, model.Room]:

@@ -20,10 +20,12 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from services.core import model
+from services.core.access import until_expiry
 from services.core.validation import changes_from_patch, from_mapping
 from services.graphql.context import Info, RosettaContext
 from services.graphql.errors import localize_errors, unexpected
 from services.graphql.options import GraphQLOptions
+from services.graphql.permissions import requires
 from services.graphql.types import (
     CreateReservationInput,
     Event,
@@ -51,13 +53,16 @@ class Query:
     async def room(self, info: Info, room_id: strawberry.ID) -> Room:
         return Room.from_domain(await info.context.api.get_room(room_id))
 
-    @strawberry.field(description="One reservation (getReservation).")
+    @strawberry.field(
+        description="One reservation (getReservation).", permission_classes=[requires("getReservation")]
+    )
     async def reservation(self, info: Info, reservation_id: strawberry.ID) -> Reservation:
         return Reservation.from_domain(await info.context.api.get_reservation(reservation_id))
 
     @strawberry.field(
         description="Filtered, sorted, paged reservations (listReservations). "
-        "sort: date, startTime, createdAt, comma-separated, '-' for descending."
+        "sort: date, startTime, createdAt, comma-separated, '-' for descending.",
+        permission_classes=[requires("listReservations")],
     )
     async def reservations(
         self,
@@ -80,7 +85,10 @@ class Query:
         )
         return ReservationPage.from_domain(await info.context.api.list_reservations(query))
 
-    @strawberry.field(description="Events after sequence `after`, oldest first (watchEvents by polling).")
+    @strawberry.field(
+        description="Events after sequence `after`, oldest first (watchEvents by polling).",
+        permission_classes=[requires("watchEvents")],
+    )
     async def events(
         self, info: Info, after: int = 0, types: list[str] | None = None, limit: int = 100
     ) -> list[Event]:
@@ -93,7 +101,10 @@ _NO_FILTER = ReservationFilter()
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Reserve a room (createReservation); a retry with the same key is safe.")
+    @strawberry.mutation(
+        description="Reserve a room (createReservation); a retry with the same key is safe.",
+        permission_classes=[requires("createReservation")],
+    )
     async def create_reservation(
         self, info: Info, input: CreateReservationInput, idempotency_key: str | None = None
     ) -> Reservation:
@@ -102,7 +113,8 @@ class Mutation:
         return Reservation.from_domain(created)
 
     @strawberry.mutation(
-        description="Change some fields (modifyReservation), optionally at an expected version."
+        description="Change some fields (modifyReservation), optionally at an expected version.",
+        permission_classes=[requires("modifyReservation")],
     )
     async def modify_reservation(
         self,
@@ -118,7 +130,8 @@ class Mutation:
         return Reservation.from_domain(changed)
 
     @strawberry.mutation(
-        description="Cancel a reservation (cancelReservation); a retry with the same key is safe."
+        description="Cancel a reservation (cancelReservation); a retry with the same key is safe.",
+        permission_classes=[requires("cancelReservation")],
     )
     async def cancel_reservation(
         self,
@@ -132,7 +145,10 @@ class Mutation:
         )
         return Reservation.from_domain(canceled)
 
-    @strawberry.mutation(description="Check a reservation in (checkInReservation).")
+    @strawberry.mutation(
+        description="Check a reservation in (checkInReservation).",
+        permission_classes=[requires("checkInReservation")],
+    )
     async def check_in_reservation(self, info: Info, reservation_id: strawberry.ID) -> Reservation:
         return Reservation.from_domain(await info.context.api.check_in_reservation(reservation_id))
 
@@ -140,14 +156,24 @@ class Mutation:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="Every event after sequence `after`, then each new one as it happens (watchEvents)."
+        description="Every event after sequence `after`, then each new one as it happens (watchEvents).",
+        permission_classes=[requires("watchEvents")],
     )
     async def reservation_events(
         self, info: Info, after: int = 0, types: list[str] | None = None
     ) -> AsyncGenerator[Event, None]:
-        async with aclosing(info.context.api.stream_events(after, types=types)) as events:
-            async for event in events:
-                yield Event.from_domain(event)
+        context = info.context
+        stream = context.api.stream_events(after, types=types)
+        if context.guard is None:
+            async with aclosing(stream) as events:
+                async for event in events:
+                    yield Event.from_domain(event)
+            return
+        # One of the client's open streams; it ends with UNAUTHENTICATED when the token does.
+        async with context.guard.stream(context.principal, "graphql"):
+            async with aclosing(until_expiry(context.principal, stream)) as events:
+                async for event in events:
+                    yield Event.from_domain(event)
 
 
 class RosettaSchema(strawberry.Schema):

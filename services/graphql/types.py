@@ -14,6 +14,7 @@ from strawberry.types.unset import UNSET
 
 from services.core import model
 from services.graphql.context import Info
+from services.graphql.permissions import requires
 
 
 @strawberry.enum(description="Where a reservation stands; only RESERVED can still change.")
@@ -54,7 +55,10 @@ class Room:
             location=room.location,
         )
 
-    @strawberry.field(description="Every reservation of this room, in date order (batched across rooms).")
+    @strawberry.field(
+        description="Every reservation of this room, in date order (batched across rooms).",
+        permission_classes=[requires("listReservations")],
+    )
     async def reservations(self, info: Info) -> list[Reservation]:
         found = await info.context.room_reservations.load(self.room_id)
         return [Reservation.from_domain(item) for item in found]

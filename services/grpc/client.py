@@ -38,11 +38,20 @@ class GrpcClient:
         language: str = "en",
         timeout: float | None = None,
         max_message_bytes: int = 4 * 1024 * 1024,
+        api_key: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.target = target
         self.language = language
         self._timeout = timeout
         self._metadata: tuple[tuple[str, str], ...] = (("accept-language", language),)
+        # The credential rides in every call's metadata, as call credentials put it there; this way it
+        # also works on the plaintext channels of the embedded topology (grpcio sends call
+        # credentials only over channels it considers secure).
+        if token is not None:
+            self._metadata += (("authorization", f"Bearer {token}"),)
+        elif api_key is not None:
+            self._metadata += (("x-api-key", api_key),)
         self._options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),

@@ -19,9 +19,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.core import messages
+from services.core.access import Guard, until_expiry
 from services.core.api import ServerApi
 from services.core.errors import InternalError, MalformedRequest, RosettaError
 from services.grpc import translate
+from services.grpc.auth import AuthInterceptor, current_principal
 from services.grpc.errors import to_status
 from services.grpc.generated import reservations_pb2 as pb
 from services.grpc.generated import reservations_pb2_grpc as pb_grpc
@@ -50,7 +52,13 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
     """Translates each RPC into one use-case call; errors are mapped by the handler wrappers."""
 
     def __init__(self, api: ServerApi) -> None:
-        self._api = api
+        self._base = api
+
+    @property
+    def _api(self) -> ServerApi:
+        """The core, acting for the caller the interceptor admitted (no guard: the service itself)."""
+        principal = current_principal.get()
+        return self._base if principal is None else self._base.acting_as(principal)
 
     async def ListRooms(self, request: pb.ListRoomsRequest, context: Any) -> pb.ListRoomsResponse:
         rooms = await self._api.list_rooms()
@@ -123,6 +131,9 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
         # Cancelling the call (client gone, deadline) cancels this task; closing the core's
         # iterator then stops its wait on the notifier.
         events = self._api.stream_events(request.after, types=list(request.types) or None)
+        principal = current_principal.get()
+        if principal is not None:  # a stream opened with a token ends when the token does
+            events = until_expiry(principal, events)
         try:
             async for event in events:
                 yield pb.WatchEventsResponse(event=translate.event_message(event))
@@ -252,15 +263,21 @@ class RunningServer:
         return await self.server.wait_for_termination(timeout)
 
 
-async def start_server(api: ServerApi, options: GrpcOptions) -> tuple[RunningServer, int]:
-    """Build and start the server on the running loop; returns it and the port actually bound."""
+async def start_server(
+    api: ServerApi, options: GrpcOptions, guard: Guard | None = None
+) -> tuple[RunningServer, int]:
+    """Build and start the server on the running loop; returns it and the port actually bound.
+
+    With a ``guard``, every ReservationService call passes the gateway's checks first (AuthInterceptor).
+    """
     server = grpc.aio.server(
+        interceptors=[AuthInterceptor(guard, SERVICE_NAME)] if guard is not None else None,
         options=[
             ("grpc.max_receive_message_length", options.max_message_bytes),
             ("grpc.max_send_message_length", options.max_message_bytes),
             # One process per port: a second server on a busy port must fail, not share it.
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
     handlers = method_handlers(ReservationServicer(api))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))

@@ -54,6 +54,13 @@ def etag(reservation_id: str, version: object) -> str:
     return f'"{reservation_id}.{version}"'
 
 
+def credential_headers(api_key: str | None, token: str | None) -> dict[str, str]:
+    """The HTTP headers of a credential: a bearer access token, or an API key."""
+    if token is not None:
+        return {"authorization": f"Bearer {token}"}
+    return {"x-api-key": api_key} if api_key is not None else {}
+
+
 class RestClient:
     """One keep-alive ``httpx.AsyncClient`` per instance; errors come back as the core's exceptions."""
 
@@ -64,13 +71,19 @@ class RestClient:
         language: str = "en",
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
+        api_key: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.language = language
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + API,
             transport=transport,
             timeout=timeout,
-            headers={"accept": "application/json", "accept-language": language},
+            headers={
+                "accept": "application/json",
+                "accept-language": language,
+                **credential_headers(api_key, token),
+            },
         )
 
     async def __aenter__(self) -> Self:

@@ -13,12 +13,20 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 
+from services.core.access import Guard
 from services.core.api import ServerApi
-from services.core.errors import RosettaError
+from services.core.errors import RosettaError, Unauthenticated
 from services.core.messages import negotiate
+from services.soap.auth import credentials_of, operation_of
 from services.soap.errors import CONTENT_TYPE, FAULT_HTTP_STATUS, fault_envelope
 from services.soap.hardening import EnvelopeParser, read_body
-from services.soap.service import ENVELOPE_SCOPE_KEY, CoreBridge, RosettaWsgiApplication, build_application
+from services.soap.service import (
+    ENVELOPE_SCOPE_KEY,
+    PRINCIPAL_SCOPE_KEY,
+    CoreBridge,
+    RosettaWsgiApplication,
+    build_application,
+)
 from services.soap.service import render_wsdl as _render_wsdl
 
 Scope = MutableMapping[str, Any]
@@ -39,8 +47,9 @@ class SoapOptions:
 class SoapApp:
     """Pure ASGI: serves the prebuilt WSDL, refuses unsafe XML itself, and lets spyne answer the rest."""
 
-    def __init__(self, api: ServerApi, options: SoapOptions) -> None:
+    def __init__(self, api: ServerApi, options: SoapOptions, guard: Guard | None = None) -> None:
         self.options = options
+        self.guard = guard
         self.bridge = CoreBridge(api)
         application = build_application(self.bridge)
         # Built once with the configured address: spyne's own ?wsdl cache would keep the first caller's Host.
@@ -74,11 +83,16 @@ class SoapApp:
         language = negotiate(_header(headers, b"accept-language"))
         # Faults are localized, as in the other HTTP styles: say which language, and that it varies.
         localized = [(b"content-language", language.encode()), (b"vary", b"Accept-Language")]
+        extra: dict[str, Any] = {}
         try:
             body = await read_body(receive, headers, self.options.max_body_bytes)
             envelope = self.parser.parse(body)
+            if self.guard is not None:
+                extra[PRINCIPAL_SCOPE_KEY] = await self._admit(scope, headers, envelope)
         except RosettaError as error:
             payload = fault_envelope(error, language)
+            if isinstance(error, Unauthenticated):  # as HTTP asks of a refused credential (RFC 9110 §11.6.1)
+                localized.append((b"www-authenticate", b'Bearer realm="rosetta", Basic realm="rosetta"'))
             await _respond(send, FAULT_HTTP_STATUS, payload, len(payload), localized)
             return
 
@@ -87,11 +101,30 @@ class SoapApp:
                 message = {**message, "headers": [*message.get("headers", ()), *localized]}
             await send(message)
 
-        await self.spyne({**scope, ENVELOPE_SCOPE_KEY: envelope}, _replay(body, receive), send_localized)
+        await self.spyne(
+            {**scope, ENVELOPE_SCOPE_KEY: envelope, **extra}, _replay(body, receive), send_localized
+        )
+
+    async def _admit(self, scope: Scope, headers: list[tuple[bytes, bytes]], envelope: Any) -> Any:
+        """authenticate -> authorize -> charge, before spyne reads the operation's arguments."""
+        assert self.guard is not None
+        client = scope.get("client")
+        credentials = credentials_of(
+            envelope,
+            _header(headers, b"authorization"),
+            _header(headers, b"x-api-key"),
+            client[0] if client else None,
+        )
+        principal = await self.guard.authenticate(credentials)
+        operation = operation_of(envelope)
+        if operation is not None:  # an unknown operation is spyne's to refuse (Client.MALFORMED_REQUEST)
+            self.guard.authorize(principal, operation)
+        await self.guard.charge(principal, "soap", operation or "unknown")
+        return principal
 
 
-def create_app(api: ServerApi, options: SoapOptions) -> SoapApp:
-    return SoapApp(api, options)
+def create_app(api: ServerApi, options: SoapOptions, guard: Guard | None = None) -> SoapApp:
+    return SoapApp(api, options, guard)
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:

@@ -16,6 +16,7 @@ import zeep
 from zeep.exceptions import Fault
 from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
+from zeep.wsse.username import UsernameToken
 
 from services.core.errors import InvalidProperty, RosettaError, error_from_code
 from services.core.model import (
@@ -46,14 +47,27 @@ class SoapClient:
         language: str = "en",
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,  # injected in tests, e.g. httpx.ASGITransport
+        api_key: str | None = None,
+        token: str | None = None,
+        client_id: str | None = None,  # with client_secret: a WS-Security UsernameToken in every call
+        client_secret: str | None = None,
     ) -> None:
         self.language = language
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
         self._wsdl_http = httpx.Client()  # zeep wants one for remote WSDLs; ours is read from disk
         transport = AsyncTransport(client=self._http, wsdl_client=self._wsdl_http)
         self._http.headers["Accept-Language"] = language  # after AsyncTransport replaced the headers
+        if token is not None:
+            self._http.headers["Authorization"] = f"Bearer {token}"
+        elif api_key is not None:
+            self._http.headers["X-Api-Key"] = api_key
+        wsse = (
+            UsernameToken(client_id, client_secret)
+            if client_id is not None and client_secret is not None
+            else None
+        )
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-        self._zeep = zeep.AsyncClient(str(CONTRACT_PATH), transport=transport, settings=settings)
+        self._zeep = zeep.AsyncClient(str(CONTRACT_PATH), transport=transport, settings=settings, wsse=wsse)
         # What ``create_service(binding, address)`` does, but async: zeep 4.3's AsyncClient.create_service
         # returns a sync ServiceProxy whose calls cannot be awaited.
         binding = self._zeep.wsdl.bindings[BINDING]

@@ -83,6 +83,7 @@ _modernize_six_importer()
 log = logging.getLogger("rosetta.soap")
 
 ENVELOPE_SCOPE_KEY = "rosetta.soap.envelope"  # the hardened, already parsed request in the ASGI scope
+PRINCIPAL_SCOPE_KEY = "rosetta.soap.principal"  # who the gateway admitted (absent: no guard)
 APPLICATION_NAME = "ReservationService"
 
 # -- wire types -------------------------------------------------------------------------------
@@ -220,6 +221,13 @@ def _bridge(ctx: Any) -> CoreBridge:
     return ctx.app.bridge  # type: ignore[no-any-return]
 
 
+def _api(ctx: Any) -> ServerApi:
+    """The core, acting for the caller the gateway admitted (no guard: the service itself)."""
+    api = _bridge(ctx).api
+    principal = (ctx.transport.req_env.get("asgi.scope") or {}).get(PRINCIPAL_SCOPE_KEY)
+    return api if principal is None else api.acting_as(principal)
+
+
 def _identifier(name: str, value: str | None) -> str:
     """The id an operation is about: an absent element is MISSING_MANDATORY_PROPERTY, as in GraphQL."""
     if value is None:
@@ -239,13 +247,13 @@ class ReservationSoapService(ServiceBase):
 
     @rpc(_returns=_Rooms, _out_variable_name="rooms")
     def ListRooms(ctx):
-        rooms = _bridge(ctx).run(_bridge(ctx).api.list_rooms())
+        rooms = _bridge(ctx).run(_api(ctx).list_rooms())
         return [RoomType.from_domain(room) for room in rooms]
 
     @rpc(_InText, _returns=_Room, _out_variable_name="room")
     def GetRoom(ctx, roomId):
         roomId = _identifier("roomId", roomId)
-        return RoomType.from_domain(_bridge(ctx).run(_bridge(ctx).api.get_room(roomId)))
+        return RoomType.from_domain(_bridge(ctx).run(_api(ctx).get_room(roomId)))
 
     @rpc(
         _InText, _InText, _InText, _InText, _InText, _InInt, _InText, _InText,
@@ -264,7 +272,7 @@ class ReservationSoapService(ServiceBase):
             purpose=purpose,
         )
         bridge = _bridge(ctx)
-        reservation = bridge.run(bridge.api.create_reservation(draft, idempotency_key=idempotencyKey))
+        reservation = bridge.run(_api(ctx).create_reservation(draft, idempotency_key=idempotencyKey))
         return ReservationType.from_domain(reservation)
 
     @rpc(
@@ -273,7 +281,7 @@ class ReservationSoapService(ServiceBase):
     def GetReservation(ctx, reservationId):
         bridge = _bridge(ctx)
         reservationId = _identifier("reservationId", reservationId)
-        return ReservationType.from_domain(bridge.run(bridge.api.get_reservation(reservationId)))
+        return ReservationType.from_domain(bridge.run(_api(ctx).get_reservation(reservationId)))
 
     @rpc(
         _InText, _InText, _InText, _InText, _InText, _InText, _InInt, _InInt,
@@ -294,7 +302,7 @@ class ReservationSoapService(ServiceBase):
             )
         )
         bridge = _bridge(ctx)
-        result: ReservationPage = bridge.run(bridge.api.list_reservations(query))
+        result: ReservationPage = bridge.run(_api(ctx).list_reservations(query))
         items = [ReservationType.from_domain(item) for item in result.items]
         return items, result.page, result.page_size, result.total_items, result.total_pages
 
@@ -317,7 +325,7 @@ class ReservationSoapService(ServiceBase):
         bridge = _bridge(ctx)
         reservationId = _identifier("reservationId", reservationId)
         reservation = bridge.run(
-            bridge.api.modify_reservation(reservationId, changes, expected_version=expectedVersion)
+            _api(ctx).modify_reservation(reservationId, changes, expected_version=expectedVersion)
         )
         return ReservationType.from_domain(reservation)
 
@@ -328,7 +336,7 @@ class ReservationSoapService(ServiceBase):
         bridge = _bridge(ctx)
         reservationId = _identifier("reservationId", reservationId)
         reservation = bridge.run(
-            bridge.api.cancel_reservation(reservationId, reason=reason, idempotency_key=idempotencyKey)
+            _api(ctx).cancel_reservation(reservationId, reason=reason, idempotency_key=idempotencyKey)
         )
         return ReservationType.from_domain(reservation)
 
@@ -338,14 +346,14 @@ class ReservationSoapService(ServiceBase):
     def CheckInReservation(ctx, reservationId):
         bridge = _bridge(ctx)
         reservationId = _identifier("reservationId", reservationId)
-        return ReservationType.from_domain(bridge.run(bridge.api.check_in_reservation(reservationId)))
+        return ReservationType.from_domain(bridge.run(_api(ctx).check_in_reservation(reservationId)))
 
     @rpc(
         _InInt, _InTexts, _InInt, _returns=_Events, _out_variable_name="events"
     )  # fmt: skip
     def GetEvents(ctx, after, types, limit):
         bridge = _bridge(ctx)
-        events = bridge.run(bridge.api.watch_events(**_kwargs(after=after, types=types or None, limit=limit)))
+        events = bridge.run(_api(ctx).watch_events(**_kwargs(after=after, types=types or None, limit=limit)))
         return [EventRecordType.from_domain(event) for event in events]
 
 

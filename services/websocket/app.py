@@ -28,6 +28,15 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from services.core.access import (
+    ALL_SCOPES,
+    TRUSTED,
+    Credentials,
+    Guard,
+    Principal,
+    credentials_from_headers,
+    until_expiry,
+)
 from services.core.api import ServerApi
 from services.core.errors import (
     InternalError,
@@ -36,9 +45,10 @@ from services.core.errors import (
     MissingMandatoryProperty,
     RateLimited,
     RosettaError,
+    Unauthenticated,
 )
 from services.core.messages import negotiate
-from services.core.model import WIRE_NAMES, Event, ReservationDraft, ReservationQuery
+from services.core.model import WIRE_NAMES, Event, ReservationDraft, ReservationQuery, format_timestamp
 from services.core.validation import changes_from_patch, from_mapping
 from services.websocket import protocol
 from services.websocket.protocol import RequestId
@@ -76,6 +86,7 @@ class Operation:
     handler: Handler
     properties: frozenset[str]  # the payload properties accepted (others: INVALID_PROPERTY)
     required: tuple[str, ...] = ()  # absent or null: MISSING_MANDATORY_PROPERTY
+    access: str | None = None  # the operation of the core's scope table (None: no check, no charge)
 
 
 def _wire_fields(cls: type) -> frozenset[str]:
@@ -175,9 +186,43 @@ async def _subscribe(conn: Connection, p: Payload) -> Any:
     # The core checks the arguments when the stream is made, so bad input is refused in this answer.
     events = conn.api.stream_events(after, types=p.get("types"))
     after = int(after)  # accepted by the core: an int, or a decimal string it coerces the same way
+    slot = contextlib.AsyncExitStack()
+    if conn.guard is not None:  # one of the client's open streams, for as long as it lasts
+        await slot.enter_async_context(conn.guard.stream(conn.principal, "websocket"))
+        events = until_expiry(conn.principal, events)  # ends with UNAUTHENTICATED when the token does
     subscription_id = conn.reserve_subscription()
-    start = lambda: conn.start_subscription(subscription_id, after, events)  # noqa: E731
+    start = lambda: conn.start_subscription(subscription_id, after, events, slot)  # noqa: E731
     return AfterReply({"subscriptionId": subscription_id}, start)
+
+
+def _text_or_none(payload: Payload, name: str) -> str | None:
+    value = payload.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidProperty(field=name, params={"reason": "type"})
+    return value
+
+
+async def _authenticate(conn: Connection, p: Payload) -> Any:
+    """For browsers, which cannot set headers on the handshake; again later to renew a token."""
+    credentials = Credentials(
+        bearer=_text_or_none(p, "token"),
+        api_key=_text_or_none(p, "apiKey"),
+        client_id=_text_or_none(p, "clientId"),
+        client_secret=_text_or_none(p, "clientSecret"),
+        address=conn.address,
+    )
+    if credentials.empty:
+        raise MissingMandatoryProperty(field="token")
+    if conn.guard is None:  # authentication is off: every call is allowed anyway
+        return {"clientId": None, "scopes": sorted(ALL_SCOPES), "expiresAt": None}
+    principal = await conn.guard.authenticate(credentials)
+    conn.act_as(principal)
+    expires = principal.expires_at
+    return {
+        "clientId": principal.client_id,
+        "scopes": sorted(principal.scopes),
+        "expiresAt": format_timestamp(expires) if expires is not None else None,
+    }
 
 
 async def _unsubscribe(conn: Connection, p: Payload) -> Any:
@@ -187,26 +232,38 @@ async def _unsubscribe(conn: Connection, p: Payload) -> Any:
 
 
 OPERATIONS: dict[str, Operation] = {
-    "listRooms": Operation(_list_rooms, frozenset()),
-    "getRoom": Operation(_get_room, frozenset({"roomId"}), ("roomId",)),
-    "createReservation": Operation(_create_reservation, _wire_fields(ReservationDraft) | {"idempotencyKey"}),
-    "getReservation": Operation(_get_reservation, frozenset({"reservationId"}), ("reservationId",)),
+    "listRooms": Operation(_list_rooms, frozenset(), access="listRooms"),
+    "getRoom": Operation(_get_room, frozenset({"roomId"}), ("roomId",), access="getRoom"),
+    "createReservation": Operation(
+        _create_reservation, _wire_fields(ReservationDraft) | {"idempotencyKey"}, access="createReservation"
+    ),
+    "getReservation": Operation(
+        _get_reservation, frozenset({"reservationId"}), ("reservationId",), access="getReservation"
+    ),
     "listReservations": Operation(
         _list_reservations,
         frozenset({"status", "roomId", "dateFrom", "dateTo", "guestName", "sort", "page", "pageSize"}),
+        access="listReservations",
     ),
     "modifyReservation": Operation(
         _modify_reservation,
         frozenset({"reservationId", "changes", "expectedVersion"}),
         ("reservationId", "changes"),
+        access="modifyReservation",
     ),
     "cancelReservation": Operation(
-        _cancel_reservation, frozenset({"reservationId", "reason", "idempotencyKey"}), ("reservationId",)
+        _cancel_reservation,
+        frozenset({"reservationId", "reason", "idempotencyKey"}),
+        ("reservationId",),
+        access="cancelReservation",
     ),
-    "checkInReservation": Operation(_check_in_reservation, frozenset({"reservationId"}), ("reservationId",)),
-    "watchEvents": Operation(_watch_events, frozenset({"after", "types", "limit"})),
-    "subscribe": Operation(_subscribe, frozenset({"after", "types"})),
+    "checkInReservation": Operation(
+        _check_in_reservation, frozenset({"reservationId"}), ("reservationId",), access="checkInReservation"
+    ),
+    "watchEvents": Operation(_watch_events, frozenset({"after", "types", "limit"}), access="watchEvents"),
+    "subscribe": Operation(_subscribe, frozenset({"after", "types"}), access="watchEvents"),
     "unsubscribe": Operation(_unsubscribe, frozenset({"subscriptionId"}), ("subscriptionId",)),
+    "authenticate": Operation(_authenticate, frozenset({"token", "apiKey", "clientId", "clientSecret"})),
 }
 
 
@@ -295,8 +352,23 @@ def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, 
 class Connection:
     """The state of one accepted connection; everything it started ends with it."""
 
-    def __init__(self, api: ServerApi, options: WebSocketOptions, websocket: WebSocket, language: str):
+    def __init__(
+        self,
+        api: ServerApi,
+        options: WebSocketOptions,
+        websocket: WebSocket,
+        language: str,
+        guard: Guard | None = None,
+        principal: Principal = TRUSTED,
+    ):
+        self._base_api = api
         self.api = api
+        self.guard = guard
+        self.principal = principal
+        client = websocket.scope.get("client")
+        self.address: str | None = client[0] if client else None
+        if guard is not None:
+            self.act_as(principal)
         self.options = options
         self.websocket = websocket
         self.language = language
@@ -310,6 +382,12 @@ class Connection:
         self.subscriptions_started = 0
         self._max_bytes = options.max_frame_bytes
         self._max_chars_unchecked = options.max_frame_bytes // 4  # UTF-8 takes at most 4 bytes a character
+
+    def act_as(self, principal: Principal) -> None:
+        """Every later request of this connection runs as ``principal`` (a handshake credential or an
+        ``authenticate`` frame); subscriptions already open keep theirs until it expires."""
+        self.principal = principal
+        self.api = self._base_api.acting_as(principal)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -390,6 +468,9 @@ class Connection:
                 _check_properties(payload, operation)
             elif operation.required:
                 raise MissingMandatoryProperty(field=operation.required[0])
+            if self.guard is not None and operation.access is not None:
+                self.guard.authorize(self.principal, operation.access)
+                await self.guard.charge(self.principal, "websocket", operation.access)
             result = await operation.handler(self, payload)
             if type(result) is AfterReply:
                 result, after = result
@@ -438,21 +519,38 @@ class Connection:
         self.subscriptions[subscription_id] = None
         return subscription_id
 
-    def start_subscription(self, subscription_id: str, after: int, events: AsyncIterator[Event]) -> None:
+    def start_subscription(
+        self,
+        subscription_id: str,
+        after: int,
+        events: AsyncIterator[Event],
+        slot: contextlib.AsyncExitStack | None = None,
+    ) -> None:
         if subscription_id in self.subscriptions:
-            self.subscriptions[subscription_id] = self._spawn(self._pump(subscription_id, after, events))
+            self.subscriptions[subscription_id] = self._spawn(
+                self._pump(subscription_id, after, events, slot)
+            )
+        elif slot is not None:
+            self._spawn(slot.aclose())
 
     def end_subscription(self, subscription_id: str) -> None:
         task = self.subscriptions.pop(subscription_id, None)
         if task is not None:
             task.cancel()
 
-    async def _pump(self, subscription_id: str, after: int, events: AsyncIterator[Event]) -> None:
+    async def _pump(
+        self,
+        subscription_id: str,
+        after: int,
+        events: AsyncIterator[Event],
+        slot: contextlib.AsyncExitStack | None = None,
+    ) -> None:
         """Copy the event log into the send queue; a consumer that stays too slow loses the subscription."""
         outbox = self._queue()
         progress = [after]  # the sequence of the last event queued
         try:
-            failure = await self._copy_events(subscription_id, outbox, progress, events)
+            async with slot or contextlib.AsyncExitStack():
+                failure = await self._copy_events(subscription_id, outbox, progress, events)
         except RosettaError as error:
             failure = error
         except Exception:
@@ -509,9 +607,10 @@ class Connection:
 class WebSocketApp:
     """ASGI app for ``/ws``; ``connections`` holds the live ones (tests and metrics read it)."""
 
-    def __init__(self, api: ServerApi, options: WebSocketOptions) -> None:
+    def __init__(self, api: ServerApi, options: WebSocketOptions, guard: Guard | None = None) -> None:
         self.api = api
         self.options = options
+        self.guard = guard
         self.connections: set[Connection] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -530,8 +629,23 @@ class WebSocketApp:
         if protocol.SUBPROTOCOL not in scope.get("subprotocols", ()):
             await self._refuse(websocket, language)
             return
+        principal = TRUSTED
+        if self.guard is not None:
+            # Programs send their credential on the handshake; browsers cannot, and send an
+            # ``authenticate`` frame first (until then the connection is anonymous).
+            client = scope.get("client")
+            credentials = credentials_from_headers(
+                websocket.headers.get("authorization"),
+                websocket.headers.get("x-api-key"),
+                client[0] if client else None,
+            )
+            try:
+                principal = await self.guard.authenticate(credentials)
+            except Unauthenticated as error:
+                await self._deny(websocket, error, language)
+                return
         await websocket.accept(subprotocol=protocol.SUBPROTOCOL)
-        connection = Connection(self.api, self.options, websocket, language)
+        connection = Connection(self.api, self.options, websocket, language, self.guard, principal)
         self.connections.add(connection)
         try:
             await connection.serve()
@@ -541,6 +655,16 @@ class WebSocketApp:
     @staticmethod
     def _language(connection: HTTPConnection) -> str:
         return negotiate(connection.query_params.get("lang") or connection.headers.get("accept-language"))
+
+    @staticmethod
+    async def _deny(websocket: WebSocket, error: RosettaError, language: str) -> None:
+        """A bad handshake credential: HTTP 401 with the error frame and a challenge, before the upgrade."""
+        if "websocket.http.response" not in websocket.scope.get("extensions", {}):
+            await websocket.close(protocol.CLOSE_POLICY)
+            return
+        body = protocol.error_frame(None, error, language).encode()
+        headers = {"Content-Language": language, "WWW-Authenticate": 'Bearer realm="rosetta"'}
+        await websocket.send_denial_response(Response(body, 401, headers, media_type="application/json"))
 
     @staticmethod
     async def _refuse(websocket: WebSocket, language: str) -> None:
@@ -557,8 +681,8 @@ class WebSocketApp:
         )
 
 
-def create_app(api: ServerApi, options: WebSocketOptions) -> WebSocketApp:
-    return WebSocketApp(api, options)
+def create_app(api: ServerApi, options: WebSocketOptions, guard: Guard | None = None) -> WebSocketApp:
+    return WebSocketApp(api, options, guard)
 
 
 __all__ = ["OPERATIONS", "WebSocketApp", "WebSocketOptions", "create_app"]

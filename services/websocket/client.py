@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from services.core.errors import RateLimited, RosettaError, error_from_code
 from services.core.model import (
@@ -71,6 +71,15 @@ def ws_url(base_url: str, language: str) -> str:
     return f"{url}?lang={language}"
 
 
+def _refusal(refused: InvalidStatus) -> RosettaError:
+    """The handshake's refusal (e.g. 401 for a bad credential) as the catalog error its body names."""
+    try:
+        payload = protocol.decode(refused.response.body.decode())["payload"]
+        return error_from_code(payload["code"], payload.get("message"), payload.get("field"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return error_from_code("INTERNAL", f"the handshake was refused ({refused.response.status_code})")
+
+
 class WebSocketClient:
     """``async with WebSocketClient("http://127.0.0.1:8000", language="ko") as api: ...``"""
 
@@ -81,8 +90,14 @@ class WebSocketClient:
         language: str = "en",
         open_timeout: float = 10.0,
         max_buffered_events: int = 1000,
+        api_key: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.url = ws_url(base_url, language)
+        # Sent on the handshake (programs can; browsers send an ``authenticate`` frame instead).
+        self._headers = {"authorization": f"Bearer {token}"} if token is not None else {}
+        if api_key is not None and token is None:
+            self._headers = {"x-api-key": api_key}
         self.language = language
         self._open_timeout = open_timeout
         self._max_buffered = max_buffered_events
@@ -107,13 +122,17 @@ class WebSocketClient:
             if self._ws is None:
                 if self._closed:
                     raise ConnectionLost("the client is closed")
-                ws = await connect(
-                    self.url,
-                    subprotocols=[protocol.SUBPROTOCOL],  # type: ignore[list-item]
-                    open_timeout=self._open_timeout,
-                    max_size=None,  # the server bounds what it sends; requests stay small
-                    compression=None,  # small JSON frames: deflate costs more CPU than it saves
-                )
+                try:
+                    ws = await connect(
+                        self.url,
+                        subprotocols=[protocol.SUBPROTOCOL],  # type: ignore[list-item]
+                        open_timeout=self._open_timeout,
+                        max_size=None,  # the server bounds what it sends; requests stay small
+                        compression=None,  # small JSON frames: deflate costs more CPU than it saves
+                        additional_headers=self._headers,
+                    )
+                except InvalidStatus as refused:  # a refused credential: the error frame is the body
+                    raise _refusal(refused) from None
                 self._reader = asyncio.create_task(self._read(ws))
                 self._ws = ws
         return self._ws

@@ -8,6 +8,7 @@ Each scenario books on its own dates and tags its guests, so scenarios never col
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -32,7 +33,14 @@ class Context:
     number: int
     space: int = 0  # targets sharing one store (the compose edge) each take their own space
     outcomes: list[Any] = field(default_factory=list)
+    # (who, language) -> the same target as another caller: anonymous, reader, stranger, ...
+    others: Callable[[str, str], AbstractAsyncContextManager[ReservationApi]] | None = None
     _ids: dict[str, str] = field(default_factory=dict)
+
+    def acting_as(self, who: str) -> AbstractAsyncContextManager[ReservationApi]:
+        """The same style for another caller (tests.conformance.targets.WHO)."""
+        assert self.others is not None, "this target has no other callers"
+        return self.others(who, self.language)
 
     @property
     def tag(self) -> str:
@@ -474,3 +482,55 @@ async def french_invalid_transition(ctx: Context) -> None:
 @scenario(language="fr")
 async def french_capacity(ctx: Context) -> None:
     await ctx.run(ctx.api.create_reservation(ctx.draft(attendees=50)))
+
+
+# -- identity and permissions (DESIGN §6a) ----------------------------------------------------------
+# REST's checks are FastAPI Security dependencies the `rest` engineer writes against the same guard.
+_REST_PENDING = "REST's Security dependencies (issue 14) are not wired to the guard yet"
+
+
+@scenario(rest=_REST_PENDING)
+async def no_credential_reads_rooms_only_and_never_learns_whether_a_reservation_exists(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    async with ctx.acting_as("anonymous") as anonymous:
+        await ctx.run(anonymous.get_room("room-a"))
+        await ctx.run(anonymous.get_reservation(created.reservation_id))
+        await ctx.run(anonymous.get_reservation("rsv_doesnotexist0000"))
+        await ctx.run(anonymous.create_reservation(ctx.draft(start_time="11:00", end_time="12:00")))
+        await ctx.run(anonymous.watch_events(0))
+
+
+@scenario(rest=_REST_PENDING)
+async def bad_expired_and_foreign_audience_credentials_are_unauthenticated(ctx: Context) -> None:
+    for who in ("bad-key", "expired-token", "foreign-audience"):
+        async with ctx.acting_as(who) as api:
+            await ctx.run(api.list_rooms())
+            await ctx.run(api.get_reservation("rsv_doesnotexist0000"))
+
+
+@scenario(rest=_REST_PENDING)
+async def a_missing_scope_is_forbidden_and_named(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    async with ctx.acting_as("reader") as reader:
+        await ctx.run(reader.get_reservation(created.reservation_id))
+        await ctx.run(reader.create_reservation(ctx.draft(start_time="11:00", end_time="12:00")))
+        await ctx.run(reader.cancel_reservation(created.reservation_id))
+
+
+@scenario(rest=_REST_PENDING)
+async def another_clients_reservation_is_readable_but_forbidden_to_change(ctx: Context) -> None:
+    created = await ctx.setup(ctx.api.create_reservation(ctx.draft()))
+    async with ctx.acting_as("stranger") as stranger:
+        await ctx.run(stranger.get_reservation(created.reservation_id))
+        await ctx.run(stranger.modify_reservation(created.reservation_id, ReservationChanges(attendees=1)))
+        await ctx.run(stranger.cancel_reservation(created.reservation_id, reason="mine now"))
+        await ctx.run(stranger.check_in_reservation(created.reservation_id))
+    await ctx.run(ctx.api.get_reservation(created.reservation_id))  # unchanged
+
+
+@scenario(language="ko", rest=_REST_PENDING)
+async def refusals_are_localized(ctx: Context) -> None:
+    async with ctx.acting_as("reader") as reader:
+        await ctx.run(reader.create_reservation(ctx.draft()))
+    async with ctx.acting_as("anonymous") as anonymous:
+        await ctx.run(anonymous.list_reservations(ReservationQuery()))

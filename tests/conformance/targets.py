@@ -16,13 +16,20 @@ from typing import Any
 
 import psycopg
 
+from services.core.access import ANONYMOUS, Principal, Scope
 from services.core.api import ReservationApi
+from services.core.errors import Unauthenticated
 from services.core.events import InProcessNotifier
 from services.core.service import ReservationService
 from services.store import MemoryStore, open_store
+from tests.support.credentials import READ_WRITE, Credential, forged_tokens, provision, token_for
 from tests.support.server import LiveServer, live_server
 
 ClientFactory = Callable[[str], AbstractAsyncContextManager[ReservationApi]]
+
+
+WHO = ("anonymous", "reader", "stranger", "bad-key", "expired-token", "foreign-audience")
+"""The other callers a scenario may act as (``ctx.acting_as``), beside the target's own client."""
 
 
 @dataclass
@@ -30,35 +37,40 @@ class Target:
     name: str
     connect: ClientFactory  # language -> async context manager yielding a ReservationApi
     server: LiveServer | None = None
+    # (who, language) -> the same style for another caller (WHO); None: the target has no others
+    connect_as: Callable[[str, str], AbstractAsyncContextManager[ReservationApi]] | None = None
 
 
-def _client_factory(style: str, server: LiveServer) -> ClientFactory:
+def style_client(style: str, server: LiveServer, language: str = "en", **credential: Any) -> Any:
+    """The ``ReservationApi`` client of ``style`` for ``server``; ``credential``: api_key= or token=."""
+    if style == "rest":
+        from services.rest.client import RestClient
+
+        return RestClient(server.base_url, language=language, **credential)
+    if style == "graphql":
+        from services.graphql.client import GraphQLClient
+
+        return GraphQLClient(server.base_url, language=language, **credential)
+    if style == "grpc":
+        from services.grpc.client import GrpcClient
+
+        assert server.grpc_target is not None
+        return GrpcClient(server.grpc_target, language=language, **credential)
+    if style == "soap":
+        from services.soap.client import SoapClient
+
+        return SoapClient(server.base_url, language=language, **credential)
+    if style == "websocket":
+        from services.websocket.client import WebSocketClient
+
+        return WebSocketClient(server.base_url, language=language, **credential)
+    raise ValueError(style)  # pragma: no cover - a typo in STYLE_TARGETS
+
+
+def _client_factory(style: str, server: LiveServer, **credential: Any) -> ClientFactory:
     @contextlib.asynccontextmanager
     async def connect(language: str) -> AsyncIterator[ReservationApi]:
-        client: Any
-        if style == "rest":
-            from services.rest.client import RestClient
-
-            client = RestClient(server.base_url, language=language)
-        elif style == "graphql":
-            from services.graphql.client import GraphQLClient
-
-            client = GraphQLClient(server.base_url, language=language)
-        elif style == "grpc":
-            from services.grpc.client import GrpcClient
-
-            assert server.grpc_target is not None
-            client = GrpcClient(server.grpc_target, language=language)
-        elif style == "soap":
-            from services.soap.client import SoapClient
-
-            client = SoapClient(server.base_url, language=language)
-        elif style == "websocket":
-            from services.websocket.client import WebSocketClient
-
-            client = WebSocketClient(server.base_url, language=language)
-        else:  # pragma: no cover - a typo in STYLE_TARGETS
-            raise ValueError(style)
+        client = style_client(style, server, language, **credential)
         try:
             yield client
         finally:
@@ -91,22 +103,99 @@ def open_target(name: str, store: str = "memory") -> Iterator[Target]:
         yield from _open(name, "memory://")
 
 
+DEMO = Principal("demo", READ_WRITE, via="api-key")
+PRINCIPALS = {
+    "anonymous": ANONYMOUS,
+    "reader": Principal("reader", frozenset({Scope.READ.value}), via="api-key"),
+    "stranger": Principal("stranger", READ_WRITE, via="api-key"),
+}
+REFUSED = {"bad-key": "auth_invalid", "expired-token": "auth_expired", "foreign-audience": "auth_invalid"}
+
+
+class Refused:
+    """The reference for a caller whose credential the gateway refuses: the core never sees its
+    requests, so every operation is UNAUTHENTICATED (with the gateway's reason)."""
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    def __getattr__(self, name: str) -> Any:
+        async def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise Unauthenticated(params={"reason": self._reason})
+
+        return refuse
+
+
 def _open(name: str, db: str) -> Iterator[Target]:
     if name in ("core", "reference"):
         memory = MemoryStore() if db == "memory://" else None
 
         @contextlib.asynccontextmanager
-        async def connect(language: str) -> AsyncIterator[ReservationApi]:
+        async def service(language: str, principal: Principal = DEMO) -> AsyncIterator[ReservationApi]:
             # A PostgreSQL pool belongs to one event loop, and every test has its own loop.
             store = memory or open_store(db)
             await store.open()
             try:
-                yield ReservationService(store, notifier=InProcessNotifier())
+                yield ReservationService(store, notifier=InProcessNotifier()).acting_as(principal)
             finally:
                 if memory is None:
                     await store.close()
 
-        yield Target(name, connect)
+        @contextlib.asynccontextmanager
+        async def connect_as(who: str, language: str) -> AsyncIterator[ReservationApi]:
+            if who in REFUSED:
+                yield Refused(REFUSED[who])  # type: ignore[misc]
+                return
+            async with service(language, PRINCIPALS[who]) as api:
+                yield api
+
+        yield Target(name, service, connect_as=connect_as)
         return
-    with live_server(styles=name, db=db) as server:
-        yield Target(name, _client_factory(name, server), server)
+    with live_server(styles=name, db=db, auth=True) as server:
+        yield Target(
+            name, _client_factory(name, server, **own_credential(name, server)), server, _others(name, server)
+        )
+
+
+def own_credential(style: str, server: LiveServer) -> dict[str, str]:
+    """The seeded ``demo`` client, carried the ways users of each style carry it: an API key (REST),
+    a bearer token (GraphQL, gRPC, WebSocket) and a WS-Security UsernameToken (SOAP)."""
+    demo = server.runtime.demo
+    assert demo is not None, "a fresh store seeds the demo client"
+    if style == "rest":
+        return {"api_key": demo.api_key}
+    if style == "soap":
+        return {"client_id": demo.client_id, "client_secret": demo.client_secret}
+    demo_credential = Credential(demo.client_id, demo.api_key, demo.client_secret, "")
+    return {"token": token_for(server, demo_credential, seconds=3600)}
+
+
+def _others(
+    style: str, server: LiveServer
+) -> Callable[[str, str], AbstractAsyncContextManager[ReservationApi]]:
+    made: dict[str, dict[str, str]] = {}
+
+    def credential(who: str) -> dict[str, str]:
+        if who not in made:
+            if who == "anonymous":
+                made[who] = {}
+            elif who == "bad-key":
+                made[who] = {"api_key": "rk_not-a-key-anyone-was-given"}
+            elif who in ("reader", "stranger"):
+                principal = PRINCIPALS[who]
+                made[who] = {"token": provision(server, who, principal.scopes).token}
+            else:
+                stranger = provision(server, f"{who}-client")
+                forged = forged_tokens(server, stranger)
+                made[who] = {"token": forged["expired" if who == "expired-token" else "wrong audience"]}
+        return made[who]
+
+    @contextlib.asynccontextmanager
+    async def connect_as(who: str, language: str) -> AsyncIterator[ReservationApi]:
+        client = style_client(style, server, language, **credential(who))
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+    return connect_as

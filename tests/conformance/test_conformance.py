@@ -49,7 +49,9 @@ def targets() -> Iterator[dict[tuple[str, str], Target]]:
 async def _outcome(target: Target, scenario: Scenario, space: int = 0) -> list[Any]:
     number = SCENARIOS.index(scenario) + 1
     async with target.connect(scenario.language) as api:
-        ctx = Context(api=api, language=scenario.language, number=number, space=space)
+        ctx = Context(
+            api=api, language=scenario.language, number=number, space=space, others=target.connect_as
+        )
         await scenario.run(ctx)
     return ctx.outcomes
 

@@ -7,12 +7,15 @@ edge, and the cross-process promises are checked.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +26,7 @@ from services.rest.client import RestClient
 from services.soap.client import SoapClient
 from services.websocket.client import WebSocketClient
 from tests.conformance.scenarios import SCENARIOS, Scenario
-from tests.conformance.targets import Target, _client_factory, open_target
+from tests.conformance.targets import Target, _client_factory, open_target, style_client
 from tests.conformance.test_conformance import CASES, _outcome, _reference
 from tests.support.topology import COMPOSE, ROOT, STYLE_SERVICES, Topology, compose_topology
 
@@ -67,6 +70,57 @@ def test_the_edge_serves_the_landing_page_and_the_contracts(topology: Topology) 
     assert httpx.get(topology.edge_http + "/contracts/reservations.proto").status_code == 200
 
 
+def edge_callers(style: str, topology: Topology) -> Any:
+    """The other callers of the conformance scenarios, through the edge: clients made in the shared
+    store, a made-up key, and tokens signed with the deployment's own key but expired or for another
+    audience (made by an Identity over the same PostgreSQL schema, as an attacker with a leaked key
+    could not, so only the claims are wrong)."""
+    tokens: dict[str, str] = {}
+
+    def forged(who: str) -> str:
+        if not tokens:
+            tokens.update(_forge_tokens(topology))
+        return tokens[who]
+
+    @contextlib.asynccontextmanager
+    async def connect_as(who: str, language: str) -> AsyncIterator[Any]:
+        if who == "anonymous":
+            credential: dict[str, str] = {}
+        elif who == "bad-key":
+            credential = {"api_key": "rk_not-a-key-anyone-was-given"}
+        elif who in ("reader", "stranger"):
+            credential = {"api_key": topology.clients[who]["apiKey"]}
+        else:
+            credential = {"token": forged(who)}
+        client = style_client(style, topology, language, **credential)  # type: ignore[arg-type]
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+    return connect_as
+
+
+def _forge_tokens(topology: Topology) -> dict[str, str]:
+    from gateway.security.identity import Identity, IdentityOptions
+    from gateway.security.store import open_identity_store
+
+    async def make() -> dict[str, str]:
+        identity = Identity(open_identity_store(topology.db), IdentityOptions(issuer=topology.edge_http))
+        await identity.store.open()
+        try:
+            stranger = await identity.by_api_key(topology.clients["stranger"]["apiKey"])
+            expired = await identity.issue_token(stranger, None, seconds=-120)
+            identity.options.audience = "urn:another:api"
+            foreign = await identity.issue_token(stranger, None)
+        finally:
+            await identity.store.close()
+        return {"expired-token": expired.access_token, "foreign-audience": foreign.access_token}
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # this test's loop is running
+        return pool.submit(asyncio.run, make()).result(60)
+
+
 EDGE_CASES = [
     pytest.param(target, scenario, id=f"edge-{target}-{scenario.name}")
     for target in EDGE_TARGETS
@@ -83,15 +137,24 @@ async def test_the_conformance_matrix_through_the_nginx_edge(
     if (scenario.name, space) not in _reference:
         with open_target("reference") as reference:
             _reference[scenario.name, space] = await _outcome(reference, scenario, space)
-    target = Target(target_name, _client_factory(target_name, topology))  # type: ignore[arg-type]
+    credential = {"api_key": topology.clients["edge"]["apiKey"]}
+    target = Target(
+        target_name,
+        _client_factory(target_name, topology, **credential),  # type: ignore[arg-type]
+        connect_as=edge_callers(target_name, topology),
+    )
     assert await _outcome(target, scenario, space) == _reference[scenario.name, space]
 
 
 async def test_a_soap_change_is_streamed_by_the_websocket_process_and_delivered_by_the_dispatcher(
     topology: Topology,
 ) -> None:
-    async with SoapClient(topology.edge_http) as soap, WebSocketClient(topology.edge_http) as ws:
-        async with RestClient(topology.edge_http) as rest:
+    key = topology.clients["edge"]["apiKey"]
+    async with (
+        SoapClient(topology.edge_http, api_key=key) as soap,
+        WebSocketClient(topology.edge_http, api_key=key) as ws,
+    ):
+        async with RestClient(topology.edge_http, api_key=key) as rest:
             before = await rest.watch_events(0, limit=1000)
         after = before[-1].sequence if before else 0
         stream = ws.stream_events(after)
@@ -122,7 +185,8 @@ async def test_concurrent_creates_of_one_slot_across_two_processes_yield_exactly
     rest_direct = f"http://127.0.0.1:{topology.hosts['rest']}"
     ws_direct = f"http://127.0.0.1:{topology.hosts['websocket']}"
     draft = ReservationDraft("room-c", "Race", "2035-02-03", "09:00", "10:00", 2, None)
-    async with RestClient(rest_direct) as rest, WebSocketClient(ws_direct) as ws:
+    key = topology.clients["edge"]["apiKey"]
+    async with RestClient(rest_direct, api_key=key) as rest, WebSocketClient(ws_direct, api_key=key) as ws:
         calls = [(rest if n % 2 else ws).create_reservation(draft) for n in range(20)]
         results = await asyncio.gather(*calls, return_exceptions=True)
     assert sum(not isinstance(r, BaseException) for r in results) == 1

@@ -70,10 +70,12 @@ def live_server(**overrides: Any) -> Iterator[LiveServer]:
     """Start the gateway on a free port (gRPC on another) with a fresh in-memory store by default.
 
     Keyword arguments override ``Settings`` fields, e.g. ``styles="rest,grpc"`` or ``db=...``.
+    Authentication is off unless a test asks for it (``auth=True``): most tests are about something
+    else; those about identity, and the conformance matrix, turn it on and use ``credentials``.
     """
     sock = free_socket()
     port = sock.getsockname()[1]
-    base = Settings(host="127.0.0.1", port=port, grpc_port=0, db="memory://", access_log=False)
+    base = Settings(host="127.0.0.1", port=port, grpc_port=0, db="memory://", access_log=False, auth=False)
     settings = base.override(**overrides)
     try:
         runtime = build_runtime(settings)

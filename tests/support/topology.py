@@ -10,6 +10,7 @@ measuring the edge, e.g. with ``rosetta bench --target-http``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,11 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 NGINX_CONF = (ROOT / "gateway" / "nginx" / "nginx.conf").read_text()
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # .ci/run installs Debian's nginx-light
 STYLE_SERVICES = ("rest", "graphql", "grpc", "soap", "websocket")
+CLIENTS = {
+    "edge": "reservations:read reservations:write webhooks:manage",
+    "reader": "reservations:read",
+    "stranger": "reservations:read reservations:write",
+}
 
 
 @dataclass
@@ -41,6 +47,10 @@ class Topology:
     hosts: dict[str, int]  # compose service -> loopback HTTP port
     grpc_ports: dict[str, int] = field(default_factory=dict)  # compose service -> loopback gRPC port
     processes: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
+    db: str = ""
+    # Clients made with `rosetta clients create` in the shared store (authentication is on, as in
+    # compose): name -> {clientId, clientSecret, apiKey, scopes}
+    clients: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # What tests.conformance.targets._client_factory reads from a LiveServer.
     @property
@@ -110,7 +120,17 @@ def compose_topology(
             check=True,
             timeout=60,
         )
-        topo = Topology(f"http://127.0.0.1:{edge_http}", f"127.0.0.1:{edge_grpc}", hosts, grpc_ports)
+        topo = Topology(f"http://127.0.0.1:{edge_http}", f"127.0.0.1:{edge_grpc}", hosts, grpc_ports, db=db)
+        for client, scopes in CLIENTS.items():
+            made = subprocess.run(
+                [ROSETTA, "clients", "create", "--name", client, "--scopes", scopes],
+                env={**os.environ, "ROSETTA_DB": db},
+                check=True,
+                timeout=60,
+                capture_output=True,
+                text=True,
+            )
+            topo.clients[client] = json.loads(made.stdout)
         order = [*STYLE_SERVICES, "dispatcher", "webhook-inspector"]
         assert set(order) == set(hosts), f"compose services changed: {sorted(hosts)}"
         for name in order:

@@ -79,6 +79,12 @@ def test_authorize_refuses_anonymous_callers_as_unauthenticated_and_missing_scop
     with pytest.raises(error) as caught:
         authorize(principal, operation)
     assert caught.value.field == field
+    if error is Unauthenticated:
+        assert caught.value.localized("en").endswith(
+            "no credential was sent (an API key, a bearer token or a client id and secret)."
+        )
+    else:
+        assert caught.value.localized("en").endswith(f"the credential lacks the scope '{field}'.")
 
 
 def test_an_operation_nobody_declared_is_a_programming_error_not_an_open_door() -> None:

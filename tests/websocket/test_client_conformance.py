@@ -23,7 +23,12 @@ def targets() -> Iterator[dict[str, Target]]:
 
 async def _outcome(target: Target, scenario: Scenario) -> list[Any]:
     async with target.connect(scenario.language) as api:
-        ctx = Context(api=api, language=scenario.language, number=SCENARIOS.index(scenario) + 1)
+        ctx = Context(
+            api=api,
+            language=scenario.language,
+            number=SCENARIOS.index(scenario) + 1,
+            others=target.connect_as,  # the identity scenarios act as other callers too
+        )
         await scenario.run(ctx)
     return ctx.outcomes
 
