@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -305,8 +306,14 @@ class PostgresIdentityStore:
 
         from services.store.postgres import MIGRATION_LOCK, connect_kwargs
 
+        # Connections the server closed while pooled (PostgreSQL restarted) are replaced at checkout.
         pool = AsyncConnectionPool(
-            self.dsn, min_size=1, max_size=4, kwargs=connect_kwargs(self.schema), open=False
+            self.dsn,
+            min_size=1,
+            max_size=4,
+            kwargs=connect_kwargs(self.schema),
+            open=False,
+            check=AsyncConnectionPool.check_connection,
         )
         await pool.open(wait=True)
         try:
@@ -339,9 +346,23 @@ class PostgresIdentityStore:
             self._pool = None
 
     async def _rows(self, name: str, *params: Any) -> list[tuple[Any, ...]]:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(SQL[name].replace("?", "%s"), params)
-            return list(await cur.fetchall())
+        import psycopg
+
+        # A read is safe to run again: while PostgreSQL restarts, a credential check waits for it
+        # (up to 25 s) instead of failing the request as INTERNAL.
+        deadline, delay = time.monotonic() + 25.0, 0.05
+        while True:
+            conn: Any = None
+            try:
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(SQL[name].replace("?", "%s"), params)
+                    return list(await cur.fetchall())
+            except psycopg.OperationalError:
+                lost = conn is None or conn.broken  # no connection to be had, or it died under us
+                if not lost or time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     async def _write(self, *statements: tuple[str, tuple[Any, ...]]) -> int:
         changed = 0
