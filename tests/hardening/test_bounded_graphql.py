@@ -170,7 +170,8 @@ def test_sigterm_ends_the_server_within_its_grace_period_while_heavy_queries_run
     port = free_port()
     args = ["serve", "--styles", "rest,graphql", "--port", str(port), "--db", "memory://"]
     base = f"http://127.0.0.1:{port}"
-    with rosetta_process(args) as process:
+    # Identity is not the subject here: the requests carry no credential.
+    with rosetta_process(args, {"ROSETTA_AUTH": "off"}) as process:
         wait_healthy(base + "/healthz", process)
         asyncio.run(_seed_over_http(base, 110))
         with httpx.Client(base_url=base, timeout=30) as http:
