@@ -271,11 +271,11 @@ def test_the_playground_runs_one_operation_in_every_style_in_chromium(stack: Sta
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(EDGE + "/playground")
-            page.wait_for_function("document.body.dataset.ready === 'true'")
+            page.wait_for_selector("body[data-ready='true']", state="attached")
             page.select_option("#operation", "getRoom")
             page.fill("#roomId", "room-a")
             page.click("text=Run in every style")
-            page.wait_for_function("document.body.dataset.runs === '1'", timeout=20_000)
+            page.wait_for_selector("body[data-runs='1']", state="attached", timeout=20_000)
             for style in STYLES:
                 outcome = page.get_attribute(f"#panel-{style}", "data-outcome")
                 summary = page.inner_text(f"#panel-{style} .summary")
