@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -67,12 +67,15 @@ def serve_app(app: Any, *, sock: socket.socket | None = None, port: int = 0, **c
 
 
 @contextmanager
-def live_server(**overrides: Any) -> Iterator[LiveServer]:
+def live_server(
+    *, prepare: Callable[[Runtime], None] | None = None, **overrides: Any
+) -> Iterator[LiveServer]:
     """Start the gateway on a free port (gRPC on another) with a fresh in-memory store by default.
 
     Keyword arguments override ``Settings`` fields, e.g. ``styles="rest,grpc"`` or ``db=...``.
     Authentication is off unless a test asks for it (``auth=True``): most tests are about something
     else; those about identity, and the conformance matrix, turn it on and use ``credentials``.
+    ``prepare`` may change the runtime before the app is built (e.g. put a fake in front of the core).
     """
     sock = free_socket()
     port = sock.getsockname()[1]
@@ -80,6 +83,8 @@ def live_server(**overrides: Any) -> Iterator[LiveServer]:
     settings = base.override(**overrides)
     try:
         runtime = build_runtime(settings)
+        if prepare is not None:
+            prepare(runtime)
         app = build_app(settings, runtime)
     except BaseException:
         sock.close()
