@@ -1,8 +1,9 @@
-"""One change, the same ordered events on all six surfaces, and resume with no gap and no duplicate.
+"""One change, the same ordered events on every surface, and resume with no gap and no duplicate.
 
-REST polling and SOAP polling read the log in batches; SSE, the GraphQL subscription, the gRPC
-stream and the WebSocket subscription push. Every surface must report the same events (same
-sequence, eventId, type, occurredAt and data) in the same order.
+REST, SOAP, GraphQL, gRPC and WebSocket polling read the log in batches; SSE, the GraphQL
+subscription, the gRPC stream and the WebSocket subscription push. Every surface must report the
+same events (same sequence, eventId, type, occurredAt and data) in the same order, and an idle
+subscriber on any push surface must cost no store reads (the streams wait on the notifier).
 """
 
 from __future__ import annotations
@@ -79,8 +80,15 @@ async def _change(rest: RestClient, day: str) -> None:
     await rest.cancel_reservation(created.reservation_id, reason="done")
 
 
-async def test_one_change_gives_the_same_events_on_all_six_surfaces(server: LiveServer) -> None:
-    async with RestClient(server.base_url) as rest, SoapClient(server.base_url) as soap:
+async def test_one_change_gives_the_same_events_on_every_surface(server: LiveServer) -> None:
+    assert server.grpc_target is not None
+    async with (
+        RestClient(server.base_url) as rest,
+        SoapClient(server.base_url) as soap,
+        GraphQLClient(server.base_url) as graphql,
+        GrpcClient(server.grpc_target) as grpc,
+        WebSocketClient(server.base_url) as websocket,
+    ):
         before = await rest.watch_events(0, limit=1000)
         after = before[-1].sequence if before else 0
         readers = {surface: await _subscribed(server, surface, after, 3) for surface in PUSH_SURFACES}
@@ -88,6 +96,17 @@ async def test_one_change_gives_the_same_events_on_all_six_surfaces(server: Live
         seen: dict[str, list[Event]] = {surface: await task for surface, task in readers.items()}
         seen["rest-polling"] = await rest.watch_events(after)
         seen["soap-polling"] = await soap.watch_events(after)
+        seen["graphql-polling"] = await graphql.watch_events(after)
+        seen["grpc-polling"] = await grpc.watch_events(after)
+        seen["websocket-polling"] = await websocket.watch_events(after)
+        # One event read alone, after its predecessor, is the same event on every surface too.
+        singles = {
+            "rest-polling": await rest.watch_events(after + 1, limit=1),
+            "soap-polling": await soap.watch_events(after + 1, limit=1),
+            "graphql-polling": await graphql.watch_events(after + 1, limit=1),
+            "grpc-polling": await grpc.watch_events(after + 1, limit=1),
+            "websocket-polling": await websocket.watch_events(after + 1, limit=1),
+        }
 
     reference = seen["rest-polling"]
     assert [e.type for e in reference] == [
@@ -96,8 +115,18 @@ async def test_one_change_gives_the_same_events_on_all_six_surfaces(server: Live
         "reservation.canceled",
     ]
     assert [e.sequence for e in reference] == [after + 1, after + 2, after + 3]
+    assert len({e.event_id for e in reference}) == 3, "two events share an eventId"
     for surface, events in seen.items():
-        assert [e.to_dict() for e in events] == [e.to_dict() for e in reference], surface
+        assert [e.event_id for e in events] == [e.event_id for e in reference], (
+            f"{surface} reports other eventIds than REST polling for the same events"
+        )
+        assert [e.to_dict() for e in events] == [e.to_dict() for e in reference], (
+            f"{surface} reports the same events differently from REST polling"
+        )
+    for surface, events in singles.items():
+        assert [e.to_dict() for e in events] == [reference[1].to_dict()], (
+            f"{surface}: the event after sequence {after + 1} is not the one every surface listed"
+        )
 
 
 @pytest.mark.parametrize("surface", PUSH_SURFACES)
