@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from services.store import MemoryStore
-from services.store.webhooks_memory import MemoryWebhookStore
+from services.store.webhooks.memory import MemoryWebhookStore
 from services.webhooks.model import DeliveryStatus
 from tests.support.server import free_socket, serve_app
 from tests.webhooks.conftest import DEFAULTS, Harness
