@@ -14,12 +14,15 @@ from typing import Any
 
 import pytest
 
+from gateway.app import Runtime
 from services.core.model import Event, ReservationChanges, ReservationDraft
+from services.core.service import ReservationService
 from services.graphql.client import GraphQLClient
 from services.grpc.client import GrpcClient
 from services.rest.client import RestClient
 from services.soap.client import SoapClient
 from services.websocket.client import WebSocketClient
+from tests.support.counting import CountingStore
 from tests.support.server import LiveServer, live_server
 
 PUSH_SURFACES = ("sse", "graphql-subscription", "grpc-stream", "websocket-subscription")
@@ -172,3 +175,34 @@ async def test_a_stalled_subscriber_holds_up_nobody(server: LiveServer) -> None:
 async def _take_one(stream: AsyncIterator[Event]) -> None:
     async with asyncio.timeout(15):
         await stream.__anext__()
+
+
+async def test_idle_subscribers_on_every_push_surface_cost_no_store_reads() -> None:
+    """Each push surface waits on the notifier: while nothing happens, no stream reads the store."""
+    counted: list[CountingStore] = []
+
+    def count_reads(runtime: Runtime) -> None:
+        store = CountingStore(runtime.store)
+        counted.append(store)
+        runtime.store = store
+        runtime.service = ReservationService(store, notifier=runtime.notifier)
+
+    with live_server(styles="rest,graphql,grpc,websocket", prepare=count_reads) as server:
+        (store,) = counted
+        readers = {surface: await _subscribed(server, surface, 0, 1) for surface in PUSH_SURFACES}
+        async with asyncio.timeout(15):  # each stream reads the (empty) log once when it starts
+            while store.units_of_work < len(PUSH_SURFACES):
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        before = store.units_of_work
+        await asyncio.sleep(1.0)
+        idle_reads = store.units_of_work - before
+        async with RestClient(server.base_url) as rest:
+            await rest.create_reservation(
+                ReservationDraft("room-c", "Idle", "2034-05-01", "09:00", "10:00", 2)
+            )
+        seen = {surface: await task for surface, task in readers.items()}
+    assert idle_reads == 0, f"idle subscribers read the store {idle_reads} times in 1 s: a stream polls"
+    assert {surface: [e.sequence for e in events] for surface, events in seen.items()} == {
+        surface: [1] for surface in PUSH_SURFACES
+    }
