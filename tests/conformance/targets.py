@@ -218,7 +218,7 @@ def _open(name: str, db: str) -> Iterator[Target]:
             if not started:
                 # Buckets in memory beside the memory store, in Redis beside PostgreSQL: both backends.
                 redis = {"redis_url": REDIS_URL, "redis_key_prefix": f"cf-{db[-8:]}"}
-                quota = {"rate_limit": TINY_QUOTA, **({} if db == "memory://" else redis)}
+                quota: dict[str, Any] = {"rate_limit": TINY_QUOTA, **({} if db == "memory://" else redis)}
                 tiny = live_server(styles=name, db=db, auth=True, prepare=ordered_clock, **quota)
                 started.append(later.enter_context(tiny))
             return started[0]

@@ -68,16 +68,20 @@ def serve_app(app: Any, *, sock: socket.socket | None = None, port: int = 0, **c
 
 @contextmanager
 def live_server(
-    *, prepare: Callable[[Runtime], None] | None = None, **overrides: Any
+    *, prepare: Callable[[Runtime], None] | None = None, send_buffer: int | None = None, **overrides: Any
 ) -> Iterator[LiveServer]:
     """Start the gateway on a free port (gRPC on another) with a fresh in-memory store by default.
 
     Keyword arguments override ``Settings`` fields, e.g. ``styles="rest,grpc"`` or ``db=...``.
     Authentication is off unless a test asks for it (``auth=True``): most tests are about something
     else; those about identity, and the conformance matrix, turn it on and use ``credentials``.
-    ``prepare`` may change the runtime before the app is built (e.g. put a fake in front of the core).
+    ``prepare`` may change the runtime before the app is built (e.g. put a fake in front of the core);
+    ``send_buffer`` fixes the HTTP connections' kernel send buffer (bytes; Linux doubles it), which
+    otherwise grows to megabytes on loopback.
     """
     sock = free_socket()
+    if send_buffer is not None:  # accepted connections inherit it from the listening socket
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     port = sock.getsockname()[1]
     base = Settings(host="127.0.0.1", port=port, grpc_port=0, db="memory://", access_log=False, auth=False)
     settings = base.override(**overrides)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from services.core.events import InProcessNotifier
-from services.core.model import ReservationDraft
+from services.core.model import Event, ReservationDraft
 from services.core.service import ReservationService
 from services.store import MemoryStore
 from tests.support.counting import CountingStore
@@ -54,7 +54,11 @@ async def test_an_idle_stream_waits_on_the_notifier_and_never_polls_the_store() 
     store = CountingStore(MemoryStore())
     core = ReservationService(store, notifier=InProcessNotifier())
     stream = core.stream_events(0)
-    reader = asyncio.create_task(anext(stream))
+
+    async def next_event() -> Event:
+        return await anext(stream)
+
+    reader = asyncio.create_task(next_event())
     await asyncio.sleep(0.05)  # the stream reads the (empty) log once, then waits
     assert not reader.done()
     before = store.units_of_work
