@@ -109,9 +109,10 @@ async def run_dispatcher_forever(
             make_notifier = getattr(store, "notifier", None)
             notifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
         start_notifier = getattr(notifier, "start", None)
-        if start_notifier is not None:
+        stop_notifier = getattr(notifier, "stop", None)
+        if start_notifier is not None and stop_notifier is not None:
             await start_notifier()  # after store.open(): it reads the migrated event head
-            running.push_async_callback(notifier.stop)  # type: ignore[attr-defined]
+            running.push_async_callback(stop_notifier)
         service = ReservationService(store, notifier=notifier)
         running.push_async_callback(await start_dispatcher(service, webhooks, notifier, options))
         stopping = asyncio.Event()
