@@ -292,7 +292,7 @@ class PostgresIdentityStore:
     front of it reads rarely)."""
 
     def __init__(self, dsn: str, *, schema: str | None = None) -> None:
-        from services.store.postgres import check_schema
+        from services.store import check_schema
 
         self.dsn = dsn
         self.schema = check_schema(schema)
@@ -304,7 +304,7 @@ class PostgresIdentityStore:
         from psycopg import sql
         from psycopg_pool import AsyncConnectionPool
 
-        from services.store.postgres import MIGRATION_LOCK, connect_kwargs
+        from services.store import MIGRATION_LOCK, connect_kwargs
 
         # Connections the server closed while pooled (PostgreSQL restarted) are replaced at checkout.
         pool = AsyncConnectionPool(

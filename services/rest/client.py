@@ -113,7 +113,9 @@ class RestClient:
             return error_from_code("INTERNAL", f"HTTP {response.status_code} without a problem body")
         violations = problem.get("errors") or []
         field = violations[0].get("field") if violations and isinstance(violations[0], dict) else None
-        return error_from_code(problem["code"], problem.get("detail"), field)
+        wait = response.headers.get("retry-after", "")  # RFC 9110 delay-seconds on a 429
+        retry_after = float(wait) if wait.isdigit() else None
+        return error_from_code(problem["code"], problem.get("detail"), field, retry_after)
 
     @staticmethod
     def _id(value: str) -> str:

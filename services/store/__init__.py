@@ -1,26 +1,37 @@
-"""Implementations of the core's store port: in-memory, SQLite (the default) and PostgreSQL."""
+"""Implementations of the store ports: three back-ends for each of two domains.
+
+```
+                 memory                     SQLite (default)           PostgreSQL
+reservations     reservations/memory.py     reservations/sqlite.py     reservations/postgres.py
+                                                                       (+ pg_migrations, pg_notifier)
+webhooks         webhooks/memory.py         webhooks/sqlite.py         webhooks/postgres.py
+```
+
+What the SQL stores share (column lists, clauses, PostgreSQL connection settings) lives in the
+private ``_sql`` module. The gateway opens stores through ``open_store`` (here); psycopg is
+loaded only when a PostgreSQL URL is opened.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from services.store.memory import MemoryStore
-from services.store.sqlite import SqliteStore
+from services.store._sql import MIGRATION_LOCK, check_schema, connect_kwargs, split_schema
+from services.store.reservations.memory import MemoryStore
+from services.store.reservations.sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from services.store.postgres import PostgresStore
+    from services.store.reservations.postgres import PostgresStore
 
-__all__ = ["MemoryStore", "SqliteStore", "open_store"]
-
-
-def split_schema(url: str) -> tuple[str, str | None]:
-    """``postgresql://…?schema=name`` -> (the libpq URL without it, name): one schema per deployment."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = next((value for key, value in query if key == "schema"), None)
-    rest = urlencode([(key, value) for key, value in query if key != "schema"])
-    return urlunsplit(parts._replace(query=rest)), schema
+__all__ = [
+    "MIGRATION_LOCK",
+    "MemoryStore",
+    "SqliteStore",
+    "check_schema",
+    "connect_kwargs",
+    "open_store",
+    "split_schema",
+]
 
 
 def open_store(url: str) -> MemoryStore | SqliteStore | PostgresStore:
@@ -32,7 +43,7 @@ def open_store(url: str) -> MemoryStore | SqliteStore | PostgresStore:
     if url.startswith("sqlite:"):
         return SqliteStore(url.removeprefix("sqlite:"))
     if url.startswith(("postgresql://", "postgres://")):
-        from services.store.postgres import PostgresStore  # psycopg is loaded only when used
+        from services.store.reservations.postgres import PostgresStore  # psycopg is loaded only when used
 
         dsn, schema = split_schema(url)
         return PostgresStore(dsn, schema=schema)

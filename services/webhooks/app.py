@@ -52,12 +52,12 @@ class WebhookOptions:
 def open_webhook_store(url: str) -> WebhookStore:
     """``memory://``, ``sqlite:///path`` or ``postgresql://…[?schema=name]``: the same file, or database
     and schema, as the core's store; not yet opened."""
-    from services.store.webhooks_memory import MemoryWebhookStore
-    from services.store.webhooks_sqlite import SqliteWebhookStore
+    from services.store.webhooks.memory import MemoryWebhookStore
+    from services.store.webhooks.sqlite import SqliteWebhookStore
 
     if url.startswith(("postgresql://", "postgres://")):
         from services.store import split_schema
-        from services.store.webhooks_postgres import PostgresWebhookStore  # psycopg only when used
+        from services.store.webhooks.postgres import PostgresWebhookStore  # psycopg only when used
 
         dsn, schema = split_schema(url)
         return PostgresWebhookStore(dsn, schema=schema)

@@ -13,7 +13,7 @@ from services.core.service import ReservationService
 from services.graphql.app import GraphQLOptions
 from services.graphql.context import RosettaContext
 from services.graphql.schema import RosettaSchema, build_schema
-from services.store.memory import MemoryStore, MemoryUnitOfWork
+from services.store.reservations.memory import MemoryStore, MemoryUnitOfWork
 
 
 class _CountedRepository:

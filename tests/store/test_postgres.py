@@ -36,9 +36,9 @@ from services.core.model import (
 from services.core.ports import StoreUnavailable
 from services.core.service import ReservationService
 from services.store import open_store
-from services.store.pg_migrations import LATEST_VERSION
-from services.store.pg_notifier import PgNotifier
-from services.store.postgres import PostgresStore
+from services.store.reservations.pg_migrations import LATEST_VERSION
+from services.store.reservations.pg_notifier import PgNotifier
+from services.store.reservations.postgres import PostgresStore
 
 DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 23, 15, 56, 11, 123000, tzinfo=UTC)

@@ -13,7 +13,7 @@ from services.core.errors import ReservationConflict
 from services.core.model import ReservationChanges, ReservationDraft
 from services.core.service import ReservationService
 from services.store import SqliteStore, open_store
-from services.store.memory import MemoryStore
+from services.store.reservations.memory import MemoryStore
 
 DRAFT = ReservationDraft("room-a", "Ada", "2026-12-24", "14:00", "15:00", 2, None)
 DRAFT_TIME = datetime(2026, 1, 1, tzinfo=UTC)

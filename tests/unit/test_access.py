@@ -204,7 +204,7 @@ async def test_an_sqlite_file_of_the_previous_schema_is_upgraded_keeping_its_res
 ) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    from services.store.sqlite import MIGRATIONS
+    from services.store.reservations.sqlite import MIGRATIONS
 
     db.executescript(MIGRATIONS[1])
     db.execute("INSERT INTO rooms VALUES ('room-a', 'Ada', 4, 'Library')")

@@ -22,7 +22,7 @@ from services.core.model import ReservationChanges, ReservationDraft, Reservatio
 from services.core.service import ReservationService
 from services.core.validation import json_document, search_key
 from services.store import MemoryStore, SqliteStore
-from services.store.postgres import PostgresStore
+from services.store.reservations.postgres import PostgresStore
 
 DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -25,10 +25,10 @@ from services.core.model import Reservation, ReservationDraft
 from services.core.ports import EventNotifier
 from services.core.service import ReservationService
 from services.store import MemoryStore, SqliteStore
-from services.store.postgres import PostgresStore
-from services.store.webhooks_memory import MemoryWebhookStore
-from services.store.webhooks_postgres import PostgresWebhookStore
-from services.store.webhooks_sqlite import SqliteWebhookStore
+from services.store.reservations.postgres import PostgresStore
+from services.store.webhooks.memory import MemoryWebhookStore
+from services.store.webhooks.postgres import PostgresWebhookStore
+from services.store.webhooks.sqlite import SqliteWebhookStore
 from services.webhooks.app import WebhookOptions, start_dispatcher
 from services.webhooks.model import Attempt, Delivery, Subscription
 from services.webhooks.ports import WebhookStore

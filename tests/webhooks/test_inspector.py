@@ -14,7 +14,7 @@ from services.core.events import InProcessNotifier
 from services.core.model import ReservationDraft
 from services.core.service import ReservationService
 from services.store import MemoryStore
-from services.store.webhooks_memory import MemoryWebhookStore
+from services.store.webhooks.memory import MemoryWebhookStore
 from services.webhooks.app import start_dispatcher
 from services.webhooks.inspector import create_inspector_app
 from services.webhooks.model import DeliveryStatus

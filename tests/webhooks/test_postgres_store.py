@@ -27,9 +27,9 @@ import psycopg
 import pytest
 
 from services.core.service import ReservationService, utc_now
-from services.store.pg_migrations import LATEST_VERSION as CORE_VERSION
-from services.store.pg_notifier import PgNotifier
-from services.store.webhooks_postgres import LATEST_VERSION, PostgresWebhookStore
+from services.store.reservations.pg_migrations import LATEST_VERSION as CORE_VERSION
+from services.store.reservations.pg_notifier import PgNotifier
+from services.store.webhooks.postgres import LATEST_VERSION, PostgresWebhookStore
 from services.webhooks.app import WebhookOptions, open_webhook_store, run_dispatcher_forever
 from services.webhooks.model import DeliveryStatus, message_id, new_delivery
 from services.webhooks.service import WebhookService

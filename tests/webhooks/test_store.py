@@ -13,10 +13,10 @@ import pytest
 
 from services.core.service import utc_now
 from services.store import SqliteStore
-from services.store.sqlite import SCHEMA_VERSION
-from services.store.webhooks_memory import MemoryWebhookStore
-from services.store.webhooks_postgres import PostgresWebhookStore
-from services.store.webhooks_sqlite import SqliteWebhookStore
+from services.store.reservations.sqlite import SCHEMA_VERSION
+from services.store.webhooks.memory import MemoryWebhookStore
+from services.store.webhooks.postgres import PostgresWebhookStore
+from services.store.webhooks.sqlite import SqliteWebhookStore
 from services.webhooks.model import (
     Attempt,
     DeliveryStatus,

@@ -1,6 +1,6 @@
 """PostgreSQL implementation of the webhook store port, in the same database and schema as the core's store.
 
-It mirrors ``webhooks_sqlite`` (every statement in ``SQL``) and adds what several dispatcher
+It mirrors ``store.webhooks.sqlite`` (every statement in ``SQL``) and adds what several dispatcher
 processes sharing one database need:
 
 - **One attempt at a time per message**: ``claim`` leases due deliveries with ``FOR UPDATE SKIP
@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from services.core.model import format_timestamp, parse_timestamp
-from services.store.postgres import MIGRATION_LOCK, check_schema, connect_kwargs
+from services.store._sql import MIGRATION_LOCK, check_schema, connect_kwargs
 from services.webhooks.model import (
     Attempt,
     Delivery,
@@ -186,7 +186,7 @@ class SQL:
         "AND status = 'PENDING' ORDER BY next_attempt_at LIMIT 1"
         ") d WHERE s.enabled"
     )
-    # Written only if nobody requeued the delivery since the attempt was sent (see webhooks_sqlite).
+    # Written only if nobody requeued the delivery since the attempt was sent (see store.webhooks.sqlite).
     update_delivery = (
         "UPDATE webhook_deliveries SET status = %s, attempts = %s, total_attempts = %s, "
         "next_attempt_at = %s, updated_at = %s WHERE delivery_id = %s AND updated_at <= %s"

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
-from services.store.postgres import check_schema, connect_kwargs, events_channel
+from services.store._sql import check_schema, connect_kwargs, events_channel
 
 log = logging.getLogger(__name__)
 

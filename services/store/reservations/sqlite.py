@@ -28,6 +28,7 @@ from services.core.model import (
 )
 from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey
 from services.core.validation import search_key
+from services.store._sql import COLUMNS, WRITE_COLUMNS, filter_clause, order_clause
 
 SCHEMA_VERSION = 3
 
@@ -83,14 +84,6 @@ MIGRATIONS: dict[int, str] = {
     """,
 }
 
-COLUMNS = (
-    "reservation_id, room_id, guest_name, date, start_time, end_time, attendees, purpose, "
-    "status, cancel_reason, version, created_at, updated_at, owner"
-)
-# What writes set: the columns read back, and the search key derived from the name.
-WRITE_COLUMNS = COLUMNS + ", guest_search"
-SORT_COLUMNS = {"date": "date", "start_time": "start_time", "created_at": "created_at"}
-
 
 def _reservation(row: sqlite3.Row | tuple[Any, ...]) -> Reservation:
     return Reservation(
@@ -139,36 +132,6 @@ def _event(row: tuple[Any, ...]) -> Event:
         occurred_at=parse_timestamp(row[3]),
         data=json.loads(row[4]),
     )
-
-
-def filter_clause(filters: ReservationFilter, placeholder: str = "?") -> tuple[str, list[Any]]:
-    """WHERE clause for the filters (shared with the PostgreSQL store, which uses ``%s``)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.status is not None:
-        clauses.append(f"status = {placeholder}")
-        params.append(filters.status.value)
-    if filters.room_ids is not None:
-        marks = ", ".join(placeholder for _ in filters.room_ids) or "NULL"
-        clauses.append(f"room_id IN ({marks})")
-        params.extend(filters.room_ids)
-    if filters.date_from is not None:
-        clauses.append(f"date >= {placeholder}")
-        params.append(filters.date_from)
-    if filters.date_to is not None:
-        clauses.append(f"date <= {placeholder}")
-        params.append(filters.date_to)
-    if filters.guest_name is not None:
-        # Both sides are search keys (core.validation.search_key), so a plain substring test suffices.
-        escaped = filters.guest_name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(f"guest_search LIKE {placeholder} ESCAPE '\\'")
-        params.append(f"%{escaped}%")
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def order_clause(sort: Sequence[SortKey]) -> str:
-    parts = [f"{SORT_COLUMNS[a]} {'DESC' if d else 'ASC'}" for a, d in sort]
-    return " ORDER BY " + ", ".join([*parts, "created_at ASC", "reservation_id ASC"])
 
 
 class _Rooms:

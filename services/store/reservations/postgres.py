@@ -17,11 +17,10 @@ The schema is versioned (``pg_migrations``) and upgraded in place at ``open()``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import psycopg
 from psycopg import errors, sql
@@ -34,37 +33,21 @@ from services.core.errors import ReservationConflict, ReservationNotFound, Versi
 from services.core.model import SEED_ROOMS, Event, Reservation, ReservationStatus, Room
 from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey, StoreUnavailable
 from services.core.validation import search_key
-from services.store.pg_migrations import LATEST_VERSION, MIGRATIONS, SEARCH_KEY_VERSION
-from services.store.sqlite import COLUMNS, WRITE_COLUMNS, filter_clause, order_clause
+from services.store._sql import (
+    COLUMNS,
+    MIGRATION_LOCK,
+    WRITE_COLUMNS,
+    check_schema,
+    connect_kwargs,
+    events_channel,
+    filter_clause,
+    order_clause,
+)
+from services.store.reservations.pg_migrations import LATEST_VERSION, MIGRATIONS, SEARCH_KEY_VERSION
+from services.store.reservations.pg_notifier import PgNotifier
 
-if TYPE_CHECKING:
-    from services.store.pg_notifier import PgNotifier
-
-EVENTS_CHANNEL = "rosetta_events"
-MIGRATION_LOCK = 0x526F73657474_01  # pg_advisory lock key: one migrator per database at a time
 NO_OVERLAP = "reservations_no_overlap"
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 _NOT_IN_TRANSACTION = (TransactionStatus.IDLE, TransactionStatus.UNKNOWN)
-
-
-def events_channel(schema: str | None) -> str:
-    """The NOTIFY channel of a store: ``rosetta_events``, or one per schema so isolated stores
-    sharing a database (tests) do not wake each other's subscribers."""
-    return EVENTS_CHANNEL if schema is None else f"{EVENTS_CHANNEL}_{schema}"
-
-
-def connect_kwargs(schema: str | None) -> dict[str, Any]:
-    """Session settings every connection of a store (and its notifier) uses."""
-    options = "-c TimeZone=UTC"
-    if schema is not None:
-        options += f" -c search_path={schema}"
-    return {"options": options, "application_name": "rosetta"}
-
-
-def check_schema(schema: str | None) -> str | None:
-    if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
-        raise ValueError(f"schema must be a lowercase identifier of at most 48 characters: {schema!r}")
-    return schema
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -413,8 +396,6 @@ class PostgresStore:
 
     def notifier(self) -> PgNotifier:
         """A ``PgNotifier`` listening on this store's channel (start it, stop it)."""
-        from services.store.pg_notifier import PgNotifier
-
         return PgNotifier(self.dsn, schema=self.schema)
 
     async def open(self) -> None:

@@ -1,0 +1,1 @@
+"""The webhook store port (services.webhooks.ports) in memory, SQLite and PostgreSQL."""
