@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.dispatch import open_notifier, start_notifier, webhook_options
 from gateway.faults import Fault, FaultInjector, FaultsRefused, control_body, parse_faults
 from gateway.observability import (
     ASGIApp,
@@ -39,10 +40,10 @@ from services.core import messages
 from services.core.access import Principal
 from services.core.api import ServerApi
 from services.core.errors import MalformedRequest
-from services.core.events import InProcessNotifier
 from services.core.ports import EventNotifier, Store
 from services.core.service import ReservationService
-from services.store import open_store
+from services.store import open_store, open_webhook_store
+from services.webhooks.ports import WebhookStore
 
 log = logging.getLogger("rosetta.gateway")
 
@@ -312,7 +313,7 @@ class Runtime:
     grpc_port: int | None = None
     background: list[Any] = field(default_factory=list)
     faults: FaultInjector | None = None  # only in workshop (or test) mode
-    _webhook_store: Any = None
+    _webhook_store: WebhookStore | None = None
     identity: Identity | None = None  # None: authentication is off
     guard: GatewayGuard | None = None
     demo: IssuedClient | None = None  # seeded at this start (its key and secret exist only now)
@@ -327,35 +328,16 @@ class Runtime:
         api = InstrumentedApi(self.service, style, self.metrics)
         return cast(ServerApi, self.faults.wrap(api, style)) if self.faults is not None else api
 
-    def webhook_store(self) -> Any:
+    def webhook_store(self) -> WebhookStore:
         """The webhook subscriptions, cursors and deliveries, kept beside the core's store."""
         if self._webhook_store is None:
-            from services.webhooks.app import open_webhook_store
-
             self._webhook_store = open_webhook_store(self.settings.db)
         return self._webhook_store
 
 
-def webhook_options(settings: Settings) -> Any:
-    from services.webhooks.app import WebhookOptions
-
-    return WebhookOptions(
-        base_url=settings.base_url,
-        allowlist=tuple(part.strip() for part in settings.webhook_allowlist.split(",") if part.strip()),
-        retry_scale=settings.webhook_retry_scale,
-        request_timeout=settings.webhook_timeout,
-        max_concurrency=settings.webhook_concurrency,
-        per_subscription_concurrency=settings.webhook_per_subscription,
-        disable_after_seconds=settings.webhook_disable_after,
-        rotation_overlap_seconds=settings.webhook_rotation_overlap,
-    )
-
-
 def build_runtime(settings: Settings) -> Runtime:
     store = open_store(settings.db)
-    # PostgreSQL wakes subscribers of every process (LISTEN/NOTIFY); otherwise this process only.
-    make_notifier = getattr(store, "notifier", None)
-    notifier: EventNotifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
+    notifier = open_notifier(store)
     service = ReservationService(store, notifier=notifier)
     if settings.faults and not settings.workshop:
         raise FaultsRefused(
@@ -653,10 +635,9 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
         await rt.store.open()
         if rt.identity is not None:
             await open_identity(rt)
-        start_notifier = getattr(rt.notifier, "start", None)
-        if start_notifier is not None:
-            await start_notifier()
-            rt.background.insert(0, rt.notifier.stop)  # type: ignore[attr-defined]
+        stop_notifier = await start_notifier(rt.notifier)
+        if stop_notifier is not None:
+            rt.background.insert(0, stop_notifier)
         grpc_server = None
         if "grpc" in rt.settings.styles:
             from services.grpc.server import GrpcOptions, start_server
@@ -676,12 +657,11 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
             await store.open()
             rt.background.insert(0, store.close)  # closed last, after the dispatcher has stopped
             if rt.settings.dispatcher:
-                from services.webhooks.app import start_dispatcher
+                from services.webhooks.dispatcher import Dispatcher
 
-                stop_dispatcher = await start_dispatcher(
-                    rt.service, store, rt.notifier, webhook_options(rt.settings)
-                )
-                rt.background.append(stop_dispatcher)
+                dispatcher = Dispatcher(rt.service, store, rt.notifier, webhook_options(rt.settings))
+                await dispatcher.start()
+                rt.background.append(dispatcher.stop)
         try:
             yield
         finally:
