@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, Self, TypeVar
 
@@ -417,7 +417,7 @@ class ReservationService:
         types: Sequence[str] | None = None,
         batch_size: int = 100,
         wait_timeout: float = 30.0,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Every event after ``after``, then each new one as it is committed, forever.
 
         The arguments are checked now (catalog errors raise before any streaming starts); the
@@ -438,7 +438,7 @@ class ReservationService:
         batch_size: int,
         wait_timeout: float,
         notifier: EventNotifier,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         while True:
             async with self._store.unit_of_work() as uow:
                 batch = await uow.events.read_after(after, wanted, batch_size)

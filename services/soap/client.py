@@ -54,7 +54,7 @@ class SoapClient:
         self.language = language
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
         self._wsdl_http = httpx.Client()  # zeep wants one for remote WSDLs; ours is read from disk
-        transport = AsyncTransport(client=self._http, wsdl_client=self._wsdl_http)
+        zeep_transport = AsyncTransport(client=self._http, wsdl_client=self._wsdl_http)
         self._http.headers["Accept-Language"] = language  # after AsyncTransport replaced the headers
         if token is not None:
             self._http.headers["Authorization"] = f"Bearer {token}"
@@ -66,7 +66,9 @@ class SoapClient:
             else None
         )
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-        self._zeep = zeep.AsyncClient(str(CONTRACT_PATH), transport=transport, settings=settings, wsse=wsse)
+        self._zeep = zeep.AsyncClient(
+            str(CONTRACT_PATH), transport=zeep_transport, settings=settings, wsse=wsse
+        )
         # What ``create_service(binding, address)`` does, but async: zeep 4.3's AsyncClient.create_service
         # returns a sync ServiceProxy whose calls cannot be awaited.
         binding = self._zeep.wsdl.bindings[BINDING]

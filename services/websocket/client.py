@@ -114,7 +114,7 @@ class WebSocketClient:
                 try:
                     ws = await connect(
                         self.url,
-                        subprotocols=[protocol.SUBPROTOCOL],  # type: ignore[list-item]
+                        subprotocols=[protocol.SUBPROTOCOL],
                         open_timeout=self._open_timeout,
                         max_size=None,  # the server bounds what it sends; requests stay small
                         compression=None,  # small JSON frames: deflate costs more CPU than it saves
