@@ -152,14 +152,7 @@ async def _list_reservations(conn: Connection, p: Payload) -> Any:
         page=_optional(p, "page", 1),
         page_size=_optional(p, "pageSize", 20),
     )
-    page = await conn.api.list_reservations(query)
-    return {
-        "items": [item.to_dict() for item in page.items],
-        "page": page.page,
-        "pageSize": page.page_size,
-        "totalItems": page.total_items,
-        "totalPages": page.total_pages,
-    }
+    return (await conn.api.list_reservations(query)).to_dict()
 
 
 async def _modify_reservation(conn: Connection, p: Payload) -> Any:
