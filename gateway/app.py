@@ -380,7 +380,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
         extensions: list[Extension] = []
         if "webhooks" in settings.styles:
-            from services.webhooks.api import webhook_operations
+            from gateway.webhook_api import webhook_operations
 
             extensions.append(
                 webhook_operations(
