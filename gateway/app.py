@@ -17,19 +17,11 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.dispatch import open_notifier, start_notifier, webhook_options
 from gateway.faults import Fault, FaultInjector, FaultsRefused, control_body, parse_faults
-from gateway.observability import (
-    ASGIApp,
-    InstrumentedApi,
-    Message,
-    Metrics,
-    ObservabilityMiddleware,
-    Receive,
-    Scope,
-    Send,
-)
+from gateway.observability import InstrumentedApi, Metrics, ObservabilityMiddleware
 from gateway.protection import BodyReadTimeout, SecurityHeaders, cors, parse_origins
 from gateway.quota import Quotas, quotas_from_settings
 from gateway.security.guard import GatewayGuard
@@ -388,7 +380,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
 
         extensions: list[Extension] = []
         if "webhooks" in settings.styles:
-            from services.webhooks.api import webhook_operations
+            from gateway.webhook_api import webhook_operations
 
             extensions.append(
                 webhook_operations(
@@ -540,18 +532,22 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     from gateway.playground import local_grpc_target
 
     credential = demo_credential(rt.identity) if rt.identity is not None else None
-    if settings.playground_grpc_target:  # behind the compose edge: every style shares the origin
-        routes["/playground"], close_playground = create_playground(
-            rt.service, frozenset(STYLES), lambda: settings.playground_grpc_target, rt.faults, credential
-        )
-    else:
-        routes["/playground"], close_playground = create_playground(
-            rt.service,
-            settings.styles,
-            lambda: local_grpc_target(settings.host, rt.grpc_port),
-            rt.faults,
-            credential,
-        )
+    behind_edge = bool(settings.playground_grpc_target)  # compose: the edge routes every style by path
+    playground_grpc = (
+        (lambda: settings.playground_grpc_target)
+        if behind_edge
+        else (lambda: local_grpc_target(settings.host, rt.grpc_port))
+    )
+    routes["/playground"], close_playground = create_playground(
+        rt.service,
+        frozenset(STYLES) if behind_edge else settings.styles,
+        playground_grpc,
+        rt.faults,
+        credential,
+        rt.guard_for("playground"),
+        # The demo token goes to callers on this machine; in workshop mode to every learner (README).
+        demo_for_anyone=settings.workshop,
+    )
     rt.background.append(close_playground)
 
     landing = resources.files("gateway").joinpath("static/index.html").read_text(encoding="utf-8")
@@ -585,6 +581,11 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     return _with_lifespan(app, rt)
 
 
+PLAYGROUND_TOKEN_SECONDS = 300
+"""The demo token a playground page gets lives five minutes (renewed at half its life while the page
+polls /playground/state): one copied out of a page is soon worthless."""
+
+
 def demo_credential(identity: Identity) -> Callable[[], Awaitable[dict[str, Any] | None]]:
     """A token of the ``demo`` client for the playground and landing page, renewed at half its life;
     None once the demo client is revoked or gone (revoking it closes the page's access too)."""
@@ -597,7 +598,7 @@ def demo_credential(identity: Identity) -> Callable[[], Awaitable[dict[str, Any]
         now = identity.options.clock()
         if cached.get("renew_at", 0.0) <= now:
             principal = Principal(client.client_id, client.scopes, via="jwt")
-            issued = await identity.issue_token(principal, None)
+            issued = await identity.issue_token(principal, None, seconds=PLAYGROUND_TOKEN_SECONDS)
             cached.update(
                 renew_at=now + issued.expires_in / 2,
                 value={"clientId": client.client_id, "token": issued.access_token, "scope": issued.scope},

@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
@@ -20,6 +20,7 @@ import orjson
 from graphql import GraphQLError, get_operation_ast, parse
 from graphql import OperationType as GraphQLOperationType
 from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -61,10 +62,6 @@ from services.graphql.schema import RosettaSchema, build_schema
 
 __all__ = ["GraphQLApp", "GraphQLOptions", "create_app"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("rosetta.graphql")
 
@@ -123,7 +120,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[RosettaContext, None]):
         await super().send_message(message)
 
 
-class SubscriptionView(GraphQL):
+class SubscriptionView(GraphQL[RosettaContext, None]):
     """strawberry's ASGI view, used for WebSockets only (``graphql-transport-ws``).
 
     Cross-origin handshakes are refused (HTTP 403) unless the page's origin is listed in
@@ -155,13 +152,12 @@ class SubscriptionView(GraphQL):
         credentials = credentials_from_headers(
             request.headers.get("authorization"), request.headers.get("x-api-key"), address
         )
+        refused: AccessError | None = None
         try:
             principal = await self.guard.authenticate(credentials)
         except AccessError as error:  # told to each operation, as a field error of its subscription
             anonymous = credentials_from_headers(None, None, address)
             principal, refused = await self.guard.authenticate(anonymous), error
-        else:
-            refused = None
         return RosettaContext(
             self.api, language, cache=False, guard=self.guard, principal=principal, auth_error=refused
         )
