@@ -94,11 +94,16 @@ async def test_rest_status_and_problem_type(server: LiveServer, wire: Wire) -> N
     assert got == expected, f"REST sent {wire.code} as {got}; the catalog says {expected}"
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.headers["content-language"] == "fr"
-    assert problem["detail"] == ERRORS_BY_CODE[wire.code]().localized("fr") or wire.code in (
-        "MISSING_MANDATORY_PROPERTY",
-        "INVALID_PROPERTY",
-        "RATE_LIMITED",
+    assert problem["detail"] == CHOOSER.error().localized("fr"), (
+        "REST's detail is not the French catalog text"
     )
+    if wire.code in ("MISSING_MANDATORY_PROPERTY", "INVALID_PROPERTY"):
+        assert problem["errors"] == [{"field": "roomId", "code": wire.code}]
+    else:
+        assert "errors" not in problem
+    # A 429 says when to come back (whole seconds, rounded up); a 401 how to authenticate.
+    assert response.headers.get("retry-after") == ("3" if wire.code == "RATE_LIMITED" else None)
+    assert ("www-authenticate" in response.headers) == (wire.code == "UNAUTHENTICATED")
 
 
 @pytest.mark.parametrize("wire", CODES)
