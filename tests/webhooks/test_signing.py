@@ -1,4 +1,4 @@
-"""Webhook secrets as the Standard Webhooks spec describes them: ``whsec_`` + base64 of 24 to 64 random bytes."""
+"""Webhook secrets as the Standard Webhooks spec describes them: ``whsec_`` + base64 of 24-64 random bytes."""
 
 from __future__ import annotations
 
