@@ -25,7 +25,7 @@ from gateway.faults import FaultInjector
 from services.core.errors import ERRORS_BY_CODE, RosettaError
 from services.grpc.generated import reservations_pb2 as pb
 from services.grpc.generated import reservations_pb2_grpc as pb_grpc
-from tests.soap.envelopes import envelope, fault_of
+from tests.soap.envelopes import NS, envelope, fault_of, parse
 from tests.support.catalog_wire import CATALOG_WIRE, WIRE_BY_CODE, Wire
 from tests.support.server import LiveServer, live_server
 
@@ -166,6 +166,11 @@ async def test_soap_faultcode_and_http_status(server: LiveServer, wire: Wire) ->
     expected = (500, wire.soap_faultcode, wire.code)
     assert got == expected, f"SOAP sent {wire.code} as {got}; the catalog says {expected}"
     assert fault["lang"] == "ko"
+    assert fault["faultstring"] == CHOOSER.error().localized("ko")
+    field = "roomId" if wire.code in ("MISSING_MANDATORY_PROPERTY", "INVALID_PROPERTY") else None
+    assert fault["field"] == field, f"SOAP's detail names field {fault['field']!r}"
+    retry = parse(response.content).findtext(".//r:error/r:retryAfter", namespaces=NS)
+    assert retry == ("2.5" if wire.code == "RATE_LIMITED" else None), "SOAP's detail lost the wait"
 
 
 @pytest.mark.parametrize("wire", CODES)
