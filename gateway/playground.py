@@ -33,7 +33,6 @@ from urllib.parse import parse_qs
 import grpc
 from google.protobuf import json_format, text_format
 from google.protobuf.message import Message as ProtoMessage
-from grpc_status import rpc_status
 
 from gateway.faults import FaultInjector
 from gateway.observability import ASGIApp, Receive, Scope, Send
@@ -41,6 +40,7 @@ from services.core.access import Guard, credentials_from_headers
 from services.core.errors import AccessError, RosettaError
 from services.core.messages import negotiate
 from services.core.service import ReservationService, utc_now
+from services.grpc.errors import rich_status_of
 from services.webhooks.model import message_id
 from services.webhooks.service import event_payload
 from services.webhooks.signing import webhook_headers
@@ -390,10 +390,7 @@ def _failure(failure: grpc.aio.AioRpcError) -> dict[str, Any]:
                 details_bytes = len(value)
         else:
             trailers[key] = value
-    try:
-        rich = rpc_status.from_call(failure)
-    except ValueError:
-        rich = None
+    rich = rich_status_of(failure)
     if rich is not None:
         details = [_to_json(detail) for detail in rich.details]
     return {

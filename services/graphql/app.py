@@ -123,7 +123,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[RosettaContext, None]):
         await super().send_message(message)
 
 
-class SubscriptionView(GraphQL):
+class SubscriptionView(GraphQL[RosettaContext, None]):
     """strawberry's ASGI view, used for WebSockets only (``graphql-transport-ws``).
 
     Cross-origin handshakes are refused (HTTP 403) unless the page's origin is listed in
@@ -155,13 +155,12 @@ class SubscriptionView(GraphQL):
         credentials = credentials_from_headers(
             request.headers.get("authorization"), request.headers.get("x-api-key"), address
         )
+        refused: AccessError | None = None
         try:
             principal = await self.guard.authenticate(credentials)
         except AccessError as error:  # told to each operation, as a field error of its subscription
             anonymous = credentials_from_headers(None, None, address)
             principal, refused = await self.guard.authenticate(anonymous), error
-        else:
-            refused = None
         return RosettaContext(
             self.api, language, cache=False, guard=self.guard, principal=principal, auth_error=refused
         )
