@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import auth as bench_auth
@@ -14,23 +16,22 @@ from bench.runner import Settings, execute, plan_steps
 from bench.scenarios import NOT_BUILT, SCENARIOS
 from bench.workload import MIXES, STYLES
 
-QUICK = {
-    "duration": 1.5,
-    "warmup": 0.5,
-    "rounds": 1,
-    "mixes": "get,list,write",
-    "wire_ops": 20,
-    "iterations": 10,
-}
-DEFAULTS = {
-    "duration": 3.0,
-    "warmup": 1.0,
-    "rounds": 3,
-    "mixes": ",".join(MIXES),
-    "wire_ops": 40,
-    "iterations": 50,
-}
-QUICK_SWEEP = {"duration": 1.0, "warmup": 0.3}
+
+@dataclass(frozen=True)
+class Preset:
+    """What a run measures when no option says otherwise."""
+
+    duration: float
+    warmup: float
+    rounds: int
+    mixes: str
+    wire_ops: int
+    iterations: int
+
+
+QUICK = Preset(duration=1.5, warmup=0.5, rounds=1, mixes="get,list,write", wire_ops=20, iterations=10)
+DEFAULTS = Preset(duration=3.0, warmup=1.0, rounds=3, mixes=",".join(MIXES), wire_ops=40, iterations=50)
+QUICK_SWEEP = dataclasses.replace(QUICK, duration=1.0, warmup=0.3)
 
 
 def _names(value: str, allowed: tuple[str, ...] | list[str], what: str) -> list[str]:
@@ -151,10 +152,8 @@ def rates(text: str) -> list[float]:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    base = dict(QUICK if args.quick else DEFAULTS)
     sweeping = args.rate_sweep is not None
-    if sweeping and args.quick:
-        base.update(QUICK_SWEEP)
+    base = (QUICK_SWEEP if sweeping else QUICK) if args.quick else DEFAULTS
     if args.rate is not None and args.rate <= 0:
         raise argparse.ArgumentTypeError("--rate must be positive")
     if sweeping and args.rate is not None:
@@ -170,13 +169,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
             styles = [s for s in styles if s == "grpc"]
     return Settings(
         styles=styles,
-        mixes=_names(args.mixes or base["mixes"], list(MIXES), "mix"),
-        duration=args.duration if args.duration is not None else base["duration"],
-        warmup=args.warmup if args.warmup is not None else base["warmup"],
+        mixes=_names(args.mixes or base.mixes, list(MIXES), "mix"),
+        duration=args.duration if args.duration is not None else base.duration,
+        warmup=args.warmup if args.warmup is not None else base.warmup,
         connections=args.connections,
-        rounds=args.rounds if args.rounds is not None else base["rounds"],
+        rounds=args.rounds if args.rounds is not None else base.rounds,
         floors=not args.no_floors and not (args.target_http or args.target_grpc),
-        wire_ops=args.wire_ops if args.wire_ops is not None else base["wire_ops"],
+        wire_ops=args.wire_ops if args.wire_ops is not None else base.wire_ops,
         generator_processes=args.generator_processes,
         target_http=args.target_http,
         target_grpc=args.target_grpc,
@@ -186,7 +185,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         slo_ms=duration_ms(args.slo),
         drain=args.drain,
         scenarios=_scenarios(args.scenario),
-        scenario_iterations=args.iterations if args.iterations is not None else base["iterations"],
+        scenario_iterations=args.iterations if args.iterations is not None else base.iterations,
         topology=args.topology,
         auth=args.auth,
         server_env=bench_auth.server_env(args.auth),

@@ -20,7 +20,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+
+class MeasuredServer(Protocol):
+    """A server whose CPU and memory a run reads: a ServerProcess, or one behind an edge."""
+
+    def cpu_seconds(self) -> float: ...
+
+    def peak_rss_mb(self) -> float: ...
+
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 OTHERS_LIMIT = 0.15  # share of the server core used by other processes

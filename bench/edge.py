@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.contention import MeasuredServer
+
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "gateway" / "nginx" / "nginx.conf"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -144,16 +146,16 @@ class Edge:
 class BehindEdge:
     """A style's server and its edge, seen as one server: CPU of both, the server's memory."""
 
-    def __init__(self, server: object, edge: Edge) -> None:
+    def __init__(self, server: MeasuredServer, edge: Edge) -> None:
         self.server = server
         self.edge = edge
         self.process = getattr(server, "process", None)
 
     def cpu_seconds(self) -> float:
-        return float(self.server.cpu_seconds()) + self.edge.cpu_seconds()  # type: ignore[attr-defined]
+        return self.server.cpu_seconds() + self.edge.cpu_seconds()
 
     def peak_rss_mb(self) -> float:
-        return float(self.server.peak_rss_mb())  # type: ignore[attr-defined]
+        return self.server.peak_rss_mb()
 
     def pids(self) -> set[int]:
         own = {self.process.pid} if self.process is not None else set()

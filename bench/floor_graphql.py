@@ -4,6 +4,7 @@ Module level and without postponed annotations, so strawberry resolves the types
 """
 
 import enum
+import functools
 from typing import Any
 
 import strawberry
@@ -97,6 +98,11 @@ def build_app(fixed: DomainReservation, page_items: tuple[DomainReservation, ...
             return fixed_page
 
     schema = strawberry.Schema(
-        query=Query, extensions=[ParserCache(maxsize=100), ValidationCache(maxsize=100)]
+        query=Query,
+        # factories, as strawberry asks (both caches are shared per maxsize at module level)
+        extensions=[
+            functools.partial(ParserCache, maxsize=100),
+            functools.partial(ValidationCache, maxsize=100),
+        ],
     )
     return GraphQL(schema, graphql_ide=None)

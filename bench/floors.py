@@ -119,7 +119,8 @@ def spyne_app() -> Any:
     from spyne.protocol.soap import Soap11
     from spyne.server.wsgi import WsgiApplication
 
-    from services.soap.service import NAMESPACE, ReservationType
+    from services.soap.errors import NAMESPACE
+    from services.soap.service import ReservationType
 
     returned = ReservationType.customize(min_occurs=1, nillable=False)
     items = ReservationType.customize(min_occurs=0, max_occurs="unbounded", nillable=False)
@@ -131,7 +132,7 @@ def spyne_app() -> Any:
 
     class ReservationService(ServiceBase):
         @rpc(Unicode(min_occurs=0, nillable=True), _returns=returned, _out_variable_name="reservation")
-        def GetReservation(ctx, reservationId):  # noqa: N802, N805 - SOAP operation names
+        def GetReservation(ctx: Any, reservationId: str | None) -> ReservationType:  # noqa: N802, N803, N805
             return fixed
 
         @rpc(
@@ -139,7 +140,17 @@ def spyne_app() -> Any:
             _returns=(items, count, count, count, count),
             _out_variable_names=("items", "page", "pageSize", "totalItems", "totalPages"),
         )  # fmt: skip
-        def ListReservations(ctx, status, roomId, dateFrom, dateTo, guestName, sort, page_, pageSize):  # noqa: N802, N803, N805
+        def ListReservations(  # noqa: N802, N803, N805 - SOAP operation and element names
+            ctx: Any,
+            status: str | None,
+            roomId: str | None,
+            dateFrom: str | None,
+            dateTo: str | None,
+            guestName: str | None,
+            sort: str | None,
+            page_: int | None,
+            pageSize: int | None,
+        ) -> tuple[list[ReservationType], int, int, int, int]:
             return page, 1, 20, 30, 2
 
     application = Application(

@@ -63,7 +63,7 @@ class Spec:
 class Tally:
     """What one worker counted inside the measured window."""
 
-    latencies: dict[str, array] = field(default_factory=dict)
+    latencies: dict[str, array[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
 
@@ -331,7 +331,8 @@ class GrpcClient(Client):
         import grpc
 
         try:
-            return await self.calls[kind](request, metadata=self.metadata)
+            answer: bytes = await self.calls[kind](request, metadata=self.metadata)
+            return answer
         except grpc.aio.AioRpcError as failure:
             raise OperationFailed(f"{failure.code().name}: {failure.details()}") from None
 

@@ -37,7 +37,10 @@ def summarize(collapsed: str, top: int) -> tuple[int, list[tuple[str, float]], l
         for frame in set(frames):
             inclusive[frame] += count
         own[frames[-1]] += count
-    share = lambda c: [(f, n / total) for f, n in c.most_common(top)]  # noqa: E731
+
+    def share(counts: collections.Counter[str]) -> list[tuple[str, float]]:
+        return [(frame, n / total) for frame, n in counts.most_common(top)]
+
     return total, share(inclusive), share(own)
 
 

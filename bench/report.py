@@ -26,7 +26,7 @@ CONTENDED = 0.15  # other processes used more than this share of the server's CP
 
 
 def environment() -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in LIBRARIES:
         try:
             versions[name] = importlib.metadata.version(name)

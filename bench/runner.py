@@ -26,6 +26,7 @@ from typing import Any
 from bench import auth as bench_auth
 from bench import contention, loadgen, native
 from bench.capture import CapturingRelay, Seeded, client_class, prepare
+from bench.contention import MeasuredServer
 from bench.floors import FLOOR_OF, FLOORS, LIST_FLOORS
 from bench.workload import MIXES, Templates
 
@@ -295,7 +296,7 @@ def run_load(
     templates: Templates,
     mix: str,
     run: int,
-    server: ServerProcess | None,
+    server: MeasuredServer | None,
     rate: float | None = None,
 ) -> dict[str, Any]:
     """The load of one run, by h2load where it fits and is wanted, else by the asyncio generator."""
@@ -333,7 +334,7 @@ def run_asyncio_load(
     templates: Templates,
     mix: str,
     run: int,
-    server: ServerProcess | None,
+    server: MeasuredServer | None,
     rate: float | None = None,
 ) -> dict[str, Any]:
     """Start the generator processes, warm up, measure one window; the raw figures of the run."""
@@ -395,12 +396,12 @@ def run_asyncio_load(
         cpu_start = server.cpu_seconds() if server else None
         busy_start = cores_busy_seconds(placement.server_cpus)
         pids = contention.server_pids(server)
-        window = DETECTOR.open(pids) if DETECTOR else None
+        probe_window = DETECTOR.open(pids) if DETECTOR else None
         time.sleep(max(0.0, t1 - time.time()))
         cpu_end = server.cpu_seconds() if server else None
         busy_end = cores_busy_seconds(placement.server_cpus)
         server_cpu = cpu_end - cpu_start if cpu_start is not None and cpu_end is not None else None
-        figures = DETECTOR.close(window, server_cpu) if DETECTOR and window else {}
+        figures = DETECTOR.close(probe_window, server_cpu) if DETECTOR and probe_window else {}
         results = []
         for proc, path in workers:
             try:
@@ -462,7 +463,7 @@ def measurement(
     round_index: int,
     raw: dict[str, Any],
     settings: Settings,
-    server: ServerProcess | None,
+    server: MeasuredServer | None,
 ) -> Measurement:
     all_latencies = [value for values in raw["latencies"].values() for value in values]
     window = raw["window"]
@@ -516,13 +517,15 @@ def _others(raw: dict[str, Any], window: float) -> float | None:
     busy, own = raw.get("server_cores_busy_seconds"), raw.get("server_cpu_seconds")
     if busy is None or own is None or not window:
         return None
-    return max(0.0, busy - own) / window
+    return max(0.0, float(busy) - float(own)) / window
 
 
 # -- bytes on the wire ---------------------------------------------------------------------
 
 
-async def _wire_pass(protocol: str, host: str, port: int, templates: Templates, mix: str, ops: int) -> dict:
+async def _wire_pass(
+    protocol: str, host: str, port: int, templates: Templates, mix: str, ops: int
+) -> dict[str, Any]:
     """One connection through a counting relay: connection setup, then ``ops`` operations of the mix."""
     async with CapturingRelay(host, port) as relay:
         relayed = templates.retarget("127.0.0.1", relay.port) if templates.host_header else templates
@@ -564,7 +567,9 @@ async def _wire_pass(protocol: str, host: str, port: int, templates: Templates, 
     }
 
 
-def wire_pass(protocol: str, host: str, port: int, templates: Templates, mix: str, ops: int) -> dict:
+def wire_pass(
+    protocol: str, host: str, port: int, templates: Templates, mix: str, ops: int
+) -> dict[str, Any]:
     return asyncio.run(_wire_pass(protocol, host, port, templates, mix, ops))
 
 
@@ -821,9 +826,10 @@ def run_scenarios(
         fan_out = _fan_out(settings, placement, outcome, styles, progress)
     mismatches = {}
     reference = next(iter(answers), None)
+    reference_answers = answers[reference] if reference is not None else {}
     for style, found in answers.items():
         for step, answer in found.items():
-            expected = answers[reference].get(step)
+            expected = reference_answers.get(step)
             if answer != expected:
                 mismatches[f"{style}/{step}"] = {
                     "reference": reference,
@@ -1079,9 +1085,10 @@ def _cross_check(outcome: Outcome) -> None:
     """Every style must have returned the same normalized get and list (ids and timestamps aside)."""
     normalized: dict[str, Any] = outcome.verification.get("normalized", {})
     reference_style = next(iter(normalized), None)
+    reference_value = normalized.get(reference_style) if reference_style is not None else None
     mismatches = {}
     for style, value in normalized.items():
-        if value != normalized[reference_style]:
+        if value != reference_value:
             mismatches[style] = f"differs from {reference_style}"
     wire_errors = {
         f"{name}/{mix}": figures["error_samples"]

@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.core.model import ReservationDraft, ReservationQuery
+from services.core.api import ReservationApi
+from services.core.model import Reservation, ReservationDraft, ReservationQuery
 
 SCENARIOS: dict[str, str] = {
     "room-page": "a room and its reservations for one day",
@@ -57,7 +58,7 @@ def sweep_draft(index: int) -> ReservationDraft:
     )
 
 
-def normalized(reservation: Any) -> dict[str, Any]:
+def normalized(reservation: Reservation) -> dict[str, Any]:
     data = reservation.to_dict()
     for key in ("reservationId", "createdAt", "updatedAt"):
         data.pop(key, None)
@@ -207,9 +208,9 @@ COLD_NOTES = {
 }
 
 
-async def seed(api: Any, scenarios: list[str]) -> str:
+async def seed(api: ReservationApi, scenarios: list[str]) -> str:
     """The scenarios' data, through the style's own client; returns a reservation id to read."""
-    first = None
+    first: str | None = None
     for index in range(DAY_SLOTS):
         created = await api.create_reservation(day_draft(index))
         first = first or created.reservation_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Self
 
 
 @dataclass
@@ -32,7 +33,7 @@ class CountingRelay:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def __aenter__(self) -> CountingRelay:
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._handle, self.listen_host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

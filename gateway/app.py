@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.dispatch import open_notifier, start_notifier, webhook_options
 from gateway.faults import Fault, FaultInjector, FaultsRefused, control_body, parse_faults
 from gateway.observability import (
     ASGIApp,
@@ -39,10 +40,10 @@ from services.core import messages
 from services.core.access import Principal
 from services.core.api import ServerApi
 from services.core.errors import MalformedRequest
-from services.core.events import InProcessNotifier
 from services.core.ports import EventNotifier, Store
 from services.core.service import ReservationService
-from services.store import open_store
+from services.store import open_store, open_webhook_store
+from services.webhooks.ports import WebhookStore
 
 log = logging.getLogger("rosetta.gateway")
 
@@ -312,7 +313,7 @@ class Runtime:
     grpc_port: int | None = None
     background: list[Any] = field(default_factory=list)
     faults: FaultInjector | None = None  # only in workshop (or test) mode
-    _webhook_store: Any = None
+    _webhook_store: WebhookStore | None = None
     identity: Identity | None = None  # None: authentication is off
     guard: GatewayGuard | None = None
     demo: IssuedClient | None = None  # seeded at this start (its key and secret exist only now)
@@ -327,35 +328,16 @@ class Runtime:
         api = InstrumentedApi(self.service, style, self.metrics)
         return cast(ServerApi, self.faults.wrap(api, style)) if self.faults is not None else api
 
-    def webhook_store(self) -> Any:
+    def webhook_store(self) -> WebhookStore:
         """The webhook subscriptions, cursors and deliveries, kept beside the core's store."""
         if self._webhook_store is None:
-            from services.webhooks.app import open_webhook_store
-
             self._webhook_store = open_webhook_store(self.settings.db)
         return self._webhook_store
 
 
-def webhook_options(settings: Settings) -> Any:
-    from services.webhooks.app import WebhookOptions
-
-    return WebhookOptions(
-        base_url=settings.base_url,
-        allowlist=tuple(part.strip() for part in settings.webhook_allowlist.split(",") if part.strip()),
-        retry_scale=settings.webhook_retry_scale,
-        request_timeout=settings.webhook_timeout,
-        max_concurrency=settings.webhook_concurrency,
-        per_subscription_concurrency=settings.webhook_per_subscription,
-        disable_after_seconds=settings.webhook_disable_after,
-        rotation_overlap_seconds=settings.webhook_rotation_overlap,
-    )
-
-
 def build_runtime(settings: Settings) -> Runtime:
     store = open_store(settings.db)
-    # PostgreSQL wakes subscribers of every process (LISTEN/NOTIFY); otherwise this process only.
-    make_notifier = getattr(store, "notifier", None)
-    notifier: EventNotifier = make_notifier() if callable(make_notifier) else InProcessNotifier()
+    notifier = open_notifier(store)
     service = ReservationService(store, notifier=notifier)
     if settings.faults and not settings.workshop:
         raise FaultsRefused(
@@ -558,18 +540,22 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     from gateway.playground import local_grpc_target
 
     credential = demo_credential(rt.identity) if rt.identity is not None else None
-    if settings.playground_grpc_target:  # behind the compose edge: every style shares the origin
-        routes["/playground"], close_playground = create_playground(
-            rt.service, frozenset(STYLES), lambda: settings.playground_grpc_target, rt.faults, credential
-        )
-    else:
-        routes["/playground"], close_playground = create_playground(
-            rt.service,
-            settings.styles,
-            lambda: local_grpc_target(settings.host, rt.grpc_port),
-            rt.faults,
-            credential,
-        )
+    behind_edge = bool(settings.playground_grpc_target)  # compose: the edge routes every style by path
+    playground_grpc = (
+        (lambda: settings.playground_grpc_target)
+        if behind_edge
+        else (lambda: local_grpc_target(settings.host, rt.grpc_port))
+    )
+    routes["/playground"], close_playground = create_playground(
+        rt.service,
+        frozenset(STYLES) if behind_edge else settings.styles,
+        playground_grpc,
+        rt.faults,
+        credential,
+        rt.guard_for("playground"),
+        # The demo token goes to callers on this machine; in workshop mode to every learner (README).
+        demo_for_anyone=settings.workshop,
+    )
     rt.background.append(close_playground)
 
     landing = resources.files("gateway").joinpath("static/index.html").read_text(encoding="utf-8")
@@ -603,6 +589,11 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:
     return _with_lifespan(app, rt)
 
 
+PLAYGROUND_TOKEN_SECONDS = 300
+"""The demo token a playground page gets lives five minutes (renewed at half its life while the page
+polls /playground/state): one copied out of a page is soon worthless."""
+
+
 def demo_credential(identity: Identity) -> Callable[[], Awaitable[dict[str, Any] | None]]:
     """A token of the ``demo`` client for the playground and landing page, renewed at half its life;
     None once the demo client is revoked or gone (revoking it closes the page's access too)."""
@@ -615,7 +606,7 @@ def demo_credential(identity: Identity) -> Callable[[], Awaitable[dict[str, Any]
         now = identity.options.clock()
         if cached.get("renew_at", 0.0) <= now:
             principal = Principal(client.client_id, client.scopes, via="jwt")
-            issued = await identity.issue_token(principal, None)
+            issued = await identity.issue_token(principal, None, seconds=PLAYGROUND_TOKEN_SECONDS)
             cached.update(
                 renew_at=now + issued.expires_in / 2,
                 value={"clientId": client.client_id, "token": issued.access_token, "scope": issued.scope},
@@ -644,10 +635,9 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
         await rt.store.open()
         if rt.identity is not None:
             await open_identity(rt)
-        start_notifier = getattr(rt.notifier, "start", None)
-        if start_notifier is not None:
-            await start_notifier()
-            rt.background.insert(0, rt.notifier.stop)  # type: ignore[attr-defined]
+        stop_notifier = await start_notifier(rt.notifier)
+        if stop_notifier is not None:
+            rt.background.insert(0, stop_notifier)
         grpc_server = None
         if "grpc" in rt.settings.styles:
             from services.grpc.server import GrpcOptions, start_server
@@ -667,12 +657,11 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
             await store.open()
             rt.background.insert(0, store.close)  # closed last, after the dispatcher has stopped
             if rt.settings.dispatcher:
-                from services.webhooks.app import start_dispatcher
+                from services.webhooks.dispatcher import Dispatcher
 
-                stop_dispatcher = await start_dispatcher(
-                    rt.service, store, rt.notifier, webhook_options(rt.settings)
-                )
-                rt.background.append(stop_dispatcher)
+                dispatcher = Dispatcher(rt.service, store, rt.notifier, webhook_options(rt.settings))
+                await dispatcher.start()
+                rt.background.append(dispatcher.stop)
         try:
             yield
         finally:

@@ -17,7 +17,7 @@ from typing import Any
 
 import uvicorn
 
-from gateway.app import build_app, build_identity, build_runtime, webhook_options
+from gateway.app import build_app, build_identity, build_runtime
 from gateway.observability import configure_logging
 from gateway.protection import server_options
 from gateway.quota import check_settings as check_quota_settings
@@ -442,11 +442,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_event_loop(serve(settings))
         return 0
     if args.command == "dispatch":
-        from services.webhooks.app import run_dispatcher_forever
+        from gateway.dispatch import run_dispatcher
 
         settings = Settings.from_env().override(db=args.db)
         configure_logging(settings.log_level)
-        run_event_loop(run_dispatcher_forever(settings.db, webhook_options(settings)))
+        run_event_loop(run_dispatcher(settings))
         return 0
     if args.command == "webhook-inspector":
         configure_logging("info")

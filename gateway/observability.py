@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, ParamSpec, Self, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -305,7 +305,7 @@ class InstrumentedApi:
         types: Sequence[str] | None = None,
         batch_size: int = 100,
         wait_timeout: float = 30.0,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         return self._service.stream_events(
             after, types=types, batch_size=batch_size, wait_timeout=wait_timeout
         )

@@ -7,6 +7,12 @@ Webhooks are outbound, so ``GET /playground/webhooks`` renders the Standard Webh
 event log's new events become, signed with an example secret (no subscription is involved).
 For the events tab, ``GET /playground/grpc-events?after=N`` relays the real ``WatchEvents`` stream to the
 browser as Server-Sent Events, one event per message, as it arrives.
+
+With authentication on, the page carries a credential like any client, and these endpoints pass it on
+(gRPC metadata) or check it (the webhook messages need read scope). The page gets a short-lived token of
+the ``demo`` client from ``/state`` only when the caller is on this machine (a loopback address, not
+forwarded from elsewhere) or the server runs in workshop mode; anyone else is asked to sign in with a
+client id and secret (``/oauth/token``), so a deployment never hands its visitors a credential.
 """
 
 from __future__ import annotations
@@ -27,13 +33,14 @@ from urllib.parse import parse_qs
 import grpc
 from google.protobuf import json_format, text_format
 from google.protobuf.message import Message as ProtoMessage
-from grpc_status import rpc_status
 
 from gateway.faults import FaultInjector
 from gateway.observability import ASGIApp, Receive, Scope, Send
-from services.core.errors import RosettaError
+from services.core.access import Guard, credentials_from_headers
+from services.core.errors import AccessError, RosettaError
 from services.core.messages import negotiate
 from services.core.service import ReservationService, utc_now
+from services.grpc.errors import rich_status_of
 from services.webhooks.model import message_id
 from services.webhooks.service import event_payload
 from services.webhooks.signing import webhook_headers
@@ -117,11 +124,15 @@ class Playground:
         grpc_target: Callable[[], str | None],
         faults: FaultInjector | None = None,
         credential: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
+        guard: Guard | None = None,
+        demo_for_anyone: bool = False,
     ) -> None:
         self.service = service
         self.styles = styles
         self.faults = faults
-        self.credential = credential
+        self.credential = credential  # None: authentication is off
+        self.guard = guard
+        self.demo_for_anyone = demo_for_anyone  # workshop mode: a classroom, every learner gets it
         self.grpc = GrpcChannel(grpc_target)
         static = resources.files("gateway").joinpath("static")
         self.assets = {
@@ -171,14 +182,17 @@ class Playground:
     # -- /playground/state ---------------------------------------------------------------------
 
     async def state(self, scope: Scope, body: bytes) -> tuple[int, Any]:
+        demo = self.credential is not None and (self.demo_for_anyone or from_this_machine(scope))
         return 200, {
             "styles": sorted(self.styles),
             "grpcTarget": self.grpc.target(),
             "lastSequence": await self.service.last_event_sequence(),
             "faults": self.faults.snapshot() if self.faults is not None else None,
-            # With authentication on, the page acts as the `demo` client: a token the page puts on
-            # every request (None when auth is off, or the demo client is gone or revoked).
-            "credential": await self.credential() if self.credential is not None else None,
+            # With authentication on, a caller on this machine (or any, in workshop mode) acts as the
+            # `demo` client: a short-lived token the page puts on every request (None when auth is off,
+            # or the demo client is gone or revoked). Anyone else signs in (`signIn`).
+            "credential": await self.credential() if demo and self.credential is not None else None,
+            "signIn": self.credential is not None and not demo,
         }
 
     # -- /playground/grpc ------------------------------------------------------------------------
@@ -253,7 +267,10 @@ class Playground:
                 send, 503, {"code": "GRPC_NOT_SERVED", "detail": "this process does not serve gRPC"}
             )
             return
-        call = stub.WatchEvents(pb.WatchEventsRequest(after=max(after, 0)), timeout=GRPC_STREAM_SECONDS)
+        metadata = _credential_metadata(scope)  # the page's credential, as a gRPC client sends it
+        call = stub.WatchEvents(
+            pb.WatchEventsRequest(after=max(after, 0)), timeout=GRPC_STREAM_SECONDS, metadata=metadata
+        )
         headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
@@ -289,6 +306,16 @@ class Playground:
     # -- /playground/webhooks ---------------------------------------------------------------------
 
     async def webhooks(self, scope: Scope, body: bytes) -> tuple[int, Any]:
+        if self.guard is not None:  # the messages show guests' names: read scope, as for the events
+            headers = dict(scope.get("headers", ()))
+            credentials = credentials_from_headers(
+                _header(headers, b"authorization"), _header(headers, b"x-api-key")
+            )
+            try:
+                self.guard.authorize(await self.guard.authenticate(credentials), "watchEvents")
+            except AccessError as error:
+                status = 401 if error.code == "UNAUTHENTICATED" else 403
+                return status, {"code": error.code, "detail": error.localized("en")}
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         after = (query.get("after") or ["0"])[0]
         # The raw value: the core checks and coerces it (a bad one is INVALID_PROPERTY).
@@ -303,6 +330,35 @@ class Playground:
 
     async def close(self) -> None:
         await self.grpc.close()
+
+
+LOOPBACK = ("127.", "::1", "::ffff:127.")
+FORWARDED = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
+
+
+def from_this_machine(scope: Scope) -> bool:
+    """The caller is on this machine: a loopback peer, and no proxy says it forwarded someone else."""
+    client = scope.get("client")
+    if not client or not str(client[0]).startswith(LOOPBACK):
+        return False
+    for name, value in scope.get("headers", ()):
+        if name in FORWARDED:
+            # A proxy on this machine forwarding a local browser says so too (the compose topology).
+            addresses = value.decode("latin-1").replace("for=", "").replace('"', "").split(",")
+            if not all(a.strip().strip("[]").startswith(LOOPBACK) for a in addresses):
+                return False
+    return True
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value is not None else None
+
+
+def _credential_metadata(scope: Scope) -> tuple[tuple[str, str], ...]:
+    headers = dict(scope.get("headers", ()))
+    pairs = ((key, _header(headers, key.encode())) for key in ("authorization", "x-api-key"))
+    return tuple((key, value) for key, value in pairs if value)
 
 
 def _webhook_message(event: Any, sent_at: datetime) -> dict[str, Any]:
@@ -334,10 +390,7 @@ def _failure(failure: grpc.aio.AioRpcError) -> dict[str, Any]:
                 details_bytes = len(value)
         else:
             trailers[key] = value
-    try:
-        rich = rpc_status.from_call(failure)
-    except ValueError:
-        rich = None
+    rich = rich_status_of(failure)
     if rich is not None:
         details = [_to_json(detail) for detail in rich.details]
     return {
@@ -402,7 +455,9 @@ def create_app(
     grpc_target: Callable[[], str | None],
     faults: FaultInjector | None = None,
     credential: Callable[[], Awaitable[dict[str, Any] | None]] | None = None,
+    guard: Guard | None = None,
+    demo_for_anyone: bool = False,
 ) -> tuple[ASGIApp, Callable[[], Awaitable[None]]]:
     """The playground app and the coroutine that closes its gRPC channel at shutdown."""
-    playground = Playground(service, styles, grpc_target, faults, credential)
+    playground = Playground(service, styles, grpc_target, faults, credential, guard, demo_for_anyone)
     return playground, playground.close

@@ -31,10 +31,45 @@ const pretty = () => $("#pretty").checked;
 
 let serverState = { styles: [...STYLES, "webhooks"], lastSequence: 0, faults: null, credential: null };
 
-// With authentication on, the server hands the page a token of its `demo` client (in /playground/state);
-// every style carries it its own way, and the wire views show it.
+// With authentication on, the server hands a page opened on its own machine (or in workshop mode) a
+// short-lived token of its `demo` client (in /playground/state); anyone else signs in with a client id and
+// secret, exchanged at /oauth/token (OAuth 2.0 client credentials). Every style carries the token its own
+// way, and the wire views show it.
+let signedIn = null; // { clientId, token, expiresAt } once the visitor has signed in
+
 function bearer() {
+  if (signedIn && signedIn.expiresAt > Date.now()) return signedIn.token;
   return serverState.credential ? serverState.credential.token : null;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const clientId = $("#sign-in-id").value.trim();
+  const response = await fetch("/oauth/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: clientId,
+      client_secret: $("#sign-in-secret").value,
+    }),
+  });
+  const answer = await response.json().catch(() => ({}));
+  $("#sign-in-secret").value = "";
+  if (!response.ok) {
+    signedIn = null;
+    $("#sign-in-status").textContent = `refused: ${answer.error_description || answer.error || response.status}`;
+    return;
+  }
+  signedIn = { clientId, token: answer.access_token, expiresAt: Date.now() + answer.expires_in * 1000 };
+  showSignIn();
+}
+
+function showSignIn() {
+  $("#sign-in").hidden = !serverState.signIn;
+  $("#sign-in-status").textContent = bearer()
+    ? `signed in as ${signedIn ? signedIn.clientId : "demo"}`
+    : "not signed in: every operation but the room catalog answers UNAUTHENTICATED";
 }
 
 // Every request this page makes gets its headers here, and every WebSocket its URL: one place, so that a
@@ -876,19 +911,65 @@ const events = (() => {
     }
   }
 
+  // EventSource cannot send a header, so the credential could not travel: the stream is read with fetch()
+  // instead, which sends the same Authorization header as every other panel, and parsed as the
+  // text/event-stream format says (WHATWG HTML §9.2.6): "field: value" lines, a blank line ends an event.
+  // Like EventSource it reconnects after the server's `retry:` delay, resuming with Last-Event-ID.
   function openSse(lane, url) {
-    const source = new EventSource(url);
-    source.onopen = () => setState(lane, "open");
-    source.onerror = () => setState(lane, source.readyState === EventSource.CLOSED ? "closed (error)" : "reconnecting");
-    const handle = (message) => {
-      const event = JSON.parse(message.data);
-      arrived(lane, Number(event.sequence), event.type);
+    const stop = new AbortController();
+    let lastId = null;
+    let retryMs = 2000;
+    const handle = (type, data) => {
+      const event = JSON.parse(data);
+      arrived(lane, Number(event.sequence), event.type || type);
     };
-    source.onmessage = handle; // the gRPC relay sends unnamed events
-    for (const type of ["reservation.created", "reservation.modified", "reservation.canceled", "reservation.checked_in"]) {
-      source.addEventListener(type, handle); // REST's SSE names each event after its type
+    async function read() {
+      const headers = requestHeaders({ Accept: "text/event-stream" });
+      if (lastId !== null) headers["Last-Event-ID"] = lastId;
+      const response = await fetch(url, { headers, cache: "no-store", signal: stop.signal });
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      setState(lane, "open");
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      let type = "";
+      let data = [];
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        const lines = buffer.split(/\r\n|\r|\n/);
+        buffer = lines.pop(); // an incomplete last line waits for the next chunk
+        for (const line of lines) {
+          if (line === "") { // the event is complete
+            if (data.length) handle(type, data.join("\n"));
+            type = "";
+            data = [];
+            continue;
+          }
+          if (line.startsWith(":")) continue; // a comment (keep-alive)
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (field === "data") data.push(text);
+          else if (field === "event") type = text;
+          else if (field === "id") lastId = text;
+          else if (field === "retry" && /^\d+$/.test(text)) retryMs = Number(text);
+        }
+      }
     }
-    return { close: () => source.close() };
+    (async () => {
+      while (!stop.signal.aborted) {
+        try {
+          await read();
+          setState(lane, "reconnecting");
+        } catch (error) {
+          if (stop.signal.aborted) return;
+          setState(lane, `reconnecting (${error.message})`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+      }
+    })();
+    return { close: () => stop.abort() };
   }
 
   function openGraphQL(after) {
@@ -1053,6 +1134,7 @@ async function refreshState() {
   const response = await fetch("/playground/state", { cache: "no-store", headers: requestHeaders() });
   serverState = await response.json();
   showFaults(serverState.faults);
+  showSignIn();
   return serverState;
 }
 
@@ -1219,6 +1301,7 @@ function start() {
     button.addEventListener("click", () => applyPreset(button));
   }
   $("#reset").addEventListener("click", reset);
+  $("#sign-in").addEventListener("submit", signIn);
   $("#tab-operation").addEventListener("click", () => showTab("operation"));
   $("#tab-events").addEventListener("click", () => showTab("events"));
   $("#events-subscribe").addEventListener("click", () => events.subscribe());

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -209,25 +209,28 @@ def credentials_from_headers(
     return Credentials(address=address)
 
 
-async def until_expiry(principal: Principal, events: AsyncIterator[T]) -> AsyncIterator[T]:
+async def until_expiry(principal: Principal, events: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
     """``events`` for as long as the principal's credential lasts, then UNAUTHENTICATED (auth_expired).
 
     Every style's event stream goes through it, so a stream opened with a token ends when the token
-    does; the subscriber resumes from the last sequence it saw, with a fresh token.
+    does; the subscriber resumes from the last sequence it saw, with a fresh token. Closing this
+    stream closes ``events`` too (the core's stream then stops waiting on the notifier).
     """
-    if principal.expires_at is None:
-        async for item in events:
-            yield item
-        return
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + (principal.expires_at - datetime.now(UTC)).total_seconds()
-    iterator = aiter(events)
-    while True:
-        try:
-            async with asyncio.timeout_at(deadline):
-                item = await anext(iterator)
-        except StopAsyncIteration:
+    try:
+        if principal.expires_at is None:
+            async for item in events:
+                yield item
             return
-        except TimeoutError:
-            raise Unauthenticated(params={"reason": "auth_expired"}) from None
-        yield item
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (principal.expires_at - datetime.now(UTC)).total_seconds()
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    item = await anext(events)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise Unauthenticated(params={"reason": "auth_expired"}) from None
+            yield item
+    finally:
+        await events.aclose()

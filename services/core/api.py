@@ -8,7 +8,7 @@ plus the batch reads and the live event stream that servers (not clients) need.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Protocol, Self, runtime_checkable
 
 from services.core.access import Principal
@@ -95,8 +95,10 @@ class ServerApi(ReservationApi, Protocol):
         types: Sequence[str] | None = None,
         batch_size: int = 100,
         wait_timeout: float = 30.0,
-    ) -> AsyncIterator[Event]:
-        """Every event after ``after``, then each new one as it is committed; arguments checked now."""
+    ) -> AsyncGenerator[Event, None]:
+        """Every event after ``after``, then each new one as it is committed; arguments checked now.
+
+        The caller closes it (``aclose()`` or ``contextlib.aclosing``) when it stops reading."""
         ...
 
     def acting_as(self, principal: Principal) -> Self:

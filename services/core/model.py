@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -68,6 +69,10 @@ class Room:
             "capacity": self.capacity,
             "location": self.location,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Room:
+        return cls(data["roomId"], data["name"], int(data["capacity"]), data["location"])
 
 
 SEED_ROOMS: tuple[Room, ...] = (
@@ -147,7 +152,7 @@ class Reservation:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Reservation:
+    def from_dict(cls, data: Mapping[str, Any]) -> Reservation:
         return cls(
             reservation_id=data["reservationId"],
             room_id=data["roomId"],
@@ -184,6 +189,16 @@ class Event:
             "data": self.data,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        return cls(
+            event_id=data["eventId"],
+            sequence=int(data["sequence"]),
+            type=data["type"],
+            occurred_at=parse_timestamp(data["occurredAt"]),
+            data=dict(data["data"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ReservationPage:
@@ -195,6 +210,24 @@ class ReservationPage:
     @property
     def total_pages(self) -> int:
         return -(-self.total_items // self.page_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": [item.to_dict() for item in self.items],
+            "page": self.page,
+            "pageSize": self.page_size,
+            "totalItems": self.total_items,
+            "totalPages": self.total_pages,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReservationPage:
+        return cls(
+            items=tuple(Reservation.from_dict(item) for item in data["items"] or ()),
+            page=int(data["page"]),
+            page_size=int(data["pageSize"]),
+            total_items=int(data["totalItems"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from services.core.model import Event, Reservation, ReservationStatus, Room
 
@@ -129,3 +129,20 @@ class EventNotifier(Protocol):
     async def wait_beyond(self, sequence: int, timeout: float | None) -> bool:
         """Wait until an event after ``sequence`` may exist; False on timeout."""
         ...
+
+
+@runtime_checkable
+class ManagedNotifier(EventNotifier, Protocol):
+    """A notifier with a connection of its own (PostgreSQL's LISTEN): started once its store is
+    open (it reads the migrated event head), stopped on the way out."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class NotifyingStore(Store, Protocol):
+    """A store that brings its own cross-process notifier (PostgreSQL: LISTEN/NOTIFY), so a
+    commit made by any process wakes the subscribers of every process."""
+
+    def notifier(self) -> ManagedNotifier: ...

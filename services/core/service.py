@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, Self, TypeVar
 
@@ -293,15 +293,7 @@ class ReservationService:
                 updated_at=now,
                 owner=self._principal.client_id,
             )
-            await uow.reservations.add(reservation)
-            event = await self._record(uow, EventType.CREATED, reservation, now)
-            if key is not None:
-                await uow.idempotency.put(
-                    IdempotencyRecord(self._idempotency_scope, key, fingerprint, reservation.to_dict())
-                )
-            await uow.commit()
-        self._published(event)
-        return reservation
+            return await self._commit(uow, EventType.CREATED, reservation, now, key, fingerprint)
 
     async def modify_reservation(
         self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None
@@ -365,12 +357,7 @@ class ReservationService:
                 exclude_id=current.reservation_id,
             )
             now = self._clock()
-            changed = current.modified(now, **real_changes)
-            await uow.reservations.update(changed)
-            event = await self._record(uow, EventType.MODIFIED, changed, now)
-            await uow.commit()
-        self._published(event)
-        return changed
+            return await self._commit(uow, EventType.MODIFIED, current.modified(now, **real_changes), now)
 
     async def cancel_reservation(
         self, reservation_id: str, *, reason: str | None = None, idempotency_key: str | None = None
@@ -393,15 +380,7 @@ class ReservationService:
             self._require_owner(current)
             now = self._clock()
             canceled = current.canceled(now, reason)
-            await uow.reservations.update(canceled)
-            event = await self._record(uow, EventType.CANCELED, canceled, now)
-            if key is not None:
-                await uow.idempotency.put(
-                    IdempotencyRecord(self._idempotency_scope, key, fingerprint, canceled.to_dict())
-                )
-            await uow.commit()
-        self._published(event)
-        return canceled
+            return await self._commit(uow, EventType.CANCELED, canceled, now, key, fingerprint)
 
     async def check_in_reservation(self, reservation_id: str) -> Reservation:
         self._allow("checkInReservation")
@@ -412,12 +391,7 @@ class ReservationService:
             current = await self._load(uow, reservation_id)
             self._require_owner(current)
             now = self._clock()
-            checked_in = current.checked_in(now)
-            await uow.reservations.update(checked_in)
-            event = await self._record(uow, EventType.CHECKED_IN, checked_in, now)
-            await uow.commit()
-        self._published(event)
-        return checked_in
+            return await self._commit(uow, EventType.CHECKED_IN, current.checked_in(now), now)
 
     # -- events ----------------------------------------------------------------------
 
@@ -443,7 +417,7 @@ class ReservationService:
         types: Sequence[str] | None = None,
         batch_size: int = 100,
         wait_timeout: float = 30.0,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Every event after ``after``, then each new one as it is committed, forever.
 
         The arguments are checked now (catalog errors raise before any streaming starts); the
@@ -464,7 +438,7 @@ class ReservationService:
         batch_size: int,
         wait_timeout: float,
         notifier: EventNotifier,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         while True:
             async with self._store.unit_of_work() as uow:
                 batch = await uow.events.read_after(after, wanted, batch_size)
@@ -524,14 +498,29 @@ class ReservationService:
                 params={"roomId": room_id, "date": date, "startTime": start, "endTime": end}
             )
 
-    async def _record(
-        self, uow: UnitOfWork, type: EventType, reservation: Reservation, now: datetime
-    ) -> Event:
-        return await uow.events.append(self._ids("evt"), type.value, now, reservation.to_dict())
-
-    def _published(self, event: Event) -> None:
-        if self._notifier is not None:
+    async def _commit(
+        self,
+        uow: UnitOfWork,
+        type: EventType,
+        reservation: Reservation,
+        now: datetime,
+        key: str | None = None,
+        fingerprint: str = "",
+    ) -> Reservation:
+        """Every write ends here, in one order: save the reservation, append its event to the log,
+        record the answer under the idempotency key (if any), commit, then wake event subscribers."""
+        if type is EventType.CREATED:
+            await uow.reservations.add(reservation)
+        else:
+            await uow.reservations.update(reservation)
+        event = await uow.events.append(self._ids("evt"), type.value, now, reservation.to_dict())
+        if key is not None:
+            record = IdempotencyRecord(self._idempotency_scope, key, fingerprint, reservation.to_dict())
+            await uow.idempotency.put(record)
+        await uow.commit()
+        if self._notifier is not None:  # after the commit, so a woken subscriber finds the event
             self._notifier.published(event.sequence)
+        return reservation
 
 
 # Every use case that runs units of work is re-run while the store is unavailable (nothing of a

@@ -46,7 +46,7 @@ from services.core.errors import (
 from services.core.ratelimit import quota_header_pairs, refusal_header_pairs
 from services.core.validation import json_document
 from services.graphql.context import RosettaContext
-from services.graphql.cost import operation_cost, select_operation
+from services.graphql.cost import operation_cost, quota_tokens, select_operation
 from services.graphql.errors import (
     format_error,
     format_rosetta,
@@ -123,7 +123,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[RosettaContext, None]):
         await super().send_message(message)
 
 
-class SubscriptionView(GraphQL):
+class SubscriptionView(GraphQL[RosettaContext, None]):
     """strawberry's ASGI view, used for WebSockets only (``graphql-transport-ws``).
 
     Cross-origin handshakes are refused (HTTP 403) unless the page's origin is listed in
@@ -155,13 +155,12 @@ class SubscriptionView(GraphQL):
         credentials = credentials_from_headers(
             request.headers.get("authorization"), request.headers.get("x-api-key"), address
         )
+        refused: AccessError | None = None
         try:
             principal = await self.guard.authenticate(credentials)
         except AccessError as error:  # told to each operation, as a field error of its subscription
             anonymous = credentials_from_headers(None, None, address)
             principal, refused = await self.guard.authenticate(anonymous), error
-        else:
-            refused = None
         return RosettaContext(
             self.api, language, cache=False, guard=self.guard, principal=principal, auth_error=refused
         )
@@ -281,7 +280,7 @@ class GraphQLApp:
                     ((b"allow", b"GET, POST"),),
                 )
             if self.guard is not None:
-                quota = await self._charge(principal, query, operation_name)
+                quota = await self._charge(principal, query, variables, operation_name)
             payload = await self._execute(query, variables, operation_name, allowed, language, principal)
         except _RequestRejected as rejected:
             body = _dumps({"errors": [format_rosetta(rejected.error, language)]})
@@ -357,14 +356,20 @@ class GraphQLApp:
         return {"data": result.data, "errors": errors}
 
     async def _charge(
-        self, principal: Principal, query: str, operation_name: str | None
+        self,
+        principal: Principal,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
     ) -> QuotaState | None:
-        """One charge per operation, before it runs. The quota treats reads and writes apart when its
-        Redis is down, so a mutation is charged as a write and anything else as a read."""
+        """One charge per operation, before it runs, of as many tokens as its cost says
+        (``cost.quota_tokens``). The quota treats reads and writes apart when its Redis is down, so a
+        mutation is charged as a write and anything else as a read."""
         assert self.guard is not None
         operation = "createReservation" if _is_mutation(query, operation_name) else "listReservations"
+        tokens = quota_tokens(_plan(self.schema, query, variables, operation_name)[1])
         try:
-            return await self.guard.charge(principal, "graphql", operation)
+            return await self.guard.charge(principal, "graphql", operation, tokens)
         except AccessError as error:
             raise _RequestRejected(429, error, refusal_header_pairs(error)) from None
 

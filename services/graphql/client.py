@@ -27,7 +27,6 @@ from services.core.model import (
     ReservationPage,
     ReservationQuery,
     Room,
-    parse_timestamp,
 )
 
 _ROOM = "roomId name capacity location"
@@ -79,13 +78,8 @@ STREAM_EVENTS = (
 
 
 def _event(item: dict[str, Any]) -> Event:
-    return Event(
-        event_id=item["eventId"],
-        sequence=item["sequence"],
-        type=item["type"],
-        occurred_at=parse_timestamp(item["occurredAt"]),
-        data=Reservation.from_dict(item["data"]).to_dict(),
-    )
+    """The event's reservation comes as the fields the query selected: rendered as the core renders it."""
+    return Event.from_dict({**item, "data": Reservation.from_dict(item["data"]).to_dict()})
 
 
 def _input(value: ReservationDraft | ReservationChanges) -> dict[str, Any]:
@@ -95,10 +89,6 @@ def _input(value: ReservationDraft | ReservationChanges) -> dict[str, Any]:
         for f in fields(value)
         if getattr(value, f.name) is not None
     }
-
-
-def _room(data: dict[str, Any]) -> Room:
-    return Room(data["roomId"], data["name"], data["capacity"], data["location"])
 
 
 class GraphQLClient:
@@ -157,10 +147,10 @@ class GraphQLClient:
     # -- ReservationApi -----------------------------------------------------------------
 
     async def list_rooms(self) -> list[Room]:
-        return [_room(item) for item in await self._call(LIST_ROOMS, "rooms")]
+        return [Room.from_dict(item) for item in await self._call(LIST_ROOMS, "rooms")]
 
     async def get_room(self, room_id: str) -> Room:
-        return _room(await self._call(GET_ROOM, "room", {"roomId": room_id}))
+        return Room.from_dict(await self._call(GET_ROOM, "room", {"roomId": room_id}))
 
     async def create_reservation(
         self, draft: ReservationDraft, *, idempotency_key: str | None = None
@@ -187,12 +177,7 @@ class GraphQLClient:
             "pageSize": query.page_size,
         }
         data = await self._call(LIST_RESERVATIONS, "reservations", variables)
-        return ReservationPage(
-            items=tuple(Reservation.from_dict(item) for item in data["items"]),
-            page=data["page"],
-            page_size=data["pageSize"],
-            total_items=data["totalItems"],
-        )
+        return ReservationPage.from_dict(data)
 
     async def modify_reservation(
         self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None

@@ -3,7 +3,9 @@
 Every selected field costs 1; a field returning a list multiplies what is selected inside it by
 the most items that list can hold (its page argument, or the default page when none is given).
 So the cost bounds the size of the answer, whatever the data: the server refuses operations above
-``GraphQLOptions.max_cost``, and the gateway's quota charges GraphQL by the same number.
+``GraphQLOptions.max_cost``, and the gateway's quota charges GraphQL by the same number
+(``quota_tokens``: one token per ``COST_PER_TOKEN`` cost units, at least one, as GitHub's GraphQL
+API charges a call its node count divided by 100).
 
     { room(roomId: "room-a") { reservations(first: 10) { guestName room { name } } } }
     = room 1 + 10 x (reservations' items: guestName 1 + room 1 x (name 1)) + reservations 1 = 32
@@ -33,6 +35,9 @@ PAGE_SIZE_MAX = 100
 EVENTS_DEFAULT = 100  # Query.events(limit), bounded by the core at 1000
 EVENTS_MAX = 1000
 ROOMS_BOUND = 50
+COST_PER_TOKEN = 100
+"""Cost units per quota token: a REST-sized answer (a reservation, a page of ten) costs one token,
+like one REST request; a query that reaches into a hundred rooms' reservations costs dozens."""
 """Query.rooms is the room catalog (a handful, seeded): it is charged as if it held this many."""
 
 # (type, field) -> (argument giving the list's size or None, default, maximum). The maximum is what an
@@ -153,3 +158,8 @@ class _Walk:
                 return number if 0 <= number <= maximum else maximum
             return maximum
         return default
+
+
+def quota_tokens(cost: int) -> int:
+    """The quota tokens an operation of ``cost`` takes from its client's bucket (at least one)."""
+    return max(1, -(-cost // COST_PER_TOKEN))

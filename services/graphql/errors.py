@@ -153,7 +153,7 @@ def operation_needs_post(operation: str) -> MalformedRequest:
 def negotiate(accept_language: str | None) -> str:
     """The response language (en, ko, fr) for an Accept-Language value or a bare tag, cached per value."""
     if accept_language in messages.LANGUAGES:
-        return accept_language  # type: ignore[return-value]
+        return accept_language
     return messages.negotiate(accept_language)
 
 

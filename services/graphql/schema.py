@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse, specified_rules
+from graphql.execution import SubsequentIncrementalExecutionResult
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -267,11 +268,11 @@ def _prepared_extension(documents: PreparedDocuments) -> type[SchemaExtension]:
 
         def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
             # Over HTTP the app localizes errors itself; subscriptions results pass through here.
-            errors = getattr(result, "errors", None)
-            if errors:
+            # (@defer/@stream increments, not enabled here, carry their errors per increment.)
+            if not isinstance(result, SubsequentIncrementalExecutionResult) and result.errors:
                 context = self.execution_context.context
                 language = context.language if isinstance(context, RosettaContext) else None
-                result.errors = localize_errors(errors, language)
+                result.errors = localize_errors(result.errors, language)
             yield
 
     return PreparedDocumentsExtension

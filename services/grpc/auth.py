@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -18,6 +18,12 @@ from services.core import messages
 from services.core.access import Guard, Principal, credentials_from_headers
 from services.core.errors import RosettaError
 from services.grpc.errors import to_status
+
+AioContext = grpc.aio.ServicerContext[Any, Any]
+# grpc's stubs type a handler's behaviours as the synchronous API's (grpc.ServicerContext, Iterator);
+# under grpc.aio they are coroutine functions and async generators over grpc.aio.ServicerContext.
+AioUnaryBehavior = Callable[[Any, AioContext], Awaitable[Any]]
+AioStreamBehavior = Callable[[Any, AioContext], AsyncIterator[Any]]
 
 current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "grpc_principal", default=None
@@ -50,9 +56,14 @@ def _address(peer: str | None) -> str | None:
     return rest or None
 
 
-async def _admit(guard: Guard, context: grpc.aio.ServicerContext, operation: str) -> Principal:
+def _metadata(context: AioContext) -> dict[str, str]:
+    """The call's text metadata (binary ``-bin`` entries are not credentials)."""
+    return {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
+
+
+async def _admit(guard: Guard, context: AioContext, operation: str) -> Principal:
     """authenticate -> authorize -> charge; a refusal aborts the call with its rich status."""
-    metadata = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
+    metadata = _metadata(context)
     credentials = credentials_from_headers(
         metadata.get("authorization"), metadata.get("x-api-key"), _address(context.peer())
     )
@@ -76,11 +87,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        method = handler_call_details.method
         if handler is None or not method.startswith(self._prefix):
             return handler
         operation = OPERATION_OF_METHOD[method.removeprefix(self._prefix)]
@@ -90,9 +101,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary is not None:
-            behavior = handler.unary_unary
+            behavior = cast(AioUnaryBehavior, handler.unary_unary)
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def unary(request: Any, context: AioContext) -> Any:
                 token = current_principal.set(await _admit(guard, context, operation))
                 try:
                     return await behavior(request, context)
@@ -100,10 +111,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     current_principal.reset(token)
 
             return grpc.unary_unary_rpc_method_handler(unary, **options)
-        streaming = handler.unary_stream
-        assert streaming is not None
+        assert handler.unary_stream is not None
+        streaming = cast(AioStreamBehavior, handler.unary_stream)
 
-        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def stream(request: Any, context: AioContext) -> AsyncIterator[Any]:
             principal = await _admit(guard, context, operation)
             try:
                 async with guard.stream(principal, "grpc"):
@@ -114,9 +125,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     finally:
                         current_principal.reset(token)
             except RosettaError as error:  # the concurrent-stream limit
-                language = messages.negotiate(
-                    dict(context.invocation_metadata() or ()).get("accept-language")
-                )
+                language = messages.negotiate(_metadata(context).get("accept-language"))
                 await context.abort_with_status(to_status(error, language))
 
         return grpc.unary_stream_rpc_method_handler(stream, **options)

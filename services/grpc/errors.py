@@ -8,8 +8,11 @@ typed errors, so a caller cannot tell it talked gRPC.
 
 from __future__ import annotations
 
+from typing import cast
+
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -51,7 +54,7 @@ CODE_BY_BARE_STATUS: dict[grpc.StatusCode, str] = {
 }
 
 
-def _packed(message: object) -> any_pb2.Any:
+def _packed(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
@@ -98,12 +101,20 @@ def _quota_details(error: RateLimited, message: str) -> list[any_pb2.Any]:
     return details
 
 
+def rich_status_of(failure: grpc.aio.AioRpcError) -> status_pb2.Status | None:
+    """The google.rpc.Status a failed call carries; None when it has none, or one that contradicts its
+    status code (then it is not ours)."""
+    try:
+        # from_call reads only code(), details() and trailing_metadata(), which AioRpcError has too
+        # (grpc's stubs type it for the synchronous grpc.Call).
+        return rpc_status.from_call(cast(grpc.Call, failure))
+    except ValueError:
+        return None
+
+
 def from_rpc_error(failure: grpc.aio.AioRpcError) -> Exception:
     """The core's typed error a failed call stands for, or the grpc error itself for transport trouble."""
-    try:
-        rich = rpc_status.from_call(failure)
-    except ValueError:  # details inconsistent with the status: not ours
-        rich = None
+    rich = rich_status_of(failure)
     code: str | None = None
     field: str | None = None
     retry_after: float | None = None

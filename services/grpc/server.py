@@ -10,7 +10,7 @@ Health (``grpc.health.v1``) and server reflection are served beside it.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +23,9 @@ from services.core.access import Guard, until_expiry
 from services.core.api import ServerApi
 from services.core.errors import InternalError, MalformedRequest, RosettaError
 from services.grpc import translate
-from services.grpc.auth import AuthInterceptor, current_principal
+from services.grpc.auth import AioContext, AuthInterceptor, current_principal
 from services.grpc.errors import to_status
 from services.grpc.generated import reservations_pb2 as pb
-from services.grpc.generated import reservations_pb2_grpc as pb_grpc
 
 log = logging.getLogger("rosetta.grpc")
 
@@ -41,15 +40,19 @@ class GrpcOptions:
     max_message_bytes: int = 4 * 1024 * 1024  # receive and send
 
 
-def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
+def _metadata_value(context: AioContext, key: str) -> str | None:
     for item_key, value in context.invocation_metadata() or ():
         if item_key == key:
             return value if isinstance(value, str) else None
     return None
 
 
-class ReservationServicer(pb_grpc.ReservationServiceServicer):
-    """Translates each RPC into one use-case call; errors are mapped by the handler wrappers."""
+class ReservationServicer:
+    """Translates each RPC into one use-case call; errors are mapped by the handler wrappers.
+
+    It does not subclass the generated ``ReservationServiceServicer``: ``method_handlers`` serves
+    every RPC of the service descriptor from the method of the same name, so a missing one fails
+    at start-up instead of answering UNIMPLEMENTED (and the generated module has no types)."""
 
     def __init__(self, api: ServerApi) -> None:
         self._base = api
@@ -138,9 +141,7 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
             async for event in events:
                 yield pb.WatchEventsResponse(event=translate.event_message(event))
         finally:
-            close = getattr(events, "aclose", None)  # an async generator in the core
-            if close is not None:
-                await close()
+            await events.aclose()
 
 
 # -- request decoding and error mapping -------------------------------------------------
@@ -167,20 +168,20 @@ def _tolerant_deserializer(message_class: Any) -> Callable[[bytes], Any]:
     return deserialize
 
 
-def _language(context: grpc.aio.ServicerContext) -> str:
+def _language(context: AioContext) -> str:
     return messages.negotiate(_metadata_value(context, "accept-language"))
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: RosettaError) -> None:
+async def _abort(context: AioContext, error: RosettaError) -> None:
     await context.abort_with_status(to_status(error, _language(context)))
 
 
-def _expired(context: grpc.aio.ServicerContext) -> bool:
+def _expired(context: AioContext) -> bool:
     remaining = context.time_remaining()
     return remaining is not None and remaining <= 0
 
 
-async def _refuse(context: grpc.aio.ServicerContext, request: Any) -> None:
+async def _refuse(context: AioContext, request: Any) -> None:
     """Abort before any work when the request is unreadable or its deadline already passed."""
     if request is UNREADABLE:
         await _abort(context, MalformedRequest(params={"reason": "syntax"}))
@@ -189,7 +190,7 @@ async def _refuse(context: grpc.aio.ServicerContext, request: Any) -> None:
 
 
 def _unary(name: str, behavior: Callable[[Any, Any], Awaitable[Any]]) -> Callable[[Any, Any], Awaitable[Any]]:
-    async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def handle(request: Any, context: AioContext) -> Any:
         await _refuse(context, request)
         try:
             return await behavior(request, context)
@@ -205,9 +206,9 @@ def _unary(name: str, behavior: Callable[[Any, Any], Awaitable[Any]]) -> Callabl
 
 
 def _server_streaming(
-    name: str, behavior: Callable[[Any, Any], AsyncIterator[Any]]
+    name: str, behavior: Callable[[Any, Any], AsyncGenerator[Any, None]]
 ) -> Callable[[Any, Any], AsyncIterator[Any]]:
-    async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def handle(request: Any, context: AioContext) -> AsyncIterator[Any]:
         await _refuse(context, request)
         responses = behavior(request, context)
         try:
@@ -221,14 +222,14 @@ def _server_streaming(
             log.exception("unexpected error in %s", name)
             await _abort(context, InternalError())
         finally:
-            await responses.aclose()  # type: ignore[attr-defined]  # the behaviors are async generators
+            await responses.aclose()
 
     return handle
 
 
-def method_handlers(servicer: ReservationServicer) -> dict[str, grpc.RpcMethodHandler]:
+def method_handlers(servicer: ReservationServicer) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
     """One handler per RPC of the service descriptor, each with the tolerant deserializer and a wrapper."""
-    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in SERVICE_DESCRIPTOR.methods:
         request_class = getattr(pb, method.input_type.name)
         response_class = getattr(pb, method.output_type.name)

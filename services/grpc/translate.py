@@ -26,7 +26,7 @@ from services.grpc.generated import reservations_pb2 as pb
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-STATUS_TO_MESSAGE: dict[ReservationStatus, int] = {
+STATUS_TO_MESSAGE: dict[ReservationStatus, pb.ReservationStatus] = {
     ReservationStatus.RESERVED: pb.RESERVATION_STATUS_RESERVED,
     ReservationStatus.CHECKED_IN: pb.RESERVATION_STATUS_CHECKED_IN,
     ReservationStatus.CANCELED: pb.RESERVATION_STATUS_CANCELED,

@@ -510,9 +510,7 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions, guard: Gua
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
-                closing = getattr(events, "aclose", None)  # an async generator underneath
-                if closing is not None:
-                    await closing()
+                await events.aclose()
                 await slots.aclose()
 
         headers = {"vary": VARY, "cache-control": "no-cache", "x-accel-buffering": "no"}

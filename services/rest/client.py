@@ -22,25 +22,10 @@ from services.core.model import (
     ReservationPage,
     ReservationQuery,
     Room,
-    parse_timestamp,
 )
 
 API = "/api/v1"
 _QUERY_FIELDS = tuple((f.name, WIRE_NAMES[f.name]) for f in fields(ReservationQuery))
-
-
-def _room(data: dict[str, Any]) -> Room:
-    return Room(data["roomId"], data["name"], int(data["capacity"]), data["location"])
-
-
-def _event(data: dict[str, Any]) -> Event:
-    return Event(
-        event_id=data["eventId"],
-        sequence=int(data["sequence"]),
-        type=data["type"],
-        occurred_at=parse_timestamp(data["occurredAt"]),
-        data=data["data"],
-    )
 
 
 def _wire(value: object) -> dict[str, Any]:
@@ -113,7 +98,9 @@ class RestClient:
             return error_from_code("INTERNAL", f"HTTP {response.status_code} without a problem body")
         violations = problem.get("errors") or []
         field = violations[0].get("field") if violations and isinstance(violations[0], dict) else None
-        return error_from_code(problem["code"], problem.get("detail"), field)
+        wait = response.headers.get("retry-after", "")  # RFC 9110 delay-seconds on a 429
+        retry_after = float(wait) if wait.isdigit() else None
+        return error_from_code(problem["code"], problem.get("detail"), field, retry_after)
 
     @staticmethod
     def _id(value: str) -> str:
@@ -123,10 +110,10 @@ class RestClient:
 
     async def list_rooms(self) -> list[Room]:
         data = await self._call("GET", "/rooms")
-        return [_room(item) for item in data["items"]]
+        return [Room.from_dict(item) for item in data["items"]]
 
     async def get_room(self, room_id: str) -> Room:
-        return _room(await self._call("GET", f"/rooms/{self._id(room_id)}"))
+        return Room.from_dict(await self._call("GET", f"/rooms/{self._id(room_id)}"))
 
     async def create_reservation(
         self, draft: ReservationDraft, *, idempotency_key: str | None = None
@@ -143,13 +130,7 @@ class RestClient:
         # "" means "no filter" to the core; the REST contract refuses an empty value, so omit it.
         params = {wire: str(value) for wire, value in present if value is not None and value != ""}
         data = await self._call("GET", "/reservations", params=params)
-        paging = data["pagination"]
-        return ReservationPage(
-            items=tuple(Reservation.from_dict(item) for item in data["items"]),
-            page=int(paging["page"]),
-            page_size=int(paging["pageSize"]),
-            total_items=int(paging["totalItems"]),
-        )
+        return ReservationPage.from_dict({"items": data["items"], **data["pagination"]})
 
     async def modify_reservation(
         self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None
@@ -187,7 +168,7 @@ class RestClient:
         if types:
             params["types"] = ",".join(types)
         data = await self._call("GET", "/events", params=params)
-        return [_event(item) for item in data["items"]]
+        return [Event.from_dict(item) for item in data["items"]]
 
     async def stream_events(
         self, after: int = 0, *, types: Sequence[str] | None = None
@@ -212,6 +193,6 @@ class RestClient:
                     if kind == "error":  # the server ends the stream with a problem (an expired token)
                         violations = data.get("errors") or [{}]
                         raise error_from_code(data["code"], data.get("detail"), violations[0].get("field"))
-                    yield _event(data)
+                    yield Event.from_dict(data)
                 elif not line:
                     kind = "message"

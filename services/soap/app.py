@@ -10,9 +10,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from a2wsgi import WSGIMiddleware
+from starlette.types import ASGIApp
 
 from services.core.access import Guard, QuotaState
 from services.core.api import ServerApi
@@ -59,7 +60,10 @@ class SoapApp:
         # Built once with the configured address: spyne's own ?wsdl cache would keep the first caller's Host.
         self.wsdl = _render_wsdl(application, options.public_url)
         self.parser = EnvelopeParser()
-        self.spyne = WSGIMiddleware(RosettaWsgiApplication(application), workers=options.worker_threads)
+        # a2wsgi types the ASGI scope and messages as TypedDicts; what it gets here are the same dicts.
+        self.spyne = cast(
+            ASGIApp, WSGIMiddleware(RosettaWsgiApplication(application), workers=options.worker_threads)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import zeep
 from zeep.exceptions import Fault
+from zeep.helpers import serialize_object
 from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 from zeep.wsse.username import UsernameToken
@@ -26,9 +27,7 @@ from services.core.model import (
     ReservationDraft,
     ReservationPage,
     ReservationQuery,
-    ReservationStatus,
     Room,
-    parse_timestamp,
 )
 from services.soap.errors import NAMESPACE, code_of_faultcode
 from services.soap.wsdl import CONTRACT_PATH
@@ -55,7 +54,7 @@ class SoapClient:
         self.language = language
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
         self._wsdl_http = httpx.Client()  # zeep wants one for remote WSDLs; ours is read from disk
-        transport = AsyncTransport(client=self._http, wsdl_client=self._wsdl_http)
+        zeep_transport = AsyncTransport(client=self._http, wsdl_client=self._wsdl_http)
         self._http.headers["Accept-Language"] = language  # after AsyncTransport replaced the headers
         if token is not None:
             self._http.headers["Authorization"] = f"Bearer {token}"
@@ -67,7 +66,9 @@ class SoapClient:
             else None
         )
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-        self._zeep = zeep.AsyncClient(str(CONTRACT_PATH), transport=transport, settings=settings, wsse=wsse)
+        self._zeep = zeep.AsyncClient(
+            str(CONTRACT_PATH), transport=zeep_transport, settings=settings, wsse=wsse
+        )
         # What ``create_service(binding, address)`` does, but async: zeep 4.3's AsyncClient.create_service
         # returns a sync ServiceProxy whose calls cannot be awaited.
         binding = self._zeep.wsdl.bindings[BINDING]
@@ -133,12 +134,7 @@ class SoapClient:
             page=self._int("page", query.page, coerce=True),
             pageSize=self._int("pageSize", query.page_size, coerce=True),
         )
-        return ReservationPage(
-            items=tuple(_reservation(item) for item in result.items or ()),
-            page=int(result.page),
-            page_size=int(result.pageSize),
-            total_items=int(result.totalItems),
-        )
+        return ReservationPage.from_dict(_plain(result))
 
     async def modify_reservation(
         self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None
@@ -225,33 +221,19 @@ def _error_of(fault: Fault) -> RosettaError:
     return error_from_code(code, fault.message, field, retry_after)
 
 
+def _plain(data: Any) -> dict[str, Any]:
+    """A zeep object as the dict of its elements (nested ones too), named as on every JSON wire."""
+    return dict(serialize_object(data, dict))
+
+
 def _room(data: Any) -> Room:
-    return Room(room_id=data.roomId, name=data.name, capacity=int(data.capacity), location=data.location)
+    return Room.from_dict(_plain(data))
 
 
 def _reservation(data: Any) -> Reservation:
-    return Reservation(
-        reservation_id=data.reservationId,
-        room_id=data.roomId,
-        guest_name=data.guestName,
-        date=data.date,
-        start_time=data.startTime,
-        end_time=data.endTime,
-        attendees=int(data.attendees),
-        purpose=data.purpose,
-        status=ReservationStatus(data.status),
-        cancel_reason=data.cancelReason,
-        version=int(data.version),
-        created_at=parse_timestamp(data.createdAt),
-        updated_at=parse_timestamp(data.updatedAt),
-    )
+    return Reservation.from_dict(_plain(data))
 
 
 def _event(data: Any) -> Event:
-    return Event(
-        event_id=data.eventId,
-        sequence=int(data.sequence),
-        type=data.type,
-        occurred_at=parse_timestamp(data.occurredAt),
-        data=_reservation(data.data).to_dict(),
-    )
+    event = _plain(data)
+    return Event.from_dict({**event, "data": Reservation.from_dict(event["data"]).to_dict()})

@@ -75,7 +75,9 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
-def fault_children(faultcode: str, faultstring: str, language: str, detail: etree._Element | None) -> list:
+def fault_children(
+    faultcode: str, faultstring: str, language: str, detail: etree._Element | None
+) -> list[etree._Element]:
     """The children of ``soap11env:Fault`` (unqualified, as SOAP 1.1 and spyne write them)."""
     code_el = etree.Element("faultcode")
     code_el.text = f"{SOAP_ENV_PREFIX}:{faultcode}"

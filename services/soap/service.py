@@ -133,7 +133,8 @@ class ReservationType(ComplexModel):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReservationType:
         """From the camelCase representation stored in the event log."""
-        return cls(**{name: data.get(name) for name in cls._type_info})
+        # (spyne's metaclass has made ``_type_info`` a name -> type mapping by now.)
+        return cls(**{name: data.get(name) for name in cls.get_flat_type_info(cls)})
 
 
 class EventRecordType(ComplexModel):
@@ -184,7 +185,8 @@ class CoreBridge:
 
 
 def _bridge(ctx: Any) -> CoreBridge:
-    return ctx.app.bridge  # type: ignore[no-any-return]
+    bridge: CoreBridge = ctx.app.bridge
+    return bridge
 
 
 def _api(ctx: Any) -> ServerApi:
@@ -212,12 +214,12 @@ class ReservationSoapService(ServiceBase):
     __service_name__ = "ReservationService"
 
     @rpc(_returns=_Rooms, _out_variable_name="rooms")
-    def ListRooms(ctx):
+    def ListRooms(ctx: Any) -> list[RoomType]:
         rooms = _bridge(ctx).run(_api(ctx).list_rooms())
         return [RoomType.from_domain(room) for room in rooms]
 
     @rpc(_InText, _returns=_Room, _out_variable_name="room")
-    def GetRoom(ctx, roomId):
+    def GetRoom(ctx: Any, roomId: str | None) -> RoomType:
         roomId = _identifier("roomId", roomId)
         return RoomType.from_domain(_bridge(ctx).run(_api(ctx).get_room(roomId)))
 
@@ -226,8 +228,16 @@ class ReservationSoapService(ServiceBase):
         _returns=_Reservation, _out_variable_name="reservation"
     )  # fmt: skip
     def CreateReservation(
-        ctx, roomId, guestName, date, startTime, endTime, attendees, purpose, idempotencyKey
-    ):
+        ctx: Any,
+        roomId: str | None,
+        guestName: str | None,
+        date: str | None,
+        startTime: str | None,
+        endTime: str | None,
+        attendees: int | None,
+        purpose: str | None,
+        idempotencyKey: str | None,
+    ) -> ReservationType:
         draft = ReservationDraft(
             room_id=roomId,
             guest_name=guestName,
@@ -244,7 +254,7 @@ class ReservationSoapService(ServiceBase):
     @rpc(
         _InText, _returns=_Reservation, _out_variable_name="reservation"
     )  # fmt: skip
-    def GetReservation(ctx, reservationId):
+    def GetReservation(ctx: Any, reservationId: str | None) -> ReservationType:
         bridge = _bridge(ctx)
         reservationId = _identifier("reservationId", reservationId)
         return ReservationType.from_domain(bridge.run(_api(ctx).get_reservation(reservationId)))
@@ -254,7 +264,17 @@ class ReservationSoapService(ServiceBase):
         _returns=(_Items, _RequiredInt, _RequiredInt, _RequiredInt, _RequiredInt),
         _out_variable_names=("items", "page", "pageSize", "totalItems", "totalPages")
     )  # fmt: skip
-    def ListReservations(ctx, status, roomId, dateFrom, dateTo, guestName, sort, page, pageSize):
+    def ListReservations(
+        ctx: Any,
+        status: str | None,
+        roomId: str | None,
+        dateFrom: str | None,
+        dateTo: str | None,
+        guestName: str | None,
+        sort: str | None,
+        page: int | None,
+        pageSize: int | None,
+    ) -> tuple[list[ReservationType], int, int, int, int]:
         query = ReservationQuery(
             **_kwargs(
                 status=status,
@@ -277,8 +297,17 @@ class ReservationSoapService(ServiceBase):
         _returns=_Reservation, _out_variable_name="reservation"
     )  # fmt: skip
     def ModifyReservation(
-        ctx, reservationId, expectedVersion, roomId, guestName, date, startTime, endTime, attendees, purpose
-    ):
+        ctx: Any,
+        reservationId: str | None,
+        expectedVersion: int | None,
+        roomId: str | None,
+        guestName: str | None,
+        date: str | None,
+        startTime: str | None,
+        endTime: str | None,
+        attendees: int | None,
+        purpose: str | None,
+    ) -> ReservationType:
         changes = ReservationChanges(
             room_id=roomId,
             guest_name=guestName,
@@ -298,7 +327,9 @@ class ReservationSoapService(ServiceBase):
     @rpc(
         _InText, _InText, _InText, _returns=_Reservation, _out_variable_name="reservation"
     )  # fmt: skip
-    def CancelReservation(ctx, reservationId, reason, idempotencyKey):
+    def CancelReservation(
+        ctx: Any, reservationId: str | None, reason: str | None, idempotencyKey: str | None
+    ) -> ReservationType:
         bridge = _bridge(ctx)
         reservationId = _identifier("reservationId", reservationId)
         reservation = bridge.run(
@@ -309,7 +340,7 @@ class ReservationSoapService(ServiceBase):
     @rpc(
         _InText, _returns=_Reservation, _out_variable_name="reservation"
     )  # fmt: skip
-    def CheckInReservation(ctx, reservationId):
+    def CheckInReservation(ctx: Any, reservationId: str | None) -> ReservationType:
         bridge = _bridge(ctx)
         reservationId = _identifier("reservationId", reservationId)
         return ReservationType.from_domain(bridge.run(_api(ctx).check_in_reservation(reservationId)))
@@ -317,7 +348,9 @@ class ReservationSoapService(ServiceBase):
     @rpc(
         _InInt, _InTexts, _InInt, _returns=_Events, _out_variable_name="events"
     )  # fmt: skip
-    def GetEvents(ctx, after, types, limit):
+    def GetEvents(
+        ctx: Any, after: int | None, types: list[str] | None, limit: int | None
+    ) -> list[EventRecordType]:
         bridge = _bridge(ctx)
         events = bridge.run(_api(ctx).watch_events(**_kwargs(after=after, types=types or None, limit=limit)))
         return [EventRecordType.from_domain(event) for event in events]

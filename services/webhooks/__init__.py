@@ -1,5 +1,6 @@
 """Outbound webhooks (Standard Webhooks): subscriptions, their management API, the dispatcher, an inspector.
 
-Import the pieces from their modules (``services.webhooks.app`` for the gateway's entry points);
-this package re-exports nothing so that the stores can import the model without cycles.
+Import the pieces from their modules; this package re-exports nothing so that the stores can import
+the model without cycles. The gateway wires them (``gateway/dispatch.py``: the options, the dispatcher
+process); the stores are opened by ``services.store.open_webhook_store``.
 """

@@ -29,8 +29,8 @@ from services.rest.errors import VARY
 from services.rest.http import JsonBody, language, strict_query
 from services.rest.models import Body, EventTypeName, Links, Pagination, Wire, no_default, one_of
 from services.rest.negotiation import JSON, MERGE_PATCH
-from services.webhooks.app import WebhookOptions
 from services.webhooks.model import DeliveryStatus, Subscription
+from services.webhooks.options import WebhookOptions
 from services.webhooks.ports import WebhookStore
 from services.webhooks.service import DeliveryRecord, Page, WebhookService
 from services.webhooks.ssrf import Guard, system_resolver

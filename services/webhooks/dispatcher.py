@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,14 +38,14 @@ from services.webhooks.model import (
     new_delivery,
     retry_delay,
 )
-from services.webhooks.ports import WebhookStore
+from services.webhooks.options import WebhookOptions
+from services.webhooks.ports import SharedWebhookStore, WebhookStore
 from services.webhooks.service import event_payload
 from services.webhooks.signing import webhook_headers
 from services.webhooks.ssrf import Guard, Target, TargetRefused, system_resolver
 
 if TYPE_CHECKING:
     from services.core.ports import EventNotifier
-    from services.webhooks.app import WebhookOptions
 
 log = logging.getLogger("rosetta.webhooks")
 
@@ -104,9 +104,7 @@ class Dispatcher:
         self._per_subscription: Counter[str] = Counter()
         # A store shared by several dispatchers claims atomically; one that only this dispatcher
         # uses (memory, SQLite) leases what was just read as due.
-        self._claim: Callable[[Sequence[str], datetime, datetime], Awaitable[list[str]]] | None = getattr(
-            store, "claim", None
-        )
+        self._shared = store if isinstance(store, SharedWebhookStore) else None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -235,8 +233,8 @@ class Dispatcher:
             await self._store.signal.wait(seen, timeout)
 
     async def _lease(self, delivery_ids: list[str], now: datetime, until: datetime) -> set[str]:
-        if self._claim is not None:
-            return set(await self._claim(delivery_ids, now, until))
+        if self._shared is not None:
+            return set(await self._shared.claim(delivery_ids, now, until))
         await self._store.lease(delivery_ids, until)
         return set(delivery_ids)
 

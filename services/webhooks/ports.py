@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from services.webhooks.model import (
     Attempt,
@@ -118,6 +118,7 @@ class WebhookStore(Protocol):
         ...
 
 
+@runtime_checkable
 class SharedWebhookStore(WebhookStore, Protocol):
     """A webhook store that several dispatchers (processes) may use at the same time."""
 

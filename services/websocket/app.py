@@ -19,9 +19,9 @@ import logging
 import math
 import time
 import types
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, fields
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
@@ -152,14 +152,7 @@ async def _list_reservations(conn: Connection, p: Payload) -> Any:
         page=_optional(p, "page", 1),
         page_size=_optional(p, "pageSize", 20),
     )
-    page = await conn.api.list_reservations(query)
-    return {
-        "items": [item.to_dict() for item in page.items],
-        "page": page.page,
-        "pageSize": page.page_size,
-        "totalItems": page.total_items,
-        "totalPages": page.total_pages,
-    }
+    return (await conn.api.list_reservations(query)).to_dict()
 
 
 async def _modify_reservation(conn: Connection, p: Payload) -> Any:
@@ -541,7 +534,7 @@ class Connection:
         self,
         subscription_id: str,
         after: int,
-        events: AsyncIterator[Event],
+        events: AsyncGenerator[Event, None],
         slot: contextlib.AsyncExitStack | None = None,
     ) -> None:
         if subscription_id in self.subscriptions:
@@ -560,7 +553,7 @@ class Connection:
         self,
         subscription_id: str,
         after: int,
-        events: AsyncIterator[Event],
+        events: AsyncGenerator[Event, None],
         slot: contextlib.AsyncExitStack | None = None,
     ) -> None:
         """Copy the event log into the send queue; a consumer that stays too slow loses the subscription."""
@@ -586,9 +579,9 @@ class Connection:
         subscription_id: str,
         outbox: asyncio.Queue[Pushed],
         progress: list[int],
-        events: AsyncIterator[Event],
+        events: AsyncGenerator[Event, None],
     ) -> RosettaError:
-        async with contextlib.aclosing(cast(AsyncGenerator[Event, None], events)):
+        async with contextlib.aclosing(events):
             async for event in events:
                 item = Pushed(subscription_id, protocol.event_frame(subscription_id, event.to_dict()))
                 if outbox.full():

@@ -29,7 +29,6 @@ from services.core.model import (
     ReservationPage,
     ReservationQuery,
     Room,
-    parse_timestamp,
 )
 from services.websocket import protocol
 
@@ -44,16 +43,6 @@ _RESUBSCRIBE = object()  # queued for a stream whose subscription the client dro
 
 class ConnectionLost(ConnectionError):
     """The WebSocket connection closed while a call or a subscription was waiting on it."""
-
-
-def _room(data: dict[str, Any]) -> Room:
-    return Room(data["roomId"], data["name"], data["capacity"], data["location"])
-
-
-def _event(data: dict[str, Any]) -> Event:
-    return Event(
-        data["eventId"], data["sequence"], data["type"], parse_timestamp(data["occurredAt"]), data["data"]
-    )
 
 
 def _present(obj: object, names: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -125,7 +114,7 @@ class WebSocketClient:
                 try:
                     ws = await connect(
                         self.url,
-                        subprotocols=[protocol.SUBPROTOCOL],  # type: ignore[list-item]
+                        subprotocols=[protocol.SUBPROTOCOL],
                         open_timeout=self._open_timeout,
                         max_size=None,  # the server bounds what it sends; requests stay small
                         compression=None,  # small JSON frames: deflate costs more CPU than it saves
@@ -237,10 +226,10 @@ class WebSocketClient:
 
     async def list_rooms(self) -> list[Room]:
         result = await self._call("listRooms", {})
-        return [_room(item) for item in result["items"]]
+        return [Room.from_dict(item) for item in result["items"]]
 
     async def get_room(self, room_id: str) -> Room:
-        return _room(await self._call("getRoom", {"roomId": room_id}))
+        return Room.from_dict(await self._call("getRoom", {"roomId": room_id}))
 
     async def create_reservation(
         self, draft: ReservationDraft, *, idempotency_key: str | None = None
@@ -266,12 +255,7 @@ class WebSocketClient:
         payload["page"] = query.page
         payload["pageSize"] = query.page_size
         result = await self._call("listReservations", payload)
-        return ReservationPage(
-            items=tuple(Reservation.from_dict(item) for item in result["items"]),
-            page=result["page"],
-            page_size=result["pageSize"],
-            total_items=result["totalItems"],
-        )
+        return ReservationPage.from_dict(result)
 
     async def modify_reservation(
         self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None
@@ -306,7 +290,7 @@ class WebSocketClient:
         if types is not None:
             payload["types"] = list(types)
         result = await self._call("watchEvents", payload)
-        return [_event(item) for item in result["items"]]
+        return [Event.from_dict(item) for item in result["items"]]
 
     # -- push ------------------------------------------------------------------------------
 
@@ -348,7 +332,7 @@ class WebSocketClient:
                             after = item["resumeAfter"]
                             break
                         raise _error(item)
-                    event = _event(item)
+                    event = Event.from_dict(item)
                     after = event.sequence
                     yield event
             finally:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from websockets.typing import Subprotocol
 
 from services.core.errors import ERRORS_BY_CODE, RateLimited, RosettaError
 
-SUBPROTOCOL = "rosetta.v1"
+SUBPROTOCOL = Subprotocol("rosetta.v1")  # a str, typed for the websockets library's clients and servers
 PATH = "/ws"
 
 # Frame types the server sends.
@@ -50,7 +51,7 @@ def result_frame(request_id: RequestId, payload: Any) -> str:
 
 
 def error_payload(error: RosettaError, language: str) -> dict[str, Any]:
-    payload = {"code": error.code, "message": error.localized(language), "field": error.field}
+    payload: dict[str, Any] = {"code": error.code, "message": error.localized(language), "field": error.field}
     if isinstance(error, RateLimited) and error.retry_after is not None:
         payload["retryAfter"] = error.retry_after  # seconds until a retry can succeed
     return payload

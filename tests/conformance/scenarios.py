@@ -7,6 +7,7 @@ Each scenario books on its own dates and tags its guests, so scenarios never col
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.core.api import ReservationApi
-from services.core.errors import RosettaError
+from services.core.errors import RateLimited, RosettaError
 from services.core.model import (
     Event,
     Reservation,
@@ -24,6 +25,7 @@ from services.core.model import (
     ReservationQuery,
     Room,
 )
+from tests.support.drafts import draft as base_draft
 
 
 @dataclass
@@ -51,17 +53,8 @@ class Context:
         return (date(2030, 1, 1) + timedelta(days=self.space * 730 + self.number * 5 + offset)).isoformat()
 
     def draft(self, **overrides: Any) -> ReservationDraft:
-        values: dict[str, Any] = {
-            "room_id": "room-b",
-            "guest_name": f"{self.tag} Grace",
-            "date": self.day(),
-            "start_time": "09:00",
-            "end_time": "10:00",
-            "attendees": 3,
-            "purpose": "study group",
-        }
-        values.update(overrides)
-        return ReservationDraft(**values)
+        values = {"guest_name": f"{self.tag} Grace", "date": self.day(), "purpose": "study group"}
+        return base_draft(**values | overrides)
 
     def placeholder(self, real_id: str) -> str:
         return self._ids.setdefault(real_id, f"<id{len(self._ids) + 1}>")
@@ -94,17 +87,29 @@ class Context:
             return [self.normalize(item) for item in value]
         return value
 
+    def _error(self, error: RosettaError) -> dict[str, Any]:
+        return {"error": error.code, "field": error.field, "message": error.localized(self.language)}
+
     async def run(self, call: Awaitable[Any]) -> Any:
         """Await one operation and record its normalized outcome (value or error)."""
         try:
             value = await call
         except RosettaError as error:
-            self.outcomes.append(
-                {"error": error.code, "field": error.field, "message": error.localized(self.language)}
-            )
+            self.outcomes.append(self._error(error))
             return None
         self.outcomes.append(self.normalize(value))
         return value
+
+    async def until_refused(self, call: Callable[[], Awaitable[Any]], at_most: int) -> RosettaError:
+        """Repeat ``call`` until it is refused and record the refusal (not how many calls passed:
+        a style may charge its connection too, and time refills the bucket meanwhile)."""
+        for _ in range(at_most):
+            try:
+                await call()
+            except RosettaError as error:
+                self.outcomes.append(self._error(error))
+                return error
+        raise AssertionError(f"{at_most} calls and none refused")
 
     async def setup(self, call: Awaitable[Any]) -> Any:
         """Await an operation that must succeed; record it too."""
@@ -123,14 +128,18 @@ class Scenario:
     language: str = "en"
     # target name -> why that style cannot express this scenario (listed, never silently skipped)
     not_expressible: dict[str, str] = field(default_factory=dict)
+    # acts as the ``throttled`` caller: a client of a server of the same style with a tiny quota
+    tiny_quota: bool = False
 
 
 SCENARIOS: list[Scenario] = []
 
 
-def scenario(language: str = "en", **not_expressible: str) -> Callable[[ScenarioFn], ScenarioFn]:
+def scenario(
+    language: str = "en", *, tiny_quota: bool = False, **not_expressible: str
+) -> Callable[[ScenarioFn], ScenarioFn]:
     def register(fn: ScenarioFn) -> ScenarioFn:
-        SCENARIOS.append(Scenario(fn.__name__, fn, language, dict(not_expressible)))
+        SCENARIOS.append(Scenario(fn.__name__, fn, language, dict(not_expressible), tiny_quota))
         return fn
 
     return register
@@ -533,3 +542,20 @@ async def refusals_are_localized(ctx: Context) -> None:
         await ctx.run(reader.create_reservation(ctx.draft()))
     async with ctx.acting_as("anonymous") as anonymous:
         await ctx.run(anonymous.list_reservations(ReservationQuery()))
+
+
+# -- quotas (DESIGN §6a) ------------------------------------------------------------------------------
+# Each style says "rate limited" its own way (HTTP 429 + Retry-After, gRPC RESOURCE_EXHAUSTED +
+# RetryInfo, a SOAP Client.RATE_LIMITED fault with retryAfter, GraphQL extensions.code/retryAfter, a
+# WebSocket error frame with retryAfter); each client turns it back into RateLimited with the wait.
+
+
+@scenario(tiny_quota=True)
+async def an_exhausted_quota_is_rate_limited_and_its_wait_is_honoured(ctx: Context) -> None:
+    async with ctx.acting_as("throttled") as throttled:
+        refusal = await ctx.until_refused(lambda: throttled.get_room("room-a"), at_most=10)
+        wait = refusal.retry_after if isinstance(refusal, RateLimited) else None
+        # At most one token's refill (1 s; HTTP's Retry-After is whole seconds, rounded up).
+        ctx.outcomes.append({"retryAfterSaid": wait is not None and 0 < wait <= 1})
+        await asyncio.sleep(wait or 0)
+        await ctx.run(throttled.get_room("room-a"))  # the wait it named was enough

@@ -7,15 +7,17 @@ tell them apart. Each server target runs a real server on a free port with its o
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from gateway.quota import Quotas, parse_rate_limit
 from services.core.access import ANONYMOUS, Principal, Scope
 from services.core.api import ReservationApi
 from services.core.errors import Unauthenticated
@@ -28,8 +30,15 @@ from tests.support.server import LiveServer, live_server
 ClientFactory = Callable[[str], AbstractAsyncContextManager[ReservationApi]]
 
 
-WHO = ("anonymous", "reader", "stranger", "bad-key", "expired-token", "foreign-audience")
-"""The other callers a scenario may act as (``ctx.acting_as``), beside the target's own client."""
+WHO = ("anonymous", "reader", "stranger", "bad-key", "expired-token", "foreign-audience", "throttled")
+"""The other callers a scenario may act as (``ctx.acting_as``), beside the target's own client.
+
+``throttled`` is a fresh read + write client of a second server of the same style and store whose
+quota is tiny (``TINY_QUOTA``; its buckets in memory beside the memory store, in Redis beside
+PostgreSQL): the matrix's own servers run without quotas, as deployments do by default."""
+
+TINY_QUOTA = "1/s burst 2"
+"""Two calls at once, then one a second: a refusal's wait is under a second and honoured at once."""
 
 
 @dataclass
@@ -79,6 +88,7 @@ def _client_factory(style: str, server: LiveServer, **credential: Any) -> Client
     return connect
 
 
+REDIS_URL = os.environ.get("ROSETTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -126,6 +136,25 @@ class Refused:
         return refuse
 
 
+class Metered:
+    """The reference for the ``throttled`` caller: the gateway's own bucket (``gateway.quota``) with
+    the tiny policy in front of the core, as every style's server charges before it calls the core."""
+
+    def __init__(self, api: ReservationApi, principal: Principal) -> None:
+        self._api = api
+        self._principal = principal
+        self._quotas = Quotas(parse_rate_limit(TINY_QUOTA))
+
+    def __getattr__(self, name: str) -> Any:
+        operation = getattr(self._api, name)
+
+        async def charged(*args: Any, **kwargs: Any) -> Any:
+            await self._quotas.charge(self._principal, "core", name)
+            return await operation(*args, **kwargs)
+
+        return charged
+
+
 def _open(name: str, db: str) -> Iterator[Target]:
     if name in ("core", "reference"):
         memory = MemoryStore() if db == "memory://" else None
@@ -146,14 +175,33 @@ def _open(name: str, db: str) -> Iterator[Target]:
             if who in REFUSED:
                 yield Refused(REFUSED[who])  # type: ignore[misc]
                 return
+            if who == "throttled":
+                async with service(language, DEMO) as api:
+                    yield Metered(api, DEMO)
+                return
             async with service(language, PRINCIPALS[who]) as api:
                 yield api
 
         yield Target(name, service, connect_as=connect_as)
         return
-    with live_server(styles=name, db=db, auth=True) as server:
+    with live_server(styles=name, db=db, auth=True) as server, ExitStack() as later:
+        started: list[LiveServer] = []
+
+        def throttled_server() -> LiveServer:
+            # Started on first use, over the same store; stopped with the target.
+            if not started:
+                # Buckets in memory beside the memory store, in Redis beside PostgreSQL: both backends.
+                redis = {"redis_url": REDIS_URL, "redis_key_prefix": f"cf-{db[-8:]}"}
+                quota = {"rate_limit": TINY_QUOTA, **({} if db == "memory://" else redis)}
+                tiny = live_server(styles=name, db=db, auth=True, **quota)
+                started.append(later.enter_context(tiny))
+            return started[0]
+
         yield Target(
-            name, _client_factory(name, server, **own_credential(name, server)), server, _others(name, server)
+            name,
+            _client_factory(name, server, **own_credential(name, server)),
+            server,
+            _others(name, server, throttled_server),
         )
 
 
@@ -171,11 +219,14 @@ def own_credential(style: str, server: LiveServer) -> dict[str, str]:
 
 
 def _others(
-    style: str, server: LiveServer
+    style: str, server: LiveServer, throttled_server: Callable[[], LiveServer]
 ) -> Callable[[str, str], AbstractAsyncContextManager[ReservationApi]]:
     made: dict[str, dict[str, str]] = {}
+    throttled = itertools.count(1)
 
     def credential(who: str) -> dict[str, str]:
+        if who == "throttled":  # a fresh client each time: a full bucket
+            return {"api_key": provision(throttled_server(), f"throttled-{next(throttled)}").api_key}
         if who not in made:
             if who == "anonymous":
                 made[who] = {}
@@ -192,7 +243,8 @@ def _others(
 
     @contextlib.asynccontextmanager
     async def connect_as(who: str, language: str) -> AsyncIterator[ReservationApi]:
-        client = style_client(style, server, language, **credential(who))
+        on = throttled_server() if who == "throttled" else server
+        client = style_client(style, on, language, **credential(who))
         try:
             yield client
         finally:

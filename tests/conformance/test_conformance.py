@@ -14,7 +14,14 @@ TARGETS: tuple[str, ...] = ("core", "rest", "graphql", "grpc", "soap", "websocke
 STORES: tuple[str, ...] = ("memory", "postgres")  # the store is a parameter of the suite
 
 CASES = [
-    pytest.param(store, target, scenario, id=f"{store}-{target}-{scenario.name}")
+    pytest.param(
+        store,
+        target,
+        scenario,
+        id=f"{store}-{target}-{scenario.name}",
+        # beside PostgreSQL the tiny quota's buckets are in the local Redis (tests.conformance.targets)
+        marks=[pytest.mark.redis] if store == "postgres" and scenario.tiny_quota else [],
+    )
     for store in STORES
     for target in TARGETS
     for scenario in SCENARIOS

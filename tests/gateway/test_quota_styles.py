@@ -135,3 +135,21 @@ async def test_a_second_open_stream_of_one_client_is_refused(server: LiveServer,
             await second.send(json.dumps(subscribe))
             refused = json.loads(await asyncio.wait_for(second.recv(), 10))
     assert (refused["type"], refused["payload"]["code"]) == ("error", "RATE_LIMITED")
+
+
+def test_graphql_is_charged_by_the_cost_of_its_operation() -> None:
+    # One token per 100 cost units (services/graphql/cost.py): a small query takes one token like a
+    # REST request; one that reaches into every room's reservations takes dozens.
+    cheap = '{ room(roomId: "room-a") { roomId name } }'  # cost 3: one token
+    page = "{ reservations(pageSize: 100) { items { reservationId guestName } } }"  # 202: three tokens
+    costly = "{ rooms { roomId reservations(first: 100) { guestName } } }"  # 1 + 50 x 102 = 5101: 52
+    with live_server(auth=True, rate_limit="1/min burst 100") as server:
+        key = provision(server, "graphql-cost").api_key
+        left = []
+        for query in (cheap, page, costly, cheap):
+            answer = httpx.post(
+                server.base_url + "/graphql", json={"query": query}, headers={"X-Api-Key": key}
+            )
+            assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+            left.append(answer.headers["ratelimit"].split(";")[1])
+    assert left == ["r=99", "r=96", "r=44", "r=43"]

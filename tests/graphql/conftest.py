@@ -12,6 +12,7 @@ import pytest
 
 from services.core.model import ReservationDraft
 from services.graphql.client import GraphQLClient
+from tests.support.drafts import draft as base_draft
 from tests.support.server import LiveServer, live_server
 
 _days = itertools.count(1)
@@ -23,17 +24,8 @@ def free_date() -> str:
 
 
 def draft(**changes: Any) -> ReservationDraft:
-    values: dict[str, Any] = {
-        "room_id": "room-b",
-        "guest_name": "Ada Lovelace",
-        "date": free_date(),
-        "start_time": "10:00",
-        "end_time": "11:30",
-        "attendees": 3,
-        "purpose": "study group",
-    }
-    values.update(changes)
-    return ReservationDraft(**values)
+    values = {"guest_name": "Ada Lovelace", "date": free_date(), "start_time": "10:00", "end_time": "11:30"}
+    return base_draft(**values | {"purpose": "study group"} | changes)
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,7 @@ def test_the_webhook_api_is_in_the_same_document_and_schemathesis_finds_nothing_
     from services.core.events import InProcessNotifier
     from services.store.webhooks.memory import MemoryWebhookStore
     from services.webhooks.api import webhook_operations
-    from services.webhooks.app import WebhookOptions
+    from services.webhooks.options import WebhookOptions
 
     service = ReservationService(MemoryStore(), notifier=InProcessNotifier())
     store = MemoryWebhookStore()

@@ -19,6 +19,7 @@ from services.core.errors import (
 )
 from services.core.model import ReservationChanges, ReservationDraft, ReservationQuery, ReservationStatus
 from services.soap.client import SoapClient
+from tests.support.drafts import draft as base_draft
 from tests.support.server import LiveServer, live_server
 
 
@@ -31,17 +32,7 @@ def server() -> Iterator[LiveServer]:
 def draft(
     date: str = "2031-03-01", start: str = "09:00", end: str = "10:00", **extra: object
 ) -> ReservationDraft:
-    values: dict[str, object] = {
-        "room_id": "room-b",
-        "guest_name": "Grace Hopper",
-        "date": date,
-        "start_time": start,
-        "end_time": end,
-        "attendees": 3,
-        "purpose": "compiler study group",
-    }
-    values.update(extra)
-    return ReservationDraft(**values)  # type: ignore[arg-type]
+    return base_draft(**{"date": date, "start_time": start, "end_time": end} | extra)
 
 
 async def test_client_satisfies_the_protocol(server: LiveServer) -> None:

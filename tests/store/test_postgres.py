@@ -29,7 +29,6 @@ from services.core.model import (
     Event,
     Reservation,
     ReservationChanges,
-    ReservationDraft,
     ReservationQuery,
     ReservationStatus,
 )
@@ -39,23 +38,10 @@ from services.store import open_store
 from services.store.reservations.pg_migrations import LATEST_VERSION
 from services.store.reservations.pg_notifier import PgNotifier
 from services.store.reservations.postgres import PostgresStore
+from tests.support.drafts import draft
 
 DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 23, 15, 56, 11, 123000, tzinfo=UTC)
-
-
-def draft(**overrides: object) -> ReservationDraft:
-    values: dict[str, object] = {
-        "room_id": "room-b",
-        "guest_name": "Grace Hopper",
-        "date": "2026-12-01",
-        "start_time": "09:00",
-        "end_time": "10:00",
-        "attendees": 3,
-        "purpose": "compiler study group",
-    }
-    values.update(overrides)
-    return ReservationDraft(**values)  # type: ignore[arg-type]
 
 
 def reservation(reservation_id: str, **overrides: object) -> Reservation:

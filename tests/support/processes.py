@@ -35,7 +35,7 @@ def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) 
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             output = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"{process.args} did not become healthy:\n{output}")
+            raise AssertionError(f"{process.args!r} did not become healthy:\n{output}")
         time.sleep(0.1)
 
 

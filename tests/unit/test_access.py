@@ -30,6 +30,7 @@ from services.core.errors import (
 from services.core.model import ReservationChanges, ReservationDraft, ReservationQuery
 from services.core.service import ReservationService
 from services.store import SqliteStore
+from tests.support.drafts import draft as base_draft
 
 ALICE = Principal("alice", frozenset({Scope.READ, Scope.WRITE}), via="api-key")
 BOB = Principal("bob", frozenset({Scope.READ, Scope.WRITE}), via="jwt")
@@ -38,7 +39,7 @@ ROOT = Principal("root", frozenset({Scope.ADMIN}), via="jwt")
 
 
 def draft(start: str = "09:00", end: str = "10:00") -> ReservationDraft:
-    return ReservationDraft("room-b", "Grace Hopper", "2026-12-01", start, end, 3, None)
+    return base_draft(start_time=start, end_time=end, purpose=None)
 
 
 def test_admin_implies_every_scope_and_the_quota_key_names_the_client_or_the_address() -> None:

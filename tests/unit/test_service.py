@@ -28,20 +28,7 @@ from services.core.ports import StoreUnavailable
 from services.core.service import ReservationService
 from services.core.validation import from_mapping
 from services.store import MemoryStore
-
-
-def draft(**overrides: object) -> ReservationDraft:
-    values: dict[str, object] = {
-        "room_id": "room-b",
-        "guest_name": "Grace Hopper",
-        "date": "2026-12-01",
-        "start_time": "09:00",
-        "end_time": "10:00",
-        "attendees": 3,
-        "purpose": "compiler study group",
-    }
-    values.update(overrides)
-    return ReservationDraft(**values)  # type: ignore[arg-type]
+from tests.support.drafts import draft
 
 
 async def test_create_then_get_returns_the_same_reservation(service: ReservationService) -> None:

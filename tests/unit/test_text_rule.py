@@ -23,6 +23,7 @@ from services.core.service import ReservationService
 from services.core.validation import json_document, search_key
 from services.store import MemoryStore, SqliteStore
 from services.store.reservations.postgres import PostgresStore
+from tests.support.drafts import draft as base_draft
 
 DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -52,17 +53,7 @@ async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 
 def draft(guest_name: object = "Ada", **overrides: object) -> ReservationDraft:
-    values: dict[str, object] = {
-        "room_id": "room-b",
-        "guest_name": guest_name,
-        "date": "2026-12-01",
-        "start_time": "09:00",
-        "end_time": "10:00",
-        "attendees": 3,
-        "purpose": None,
-    }
-    values.update(overrides)
-    return ReservationDraft(**values)  # type: ignore[arg-type]
+    return base_draft(**{"guest_name": guest_name, "purpose": None} | overrides)
 
 
 REFUSED = {

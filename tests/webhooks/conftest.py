@@ -29,8 +29,9 @@ from services.store.reservations.postgres import PostgresStore
 from services.store.webhooks.memory import MemoryWebhookStore
 from services.store.webhooks.postgres import PostgresWebhookStore
 from services.store.webhooks.sqlite import SqliteWebhookStore
-from services.webhooks.app import WebhookOptions, start_dispatcher
+from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.model import Attempt, Delivery, Subscription
+from services.webhooks.options import WebhookOptions
 from services.webhooks.ports import WebhookStore
 from services.webhooks.service import WebhookService
 from services.webhooks.ssrf import Guard
@@ -151,7 +152,9 @@ class Harness:
         self._slot = 0
 
     async def start(self) -> None:
-        self._stop = await start_dispatcher(self.core, self.store, self.notifier, self.options)
+        dispatcher = Dispatcher(self.core, self.store, self.notifier, self.options)
+        await dispatcher.start()
+        self._stop = dispatcher.stop
 
     async def stop(self) -> None:
         if self._stop is not None:

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from gateway.dispatch import run_dispatcher
+from gateway.settings import Settings
 from services.core.service import utc_now
-from services.webhooks.app import run_dispatcher_forever
 from services.webhooks.model import MAX_ATTEMPTS, DeliveryStatus, DisabledReason, message_id
 from services.webhooks.service import ALL_EVENT_TYPES
 from tests.webhooks.conftest import DEFAULTS, Harness, sqlite_stores
@@ -308,7 +309,7 @@ async def test_the_standalone_dispatcher_delivers_events_written_by_another_proc
     _, secret = await writer.subscribe()
     await writer.store.close()
     options = dataclasses.replace(writer.options, poll_interval=0.05)
-    task = asyncio.create_task(run_dispatcher_forever(f"sqlite:///{db}", options))
+    task = asyncio.create_task(run_dispatcher(Settings(db=f"sqlite:///{db}"), options=options))
     try:
         await writer.reserve()
         await writer.attempts.until(lambda items: len(items) == 1)

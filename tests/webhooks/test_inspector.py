@@ -15,7 +15,7 @@ from services.core.model import ReservationDraft
 from services.core.service import ReservationService
 from services.store import MemoryStore
 from services.store.webhooks.memory import MemoryWebhookStore
-from services.webhooks.app import start_dispatcher
+from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.inspector import create_inspector_app
 from services.webhooks.model import DeliveryStatus
 from services.webhooks.service import WebhookService
@@ -62,7 +62,9 @@ async def test_the_dispatcher_delivers_over_a_real_connection(inspector_url: str
     service = WebhookService(
         webhooks, Guard(options.allowlist), core.last_event_sequence, rotation_overlap_seconds=60
     )
-    stop = await start_dispatcher(core, webhooks, notifier, options)
+    dispatcher = Dispatcher(core, webhooks, notifier, options)
+    await dispatcher.start()
+    stop = dispatcher.stop
     try:
         async with httpx.AsyncClient(base_url=inspector_url) as client:
             await client.delete("/received")

@@ -26,12 +26,15 @@ import httpx
 import psycopg
 import pytest
 
+from gateway.dispatch import run_dispatcher
+from gateway.settings import Settings
 from services.core.service import ReservationService, utc_now
+from services.store import open_webhook_store
 from services.store.reservations.pg_migrations import LATEST_VERSION as CORE_VERSION
 from services.store.reservations.pg_notifier import PgNotifier
 from services.store.webhooks.postgres import LATEST_VERSION, PostgresWebhookStore
-from services.webhooks.app import WebhookOptions, open_webhook_store, run_dispatcher_forever
 from services.webhooks.model import DeliveryStatus, message_id, new_delivery
+from services.webhooks.options import WebhookOptions
 from services.webhooks.service import WebhookService
 from services.webhooks.ssrf import Guard
 from tests.webhooks.conftest import DEFAULTS, PG_DSN, Harness, postgres_stores, serve_in_thread
@@ -204,7 +207,7 @@ async def test_the_standalone_dispatcher_is_woken_by_commits_elsewhere_not_by_po
     options = dataclasses.replace(writer.options, poll_interval=60.0)  # the tests end long before
     given = PgNotifier(PG_DSN, schema=pg_schema) if notifier == "given" else None
     url = f"{PG_DSN}?schema={pg_schema}"
-    task = asyncio.create_task(run_dispatcher_forever(url, options, notifier=given))
+    task = asyncio.create_task(run_dispatcher(Settings(db=url), options=options, notifier=given))
     try:
         ping = await writer.webhooks.ping(subscription_.subscription_id)
         await writer.attempts.until(lambda items: len(items) == 1, timeout=20)  # it is up and idle
@@ -358,7 +361,9 @@ async def test_two_dispatchers_share_a_burst_each_message_once_and_never_concurr
 
 DISPATCHER_PROCESS = """
 import asyncio, logging, sys
-from services.webhooks.app import WebhookOptions, run_dispatcher_forever
+from gateway.dispatch import run_dispatcher
+from gateway.settings import Settings
+from services.webhooks.options import WebhookOptions
 
 class Ready(logging.Filter):
     def filter(self, record):
@@ -372,7 +377,7 @@ options = WebhookOptions(
     allowlist=("127.0.0.1",), retry_scale=0.0001,
     max_concurrency=4, per_subscription_concurrency=4, poll_interval=60.0, request_timeout=2.0,
 )
-asyncio.run(run_dispatcher_forever(sys.argv[1], options))
+asyncio.run(run_dispatcher(Settings(db=sys.argv[1]), options=options))
 """
 
 

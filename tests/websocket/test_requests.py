@@ -25,6 +25,7 @@ from services.core.model import (
     ReservationStatus,
 )
 from services.websocket.client import WebSocketClient
+from tests.support.drafts import draft as base_draft
 from tests.support.server import LiveServer
 from tests.websocket.conftest import ask, raw
 
@@ -36,17 +37,7 @@ async def client(live: LiveServer) -> AsyncIterator[WebSocketClient]:
 
 
 def draft(day: str, **changes: object) -> ReservationDraft:
-    values: dict[str, object] = {
-        "room_id": "room-b",
-        "guest_name": "ws Grace",
-        "date": day,
-        "start_time": "09:00",
-        "end_time": "10:00",
-        "attendees": 3,
-        "purpose": "study group",
-    }
-    values.update(changes)
-    return ReservationDraft(**values)  # type: ignore[arg-type]
+    return base_draft(**{"guest_name": "ws Grace", "date": day, "purpose": "study group"} | changes)
 
 
 async def test_rooms(client: WebSocketClient) -> None:
