@@ -144,9 +144,9 @@ async def _public_address(host: str, port: int) -> list[str]:
 
 
 def test_the_webhook_api_is_in_the_same_document_and_schemathesis_finds_nothing_there() -> None:
+    from gateway.webhook_api import webhook_operations
     from services.core.events import InProcessNotifier
     from services.store.webhooks.memory import MemoryWebhookStore
-    from services.webhooks.api import webhook_operations
     from services.webhooks.options import WebhookOptions
 
     service = ReservationService(MemoryStore(), notifier=InProcessNotifier())

@@ -3,7 +3,9 @@
 They join the REST app (``webhook_operations`` is one of its extensions), so they appear in the
 same OpenAPI document and answer exactly as REST does: the same strict query string, body
 reader, HEAD/OPTIONS/405 handling and localized RFC 9457 problems (``services.rest.http``).
-The rules live in ``WebhookService``; these operations only translate.
+The rules live in ``WebhookService``; these operations only translate. It is REST (the
+``services.rest`` building blocks) over the webhooks style's service, so it lives in the gateway:
+no style imports another (the import-linter contract in pyproject.toml).
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the annotations of the path
