@@ -17,19 +17,11 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.dispatch import open_notifier, start_notifier, webhook_options
 from gateway.faults import Fault, FaultInjector, FaultsRefused, control_body, parse_faults
-from gateway.observability import (
-    ASGIApp,
-    InstrumentedApi,
-    Message,
-    Metrics,
-    ObservabilityMiddleware,
-    Receive,
-    Scope,
-    Send,
-)
+from gateway.observability import InstrumentedApi, Metrics, ObservabilityMiddleware
 from gateway.protection import BodyReadTimeout, SecurityHeaders, cors, parse_origins
 from gateway.quota import Quotas, quotas_from_settings
 from gateway.security.guard import GatewayGuard

@@ -7,10 +7,11 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, ParamSpec, Self, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.access import Principal
 from services.core.api import OPERATIONS, ServerApi
@@ -28,11 +29,6 @@ from services.core.model import (
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 

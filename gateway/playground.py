@@ -33,9 +33,9 @@ from urllib.parse import parse_qs
 import grpc
 from google.protobuf import json_format, text_format
 from google.protobuf.message import Message as ProtoMessage
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.faults import FaultInjector
-from gateway.observability import ASGIApp, Receive, Scope, Send
 from services.core.access import Guard, credentials_from_headers
 from services.core.errors import AccessError, RosettaError
 from services.core.messages import negotiate

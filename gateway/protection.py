@@ -18,10 +18,10 @@ import logging
 from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gateway.observability import ASGIApp, Message, Receive, Scope, Send
 from services.core import messages
 from services.core.errors import MalformedRequest
 

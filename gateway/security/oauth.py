@@ -8,7 +8,8 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from gateway.observability import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from gateway.security.identity import Identity, parse_scopes
 from services.core.access import ALL_SCOPES, credentials_from_headers
 from services.core.errors import InvalidProperty, Unauthenticated

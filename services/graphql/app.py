@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
@@ -20,6 +20,7 @@ import orjson
 from graphql import GraphQLError, get_operation_ast, parse
 from graphql import OperationType as GraphQLOperationType
 from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -61,10 +62,6 @@ from services.graphql.schema import RosettaSchema, build_schema
 
 __all__ = ["GraphQLApp", "GraphQLOptions", "create_app"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("rosetta.graphql")
 

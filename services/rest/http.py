@@ -8,7 +8,6 @@ same pieces, so both answer alike.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
@@ -31,6 +30,7 @@ from services.core.errors import (
     PayloadTooLarge,
     RosettaError,
 )
+from services.core.validation import json_document
 from services.rest.errors import (
     VARY,
     HttpProblem,
@@ -114,10 +114,6 @@ async def strict_query(request: Request) -> None:
 # -- bodies -------------------------------------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN, Infinity
-
-
 def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").partition(";")[0].strip().lower()
 
@@ -156,10 +152,7 @@ class JsonBody:
             return {}
         if media not in self.types:
             raise self._unsupported()
-        try:
-            data = json.loads(raw, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
-            raise malformed_body() from None
+        data = json_document(raw, text_rule=False)  # MALFORMED_REQUEST as every JSON style says it
         if not isinstance(data, dict):
             raise not_an_object()
         return data

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 from a2wsgi import WSGIMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.access import Guard, QuotaState
 from services.core.api import ServerApi
@@ -31,11 +30,6 @@ from services.soap.service import (
     build_application,
 )
 from services.soap.service import render_wsdl as _render_wsdl
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 WSDL_QUERY = b"wsdl"
 _BODY_MARK = b"Body>"  # every serialized answer, result or Fault, closes a soap:Body

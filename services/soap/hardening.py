@@ -7,15 +7,12 @@ never touches the network; the resulting tree is handed to spyne, which does not
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 from lxml import etree
+from starlette.types import Receive
 
 from services.core.errors import MalformedRequest, PayloadTooLarge
 from services.soap.errors import SOAP_ENV, EnvelopeVersionMismatch
-
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 _ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
 _BODY = f"{{{SOAP_ENV}}}Body"
