@@ -21,6 +21,7 @@ from services.soap.client import SoapClient
 from services.websocket.client import WebSocketClient
 from workshop.checking import Hint, LabContext, check, unique_date
 
+Client = RestClient | GraphQLClient | GrpcClient | SoapClient | WebSocketClient
 STYLES = ("rest", "graphql", "grpc", "soap", "websocket")
 PAGES = ("get", "list", "room_page")
 
@@ -100,8 +101,7 @@ async def _get_bytes(lab: LabContext, style: str, reservation_id: str) -> int:
     )
     async with CountingRelay(str(host), int(port or 80)) as relay:
         address = f"127.0.0.1:{relay.port}"
-        clients: dict[str, Callable[[], RestClient | GraphQLClient | GrpcClient | SoapClient | WebSocketClient]]
-        clients = {
+        clients: dict[str, Callable[[], Client]] = {
             "rest": lambda: RestClient(f"http://{address}"),
             "graphql": lambda: GraphQLClient(f"http://{address}"),
             "grpc": lambda: GrpcClient(address),
