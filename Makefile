@@ -65,6 +65,7 @@ lint: $(VENV)/.installed-$(PYVER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/pylint services gateway bench workshop tests scripts
 
 typecheck: $(VENV)/.installed-$(PYVER)
 	$(BIN)/mypy

@@ -9,7 +9,12 @@ in step.
 Handshakes that do not offer the ``rosetta.v1`` subprotocol are refused with HTTP 400 before the
 upgrade (close 1008 if the server cannot send an HTTP denial), so a client never talks to a
 connection whose framing it did not agree to.
+
+Size: over 500 lines: the connection, its limits and the ``OPERATIONS`` table are one protocol,
+and the handlers use the connection's internals.
 """
+
+# pylint: disable=too-many-lines
 
 from __future__ import annotations
 
