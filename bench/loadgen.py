@@ -33,6 +33,7 @@ from bench.workload import RESERVATION_ID, Templates, choose, fill_create, opera
 
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[ \t]*chunked", re.IGNORECASE)
+_CONNECTION_CLOSE = re.compile(rb"\r\nconnection:[ \t]*close", re.IGNORECASE)
 _GRAPHQL_ERRORS = b'"errors":'
 _WS_ERROR = b'"type":"error"'
 _WS_MASK = b"\x37\xfa\x21\x3d"
@@ -93,6 +94,9 @@ class HttpConnection(asyncio.Protocol):
         self.buffer = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.transport: asyncio.Transport | None = None
+        # The server said `Connection: close` on its last answer (nginx does after `keepalive_requests`,
+        # 1000 by default): the next request needs a new connection, as in any HTTP client.
+        self.server_closes = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -126,6 +130,8 @@ class HttpConnection(asyncio.Protocol):
             end = body_start
             body = b""
         del self.buffer[:end]
+        if _CONNECTION_CLOSE.search(head):
+            self.server_closes = True
         self.waiter.set_result((int(head[9:12]), body))
 
     async def exchange(self, request: bytes) -> tuple[int, bytes]:
@@ -257,6 +263,10 @@ class HttpClient(Client):
 
     async def send(self, kind: str, request: bytes) -> bytes:
         assert self.conn is not None
+        if self.conn.server_closes:  # reconnecting is part of this request's time, as for any client
+            await self.close()
+            await self.open()
+            assert self.conn is not None
         status, body = await self.conn.exchange(request)
         if status >= 300 or (self.graphql and _GRAPHQL_ERRORS in body):
             raise OperationFailed(f"HTTP {status}: {body[:200]!r}")

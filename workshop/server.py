@@ -20,6 +20,8 @@ from gateway.settings import Settings
 class RunningServer:
     base_url: str
     grpc_target: str | None
+    # With authentication on: the seeded ``demo`` client ({"clientId", "clientSecret", "apiKey", ...}).
+    demo: dict[str, str] | None = None
 
 
 @contextmanager
@@ -52,7 +54,8 @@ def lab_server(settings: Settings | None = None) -> Iterator[RunningServer]:
                 raise RuntimeError("the lab server did not start")
             time.sleep(0.02)
         grpc = f"127.0.0.1:{runtime.grpc_port}" if runtime.grpc_port else None
-        yield RunningServer(f"http://127.0.0.1:{port}", grpc)
+        demo = runtime.demo.to_json() if runtime.demo is not None else None
+        yield RunningServer(f"http://127.0.0.1:{port}", grpc, demo)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -93,3 +93,31 @@ async def test_an_answer_that_never_comes_is_unfinished_at_the_drain_bound() -> 
     assert opened["operations"] == 0
     assert opened["unfinished"] == opened["intended"] > 0
     assert p99_ms(opened) >= 300  # at least the drain: never reported as fast
+
+
+async def test_an_answer_with_connection_close_is_followed_by_a_new_connection_not_an_error() -> None:
+    """nginx closes a keep-alive connection after `keepalive_requests` (1000) answers, saying so in the
+    last one; the edge rows counted the next request on that connection as failed until this held."""
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        closed = await run(spec(server.sockets[0].getsockname()[1], rate=0.0, connections=1), 0.0, 0.3)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert closed["errors"] == {}, closed["error_samples"]
+    assert closed["operations"] >= 5
+    assert connections >= closed["operations"]  # one connection per answer, as the server asked
