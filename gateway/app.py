@@ -441,7 +441,6 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:  #
             WebSocketOptions(
                 max_frame_bytes=settings.ws_max_frame_bytes,
                 rate_per_second=settings.ws_rate_per_second,
-                ping_interval=settings.ws_ping_interval,
                 # Same origin is always allowed; the public URL and ROSETTA_CORS_ORIGINS besides.
                 allowed_origins=(settings.base_url, *parse_origins(settings.cors_origins)),
             ),
