@@ -65,6 +65,7 @@ lint: $(VENV)/.installed-$(PYVER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/pylint services gateway bench workshop tests scripts
 
 # mypy strict on all first-party code (pyproject.toml), then each workshop lab: a lab is a folder of scripts
 # whose names repeat across labs (check.py, and the same module in starter/ and solution/), so mypy

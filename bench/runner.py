@@ -4,7 +4,12 @@ Every server (a style under ``rosetta serve`` or a floor) is its own process, pi
 server core(s); the load generators are other processes pinned to the remaining core(s). Server
 CPU comes from the kernel's accounting of the server process (``/proc/PID/stat``) over the
 measured window; the generator reports its own CPU over the same window.
+
+Size: over 500 lines, and ``run_asyncio_load`` over 80: the whole measurement protocol (servers,
+pinning, rounds, accounting, verdicts) in the order it runs; splitting it is still to do.
 """
+
+# pylint: disable=too-many-lines
 
 from __future__ import annotations
 
@@ -325,7 +330,7 @@ def run_load(
     return run_asyncio_load(settings, placement, protocol, host, port, templates, mix, run, server)
 
 
-def run_asyncio_load(
+def run_asyncio_load(  # pylint: disable=function-too-long
     settings: Settings,
     placement: Placement,
     protocol: str,

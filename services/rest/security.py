@@ -166,18 +166,6 @@ def caller(api: ServerApi, guard: Guard | None, operation: str) -> Callable[...,
     return acting
 
 
-def admitted(guard: Guard | None, operation: str) -> Callable[..., Awaitable[Principal]]:
-    """For operations that own nothing (the webhook API): the admitted principal, TRUSTED without
-    a guard."""
-    if guard is None:
-
-        async def trusted() -> Principal:
-            return TRUSTED
-
-        return trusted
-    return admission(guard, operation)
-
-
 def principal_of(request: Request) -> Principal:
     """Who this request runs for (TRUSTED when authentication is off)."""
     found = request.scope.get("state", {}).get(PRINCIPAL_KEY)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from gateway.settings import Settings
 from services.core.errors import ReservationNotFound
 from services.core.events import InProcessNotifier
 from services.core.model import Reservation
@@ -84,7 +85,7 @@ def serve(app: WebSocketApp) -> Iterator[str]:
         app,
         ws="websockets-sansio",
         ws_max_size=app.options.max_frame_bytes,
-        ws_ping_interval=app.options.ping_interval,
+        ws_ping_interval=Settings().ws_ping_interval,
     ) as port:
         yield f"ws://127.0.0.1:{port}/ws"
 
