@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import fields
 from types import TracebackType
 from typing import Any, Self
@@ -172,7 +172,7 @@ class RestClient:
 
     async def stream_events(
         self, after: int = 0, *, types: Sequence[str] | None = None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """``GET /events`` as ``text/event-stream``: each ``data:`` line is one event."""
         params: dict[str, Any] = {"after": str(after)}
         if types:

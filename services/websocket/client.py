@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Coroutine, Sequence
 from dataclasses import fields
 from types import TracebackType
 from typing import Any, Self
@@ -296,7 +296,7 @@ class WebSocketClient:
 
     async def stream_events(
         self, after: int = 0, *, types: Sequence[str] | None = None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Every event after ``after``, then each new one as the server pushes it, until closed.
 
         If the server ends the subscription because this consumer fell behind, the stream

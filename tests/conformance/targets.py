@@ -173,7 +173,7 @@ def _open(name: str, db: str) -> Iterator[Target]:
         @contextlib.asynccontextmanager
         async def connect_as(who: str, language: str) -> AsyncIterator[ReservationApi]:
             if who in REFUSED:
-                yield Refused(REFUSED[who])  # type: ignore[misc]
+                yield Refused(REFUSED[who])
                 return
             if who == "throttled":
                 async with service(language, DEMO) as api:

@@ -188,7 +188,7 @@ async def test_a_soap_change_is_streamed_by_the_websocket_process_and_delivered_
             async for event in stream:
                 if event.data["reservationId"] == created.reservation_id:
                     break
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
     inspector = f"http://127.0.0.1:{topology.hosts['webhook-inspector']}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
 import jwt
@@ -136,21 +136,23 @@ async def test_forged_tokens_are_refused(identity: Identity, clock: Clock) -> No
     kid = jwt.get_unverified_header(good)["kid"]
     claims = jwt.decode(good, options={"verify_signature": False})
     public_pem = serialization.load_pem_public_key(
-        jwt.PyJWK.from_dict((await identity.jwks())["keys"][0]).key.public_bytes(  # type: ignore[union-attr]
+        jwt.PyJWK.from_dict((await identity.jwks())["keys"][0]).key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     ).public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def unsigned(body: dict[str, object]) -> str:
-        part = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()  # noqa: E731
+        def part(data: dict[str, object]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
         return f"{part({'alg': 'none', 'typ': 'at+jwt', 'kid': kid})}.{part(body)}."
 
     head, _, signature = good.rsplit(".", 2)[0], None, good.rsplit(".", 1)[1]
     tampered_body = (
         base64.urlsafe_b64encode(json.dumps({**claims, "scope": "admin"}).encode()).rstrip(b"=").decode()
     )
-    forged = {
+    forged: dict[str, str | Awaitable[str]] = {
         "alg none": unsigned({**claims, "scope": "admin"}),
         "HS256 keyed with the public key": _hs256(claims, public_pem, kid),
         "another key": _forge(claims, stranger, "RS256", kid),

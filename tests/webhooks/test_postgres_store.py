@@ -32,7 +32,8 @@ from services.core.service import ReservationService, utc_now
 from services.store import open_webhook_store
 from services.store.reservations.pg_migrations import LATEST_VERSION as CORE_VERSION
 from services.store.reservations.pg_notifier import PgNotifier
-from services.store.webhooks.postgres import LATEST_VERSION, PostgresWebhookStore
+from services.store.webhooks.pg_migrations import LATEST_VERSION
+from services.store.webhooks.postgres import PostgresWebhookStore
 from services.webhooks.model import DeliveryStatus, message_id, new_delivery
 from services.webhooks.options import WebhookOptions
 from services.webhooks.service import WebhookService

@@ -41,7 +41,8 @@ async def live_events(live: LiveServer, after: int) -> list[Any]:
 async def _next_event(ws: ClientConnection) -> dict[str, Any]:
     frame = await receive(ws)
     assert frame["type"] == "event", frame
-    return frame["payload"]
+    payload: dict[str, Any] = frame["payload"]
+    return payload
 
 
 async def test_a_subscriber_receives_events_created_after_subscribing(live: LiveServer) -> None:

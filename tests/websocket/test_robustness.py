@@ -207,7 +207,7 @@ async def test_a_client_leaving_mid_request_leaks_no_task(
 
 
 async def test_requests_beyond_the_in_flight_cap_are_rate_limited(slow_core: SlowCore) -> None:
-    app = create_app(slow_core, WebSocketOptions(max_in_flight=2))  # type: ignore[arg-type]
+    app = create_app(slow_core, WebSocketOptions(max_in_flight=2))
     with serve(app) as url:
         async with raw(url) as ws:
             for n in range(3):
