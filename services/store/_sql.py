@@ -19,7 +19,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from services.core.model import Reservation, ReservationStatus
 from services.core.ports import ReservationFilter, SortKey
+from services.core.validation import search_key
 from services.webhooks.model import Attempt, Delivery, DeliveryStatus
 
 # --- the reservations table -------------------------------------------------------------------------
@@ -31,6 +33,48 @@ COLUMNS = (
 # What writes set: the columns read back, and the search key derived from the name.
 WRITE_COLUMNS = COLUMNS + ", guest_search"
 SORT_COLUMNS = {"date": "date", "start_time": "start_time", "created_at": "created_at"}
+
+
+def reservation_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> Reservation:
+    """A row of ``COLUMNS``; ``moment`` reads the store's timestamps (text in SQLite, ``timestamptz``
+    in PostgreSQL) as aware UTC datetimes. Times are cut to HH:MM (PostgreSQL's ``time`` has seconds)."""
+    return Reservation(
+        reservation_id=row[0],
+        room_id=row[1],
+        guest_name=row[2],
+        date=row[3],
+        start_time=row[4][:5],
+        end_time=row[5][:5],
+        attendees=row[6],
+        purpose=row[7],
+        status=ReservationStatus(row[8]),
+        cancel_reason=row[9],
+        version=row[10],
+        created_at=moment(row[11]),
+        updated_at=moment(row[12]),
+        owner=row[13],
+    )
+
+
+def reservation_values(r: Reservation, stamp: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """The values of ``WRITE_COLUMNS``; ``stamp`` writes a timestamp as the store keeps it."""
+    return (
+        r.reservation_id,
+        r.room_id,
+        r.guest_name,
+        r.date,
+        r.start_time,
+        r.end_time,
+        r.attendees,
+        r.purpose,
+        r.status.value,
+        r.cancel_reason,
+        r.version,
+        stamp(r.created_at),
+        stamp(r.updated_at),
+        r.owner,
+        search_key(r.guest_name),
+    )
 
 
 def filter_clause(filters: ReservationFilter, placeholder: str = "?") -> tuple[str, list[Any]]:

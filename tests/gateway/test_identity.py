@@ -6,12 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
 import jwt
-import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -26,6 +24,7 @@ from gateway.security.store import (
 )
 from services.core.access import Scope
 from services.core.errors import Unauthenticated
+from tests.support.postgres import fresh_schema
 
 PG_DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 ISSUER = "http://127.0.0.1:8000"
@@ -42,12 +41,8 @@ class Clock:
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    name = f"rosetta_id_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    yield name
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with fresh_schema("rosetta_id") as name:
+        yield name
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from services.core.model import (
 )
 from services.core.service import ReservationService
 from services.store.reservations.postgres import PostgresStore
+from tests.support.postgres import fresh_schema
 
 DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 23, 15, 56, 11, 123000, tzinfo=UTC)
@@ -51,12 +51,8 @@ def sql_rows(query: str, schema: str, *params: object) -> list[tuple[object, ...
 @pytest.fixture
 def schema() -> Iterator[str]:
     """A fresh, empty schema for one test, dropped with everything in it afterwards."""
-    name = f"rosetta_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    yield name
-    with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with fresh_schema() as name:
+        yield name
 
 
 @pytest.fixture
