@@ -690,5 +690,5 @@ def _with_lifespan(app: ASGIApp, rt: Runtime) -> ASGIApp:
         await manager.__aexit__(None, None, None)
         await send({"type": "lifespan.shutdown.complete"})
 
-    with_lifespan.runtime = rt  # type: ignore[attr-defined]
+    with_lifespan.runtime = rt  # type: ignore[attr-defined]  # for tests and the CLI to reach
     return with_lifespan

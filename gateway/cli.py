@@ -173,7 +173,7 @@ async def serve(settings: Settings) -> None:
         if server.started:
             print(banner(settings, runtime.grpc_port, runtime.demo), flush=True)
 
-    server.startup = startup  # type: ignore[method-assign]
+    server.startup = startup  # type: ignore[method-assign]  # uvicorn has no hook after binding
     await server.serve()
 
 

@@ -28,9 +28,9 @@ API = "/api/v1"
 _QUERY_FIELDS = tuple((f.name, WIRE_NAMES[f.name]) for f in fields(ReservationQuery))
 
 
-def _wire(value: object) -> dict[str, Any]:
+def _wire(value: ReservationDraft | ReservationChanges) -> dict[str, Any]:
     """The camelCase members of a draft or change set that are set (``None`` = absent)."""
-    present = ((f.name, getattr(value, f.name)) for f in fields(value))  # type: ignore[arg-type]
+    present = ((f.name, getattr(value, f.name)) for f in fields(value))
     return {WIRE_NAMES[name]: item for name, item in present if item is not None}
 
 

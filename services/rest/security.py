@@ -42,7 +42,9 @@ SCOPE_DESCRIPTIONS = {
 class _Basic(HTTPBasic):
     """HTTP Basic whose malformed header is a catalog UNAUTHENTICATED, not FastAPI's bare 401."""
 
-    async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials | None:  # type: ignore[override]
+    async def __call__(  # type: ignore[override]  # the same override as FastAPI's own HTTPBasic
+        self, request: HTTPConnection
+    ) -> HTTPBasicCredentials | None:
         scheme, _, param = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
             return None

@@ -185,7 +185,8 @@ class WebSocketClient:
             queue.put_nowait(_RESUBSCRIBE)
             self._chore(self._unsubscribe(subscription_id))
             return
-        future = self._pending.pop(frame.get("id"), None)  # type: ignore[arg-type]
+        request_id = frame.get("id")
+        future = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
         if future is None:
             if kind == protocol.ERROR and "subscriptionId" in payload:
                 queue = self._streams.pop(payload["subscriptionId"], None)

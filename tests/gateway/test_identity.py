@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.security.identity import Identity, IdentityOptions
 from gateway.security.store import (
+    IdentityStore,
     MemoryIdentityStore,
     PostgresIdentityStore,
     SqliteIdentityStore,
@@ -45,17 +46,17 @@ def pg_schema() -> Iterator[str]:
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[object]:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[IdentityStore]:
     if request.param == "memory":
-        made: object = MemoryIdentityStore()
+        made: IdentityStore = MemoryIdentityStore()
     elif request.param == "sqlite":
         made = SqliteIdentityStore(tmp_path / "rosetta.db")
     else:
         name = request.getfixturevalue("pg_schema")
         made = PostgresIdentityStore(PG_DSN, schema=name)
-    await made.open()  # type: ignore[attr-defined]
+    await made.open()
     yield made
-    await made.close()  # type: ignore[attr-defined]
+    await made.close()
 
 
 @pytest.fixture
@@ -64,8 +65,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def identity(store: object, clock: Clock) -> Identity:
-    return Identity(store, IdentityOptions(issuer=ISSUER, clock=clock, key_bits=2048))  # type: ignore[arg-type]
+def identity(store: IdentityStore, clock: Clock) -> Identity:
+    return Identity(store, IdentityOptions(issuer=ISSUER, clock=clock, key_bits=2048))
 
 
 async def test_a_client_authenticates_by_api_key_by_secret_and_by_token(identity: Identity) -> None:
@@ -210,9 +211,11 @@ async def test_revoking_a_client_refuses_its_key_secret_and_tokens(identity: Ide
     assert not await identity.revoke("nobody")
 
 
-async def test_another_process_sees_a_revocation_within_the_cache_time(store: object, clock: Clock) -> None:
-    serving = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock))  # type: ignore[arg-type]
-    admin = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock))  # type: ignore[arg-type]
+async def test_another_process_sees_a_revocation_within_the_cache_time(
+    store: IdentityStore, clock: Clock
+) -> None:
+    serving = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock))
+    admin = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock))
     issued = await admin.create_client("bob", RW)
     assert issued is not None
     await serving.by_api_key(issued.api_key)
@@ -224,9 +227,9 @@ async def test_another_process_sees_a_revocation_within_the_cache_time(store: ob
 
 
 async def test_rotation_publishes_the_next_key_first_and_keeps_the_old_until_its_tokens_expire(
-    store: object, clock: Clock
+    store: IdentityStore, clock: Clock
 ) -> None:
-    identity = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock, key_refresh_seconds=0))  # type: ignore[arg-type]
+    identity = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock, key_refresh_seconds=0))
     issued = await identity.create_client("alice", RW)
     assert issued is not None
     alice = await identity.by_api_key(issued.api_key)

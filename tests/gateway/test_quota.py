@@ -8,6 +8,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio
@@ -58,8 +59,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fake
 
 
-def memory_quotas(rate: str, **options: object) -> Quotas:
-    return Quotas(parse_rate_limit(rate), **options)  # type: ignore[arg-type]
+def memory_quotas(rate: str, **options: Any) -> Quotas:  # options: Quotas' own keywords
+    return Quotas(parse_rate_limit(rate), **options)
 
 
 async def refused_wait(
@@ -248,8 +249,8 @@ async def redis_client(prefix: str) -> AsyncIterator[redis.asyncio.Redis]:
     await client.aclose()
 
 
-async def open_quotas(rate: str, prefix: str, url: str = REDIS_URL, **options: object) -> Quotas:
-    return Quotas(parse_rate_limit(rate), redis_url=url, key_prefix=prefix, **options)  # type: ignore[arg-type]
+async def open_quotas(rate: str, prefix: str, url: str = REDIS_URL, **options: Any) -> Quotas:
+    return Quotas(parse_rate_limit(rate), redis_url=url, key_prefix=prefix, **options)
 
 
 async def test_redis_buckets_are_shared_by_every_process(
@@ -289,7 +290,9 @@ async def test_redis_stream_slots_are_shared_and_a_crashed_process_frees_its_own
         # A process that dies holding a slot never gives it back: its lease expires instead.
         crashed = first.stream(ADA, "websocket")
         await crashed.__aenter__()
-        renewals = [task for task in asyncio.all_tasks() if task.get_coro().__name__ == "_renew"]  # type: ignore[union-attr]
+        renewals = [
+            task for task in asyncio.all_tasks() if getattr(task.get_coro(), "__name__", "") == "_renew"
+        ]
         for task in renewals:
             task.cancel()
         async with second.stream(ADA, "grpc"):

@@ -117,8 +117,8 @@ async def test_fifty_reservations_with_their_rooms_cost_two_store_calls(
         context_value=RosettaContext(service, "en"),
     )
 
-    assert result.errors is None
-    page = result.data["reservations"]  # type: ignore[index]
+    assert result.errors is None and result.data is not None
+    page = result.data["reservations"]
     assert page["totalItems"] == 50
     assert len(page["items"]) == 50
     assert {item["room"]["roomId"] for item in page["items"]} == {"room-a", "room-b", "room-c", "room-d"}
@@ -135,7 +135,7 @@ async def test_rooms_with_their_reservations_and_rooms_again_cost_three_store_ca
         context_value=RosettaContext(service, "en"),
     )
 
-    assert result.errors is None
-    counts = {room["roomId"]: len(room["reservations"]) for room in result.data["rooms"]}  # type: ignore[index]
+    assert result.errors is None and result.data is not None
+    counts = {room["roomId"]: len(room["reservations"]) for room in result.data["rooms"]}
     assert counts == {"room-a": 13, "room-b": 13, "room-c": 12, "room-d": 12}
     assert store.calls == ["rooms.list", "reservations.search", "rooms.get_many"]

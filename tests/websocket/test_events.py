@@ -7,10 +7,11 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from websockets.asyncio.client import ClientConnection
 
+from services.core.api import ServerApi
 from services.core.model import Event, ReservationDraft
 from services.websocket.app import WebSocketOptions, create_app
 from services.websocket.client import WebSocketClient
@@ -146,7 +147,9 @@ class EndlessLog:
 
 async def test_a_consumer_that_stays_slow_loses_its_subscription_with_a_resume_point() -> None:
     core = EndlessLog()
-    app = create_app(core, WebSocketOptions(send_queue_limit=4, slow_consumer_seconds=0.05))  # type: ignore[arg-type]
+    app = create_app(
+        cast(ServerApi, core), WebSocketOptions(send_queue_limit=4, slow_consumer_seconds=0.05)
+    )  # a partial fake of the port
     incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     sent: list[dict[str, Any]] = []
     reading = asyncio.Event()  # the client reads nothing until this is set
@@ -200,7 +203,9 @@ async def test_a_consumer_that_stays_slow_loses_its_subscription_with_a_resume_p
 
 
 async def test_an_oversized_frame_is_refused_even_without_the_servers_own_limit() -> None:
-    app = create_app(EndlessLog(), WebSocketOptions(max_frame_bytes=1000))  # type: ignore[arg-type]
+    app = create_app(
+        cast(ServerApi, EndlessLog()), WebSocketOptions(max_frame_bytes=1000)
+    )  # a partial fake of the port
     incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     closes: list[int] = []
 
@@ -224,7 +229,7 @@ async def test_an_oversized_frame_is_refused_even_without_the_servers_own_limit(
 
 
 async def test_the_client_bounds_its_buffer_and_resubscribes_without_a_gap() -> None:
-    app = create_app(EndlessLog(), WebSocketOptions())  # type: ignore[arg-type]
+    app = create_app(cast(ServerApi, EndlessLog()), WebSocketOptions())  # a partial fake of the port
     with serve(app) as url:
         async with WebSocketClient(url, max_buffered_events=5) as api:
             seen: list[int] = []
@@ -241,7 +246,7 @@ async def test_the_client_bounds_its_buffer_and_resubscribes_without_a_gap() -> 
 
 
 async def test_a_stream_cancelled_while_subscribing_leaves_no_subscription_behind() -> None:
-    app = create_app(EndlessLog(), WebSocketOptions())  # type: ignore[arg-type]
+    app = create_app(cast(ServerApi, EndlessLog()), WebSocketOptions())  # a partial fake of the port
     with serve(app) as url:
         async with WebSocketClient(url) as api:
             stream = api.stream_events(100)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import cast
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from services.core.api import ServerApi
 from services.core.errors import RateLimited
 from services.websocket.app import WebSocketApp, WebSocketOptions, create_app
 from services.websocket.client import WebSocketClient
@@ -229,7 +231,7 @@ class SpentQuotaCore(SlowCore):
 
 
 async def test_a_spent_quota_is_an_error_frame_with_the_wait_and_the_client_reads_it() -> None:
-    app = create_app(SpentQuotaCore(), WebSocketOptions())  # type: ignore[arg-type]
+    app = create_app(cast(ServerApi, SpentQuotaCore()), WebSocketOptions())  # a partial fake of the port
     with serve(app) as url:
         async with raw(url + "?lang=fr") as ws:
             answer = await ask(ws, {"id": 1, "type": "getRoom", "payload": {"roomId": "room-a"}})
