@@ -31,7 +31,7 @@ from typing import Any
 from bench import auth as bench_auth
 from bench import contention, loadgen, native
 from bench.capture import CapturingRelay, Seeded, client_class, prepare
-from bench.contention import MeasuredServer
+from bench.contention import MeasuredServer, stop_process
 from bench.floors import FLOOR_OF, FLOORS, LIST_FLOORS
 from bench.workload import MIXES, Templates
 
@@ -225,13 +225,7 @@ class ServerProcess:
     def __exit__(self, *exc: object) -> None:
         if self.log.closed:
             return
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.log.close()
 
     def output(self) -> str:
