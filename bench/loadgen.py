@@ -5,7 +5,12 @@
 completes in ``[T0, T1]`` and writes its results next to the spec. HTTP/1.1 and WebSocket use raw
 sockets (no client library in the way: a pre-encoded request, a minimal response parser);
 gRPC uses ``grpc.aio`` generic calls with pre-serialized messages.
+
+Size: over 500 lines: the generator runs as its own process from this one file (raw HTTP/1.1,
+WebSocket and gRPC clients with their open- and closed-loop schedules), so it imports little.
 """
+
+# pylint: disable=too-many-lines
 
 from __future__ import annotations
 
@@ -22,12 +27,13 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.workload import RESERVATION_ID, Templates, choose, fill_create, operation_sequence, slot
 
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[ \t]*chunked", re.IGNORECASE)
+_CONNECTION_CLOSE = re.compile(rb"\r\nconnection:[ \t]*close", re.IGNORECASE)
 _GRAPHQL_ERRORS = b'"errors":'
 _WS_ERROR = b'"type":"error"'
 _WS_MASK = b"\x37\xfa\x21\x3d"
@@ -88,9 +94,12 @@ class HttpConnection(asyncio.Protocol):
         self.buffer = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.transport: asyncio.Transport | None = None
+        # The server said `Connection: close` on its last answer (nginx does after `keepalive_requests`,
+        # 1000 by default): the next request needs a new connection, as in any HTTP client.
+        self.server_closes = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a TCP connection's
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -121,6 +130,8 @@ class HttpConnection(asyncio.Protocol):
             end = body_start
             body = b""
         del self.buffer[:end]
+        if _CONNECTION_CLOSE.search(head):
+            self.server_closes = True
         self.waiter.set_result((int(head[9:12]), body))
 
     async def exchange(self, request: bytes) -> tuple[int, bytes]:
@@ -157,7 +168,7 @@ class WebSocketConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a TCP connection's
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -252,6 +263,10 @@ class HttpClient(Client):
 
     async def send(self, kind: str, request: bytes) -> bytes:
         assert self.conn is not None
+        if self.conn.server_closes:  # reconnecting is part of this request's time, as for any client
+            await self.close()
+            await self.open()
+            assert self.conn is not None
         status, body = await self.conn.exchange(request)
         if status >= 300 or (self.graphql and _GRAPHQL_ERRORS in body):
             raise OperationFailed(f"HTTP {status}: {body[:200]!r}")

@@ -41,8 +41,12 @@ class CountingRelay:
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
         self._server.close()
-        for task in list(self._tasks):
+        # Every relayed connection ends here: its tasks are cancelled and awaited, and their finally
+        # clauses close both sockets (a transport left for the garbage collector warns "unclosed").
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
 
@@ -50,9 +54,20 @@ class CountingRelay:
         """Called with every chunk the client sends (subclasses may keep it)."""
         self.count.to_server += len(chunk)
 
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+        current = asyncio.current_task()
+        if current is not None:
+            self._track(current)
+        try:
             await self._relay(client_reader, client_writer)
+        except (asyncio.CancelledError, ConnectionError, OSError):
+            pass
+        finally:
+            client_writer.close()
 
     async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.count.connections += 1
@@ -70,12 +85,13 @@ class CountingRelay:
             except (ConnectionError, asyncio.CancelledError):
                 pass
             finally:
-                with contextlib.suppress(Exception):
-                    writer.close()
+                writer.close()
 
         up = asyncio.ensure_future(pump(client_reader, server_writer, True))
         down = asyncio.ensure_future(pump(server_reader, client_writer, False))
         for task in (up, down):
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        await asyncio.gather(up, down, return_exceptions=True)
+            self._track(task)
+        try:
+            await asyncio.gather(up, down, return_exceptions=True)
+        finally:
+            server_writer.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,7 @@ async def slow_server(pause: float | None) -> AsyncIterator[int]:
             while await reader.readuntil(b"\r\n\r\n"):
                 if pause is None:  # never answers
                     await asyncio.sleep(3600)
+                    continue
                 async with lock:  # one at a time, like a saturated single-core server
                     await asyncio.sleep(pause)
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
@@ -51,14 +53,14 @@ def spec(port: int, rate: float, connections: int = 4, drain: float = 2.0) -> lo
                         rate=rate, drain=drain)  # fmt: skip
 
 
-async def run(spec_: loadgen.Spec, warmup: float, duration: float) -> dict:
+async def run(spec_: loadgen.Spec, warmup: float, duration: float) -> dict[str, Any]:
     start: asyncio.Future[tuple[float, float, float]] = asyncio.get_running_loop().create_future()
     begin = time.time() + 0.1
     start.set_result((begin, begin + warmup, begin + warmup + duration))
     return await loadgen.run_worker(spec_, start)
 
 
-def p99_ms(result: dict) -> float:
+def p99_ms(result: dict[str, Any]) -> float:
     histogram = loadgen.histogram()
     histogram.decode_and_add(result["histograms"]["all"].encode())
     return hdr_percentiles(histogram)["p99"]
@@ -93,3 +95,31 @@ async def test_an_answer_that_never_comes_is_unfinished_at_the_drain_bound() -> 
     assert opened["operations"] == 0
     assert opened["unfinished"] == opened["intended"] > 0
     assert p99_ms(opened) >= 300  # at least the drain: never reported as fast
+
+
+async def test_an_answer_with_connection_close_is_followed_by_a_new_connection_not_an_error() -> None:
+    """nginx closes a keep-alive connection after `keepalive_requests` (1000) answers, saying so in the
+    last one; the edge rows counted the next request on that connection as failed until this held."""
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        closed = await run(spec(server.sockets[0].getsockname()[1], rate=0.0, connections=1), 0.0, 0.3)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert closed["errors"] == {}, closed["error_samples"]
+    assert closed["operations"] >= 5
+    assert connections >= closed["operations"]  # one connection per answer, as the server asked

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -47,7 +47,7 @@ def _stream(server: LiveServer, surface: str) -> Callable[[int], Any]:
         "websocket-subscription": lambda: WebSocketClient(server.base_url),
     }
 
-    async def events(after: int) -> AsyncIterator[tuple[Any, AsyncIterator[Event]]]:
+    async def events(after: int) -> AsyncIterator[tuple[Any, AsyncGenerator[Event, None]]]:
         client = factories[surface]()
         try:
             yield client, client.stream_events(after)
@@ -57,14 +57,14 @@ def _stream(server: LiveServer, surface: str) -> Callable[[int], Any]:
     return events
 
 
-async def _take(stream: AsyncIterator[Event], count: int) -> list[Event]:
+async def _take(stream: AsyncGenerator[Event, None], count: int) -> list[Event]:
     taken: list[Event] = []
     async with asyncio.timeout(15):
         async for event in stream:
             taken.append(event)
             if len(taken) == count:
                 break
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     return taken
 
 
@@ -159,19 +159,26 @@ class CountingStreams(ReservationService):
 
     pulled: list[int]
 
-    def stream_events(self, after: int = 0, **options: Any) -> AsyncIterator[Event]:
-        inner = super().stream_events(after, **options)
+    def stream_events(
+        self,
+        after: int = 0,
+        *,
+        types: Sequence[str] | None = None,
+        batch_size: int = 100,
+        wait_timeout: float = 30.0,
+    ) -> AsyncGenerator[Event, None]:
+        inner = super().stream_events(after, types=types, batch_size=batch_size, wait_timeout=wait_timeout)
         pulled = self.pulled
         index = len(pulled)
         pulled.append(0)
 
-        async def counted() -> AsyncIterator[Event]:
+        async def counted() -> AsyncGenerator[Event, None]:
             try:
                 async for event in inner:
                     pulled[index] += 1
                     yield event
             finally:
-                await inner.aclose()  # type: ignore[attr-defined]
+                await inner.aclose()
 
         return counted()
 

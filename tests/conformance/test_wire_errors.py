@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import httpx
@@ -118,7 +118,7 @@ async def test_grpc_status_code_and_rich_details(server: LiveServer, wire: Wire)
     assert failure.code().name == wire.grpc_status, (
         f"gRPC sent {wire.code} as status {failure.code().name}; the catalog says {wire.grpc_status}"
     )
-    status = rpc_status.from_call(failure)
+    status = rpc_status.from_call(cast(grpc.Call, failure))  # it reads code, details, trailing metadata
     assert status is not None, f"gRPC sent {wire.code} without rich details (grpc-status-details-bin)"
     kinds: dict[str, Any] = {}
     for packed in status.details:

@@ -71,4 +71,4 @@ async def test_an_idle_stream_waits_on_the_notifier_and_never_polls_the_store() 
     event = await asyncio.wait_for(reader, 5)
     assert event.data["reservationId"] == created.reservation_id
     assert store.units_of_work - before <= 2, "one new event cost the stream more than one or two reads"
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()

@@ -21,6 +21,7 @@ STARTER_HINTS = {
     "06-retries": "idempotency key",
     "07-stream-resume": "reconnect",
     "08-measuring": "predicted",
+    "09-identity-and-quotas": "client_credentials",
 }
 LABS = all_labs()
 
