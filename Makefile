@@ -65,9 +65,17 @@ lint: $(VENV)/.installed-$(PYVER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/pylint services gateway bench workshop tests scripts
 
+# mypy strict on all first-party code (pyproject.toml), then each workshop lab: a lab is a folder of scripts
+# whose names repeat across labs (check.py, and the same module in starter/ and solution/), so mypy
+# takes them one folder at a time.
 typecheck: $(VENV)/.installed-$(PYVER)
 	$(BIN)/mypy
+	@for lab in workshop/labs/*/; do \
+		$(BIN)/mypy --no-error-summary $$lab/check.py $$lab/solution/*.py && \
+		$(BIN)/mypy --no-error-summary $$lab/starter/*.py || exit 1; \
+	done; echo "workshop labs: checkers, starters and solutions pass"
 
 pytest: system-deps $(VENV)/.installed-$(PYVER)
 	@echo "The whole suite on Python $$($(BIN)/python -V | cut -d' ' -f2) ($(VENV))"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypedDict
 
 import httpx
 
@@ -20,6 +21,13 @@ MODES: tuple[str, ...] = ("off", "apikey", "jwt")
 DEFAULT = "apikey"  # the gateway's default is authentication on; the bench measures what users run
 _API_KEY = re.compile(r"API key\s+(\S+)")
 _SECRET = re.compile(r"client secret\s+(\S+)")
+
+
+class ClientCredential(TypedDict, total=False):
+    """The credential keyword arguments every style's client takes."""
+
+    api_key: str
+    token: str
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ class Credential:
     api_key: str | None = None
     token: str | None = None
 
-    def client_kwargs(self) -> dict[str, str]:
+    def client_kwargs(self) -> ClientCredential:
         """Keyword arguments of every style's client (``api_key=`` or ``token=``)."""
         if self.token is not None:
             return {"token": self.token}

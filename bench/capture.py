@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from bench import auth as bench_auth
@@ -236,7 +236,3 @@ async def prepare(style: str, host: str, port: int, grpc_target: str | None) -> 
         assert grpc_target is not None
         return seeded, grpc_templates(seeded)
     return seeded, await capture_http(style, host, port, seeded)
-
-
-def floor_templates(templates: Templates, host: str, port: int) -> Templates:
-    return replace(templates.retarget(host, port))

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.contention import MeasuredServer
+from bench.contention import MeasuredServer, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "gateway" / "nginx" / "nginx.conf"
@@ -108,13 +108,7 @@ class Edge:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._tmp.cleanup()
 
     def errors(self) -> str:

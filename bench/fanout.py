@@ -19,6 +19,7 @@ import socket
 import time
 from typing import Any
 
+from bench.webhooks import read_body
 from services.core.model import ReservationDraft
 
 PUSH_STYLES = ("rest", "graphql", "grpc", "websocket", "webhooks")
@@ -78,12 +79,7 @@ class Receiver:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         with contextlib.suppress(ValueError, KeyError, IndexError):
             event = json.loads(body)
             if event.get("type") == CREATED:

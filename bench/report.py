@@ -22,9 +22,6 @@ LIBRARIES = (
 )  # fmt: skip
 
 
-CONTENDED = 0.15  # other processes used more than this share of the server's CPU in a window
-
-
 def environment() -> dict[str, Any]:
     versions: dict[str, str | None] = {}
     for name in LIBRARIES:

@@ -35,7 +35,6 @@ DAY_SLOTS = 10  # reservations on the room's day (08:00 .. 17:45)
 SWEEP_YEAR = 2042
 SWEEP_SIZES = (1, 20, 100, 500)
 MAX_PAGE = 100  # the contract's largest pageSize: 500 items take 5 pages in every style
-SPARSE_FIELDS = ("guestName", "status")
 
 
 def day_draft(index: int) -> ReservationDraft:

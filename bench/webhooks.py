@@ -19,6 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.types import Receive
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole body of an ASGI request (the receivers here answer only once they have it)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return body
 
 
 class Receiver:
@@ -33,12 +44,7 @@ class Receiver:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         now = time.perf_counter()
         event = json.loads(body)
         self.deliveries += 1

@@ -173,7 +173,7 @@ async def serve(settings: Settings) -> None:
         if server.started:
             print(banner(settings, runtime.grpc_port, runtime.demo), flush=True)
 
-    server.startup = startup  # type: ignore[method-assign]
+    server.startup = startup  # type: ignore[method-assign]  # uvicorn has no hook after binding
     await server.serve()
 
 
@@ -339,7 +339,7 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
@@ -400,6 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "workshop", help="labs: list, start, check, serve (rosetta workshop --help)", add_help=False
     )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["workshop"]:
         from workshop.cli import main as workshop_main

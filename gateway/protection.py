@@ -206,7 +206,7 @@ class _HeaderDeadline:
 
 
 class TimedHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
         self._arm()
 
@@ -224,7 +224,7 @@ class TimedHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
 
 
 class TimedH11Protocol(_HeaderDeadline, H11Protocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
         self._arm()
 

@@ -6,7 +6,12 @@ reader, HEAD/OPTIONS/405 handling and localized RFC 9457 problems (``services.re
 The rules live in ``WebhookService``; these operations only translate. It is REST (the
 ``services.rest`` building blocks) over the webhooks style's service, so it lives in the gateway:
 no style imports another (the import-linter contract in pyproject.toml).
+
+Size: over 500 lines, and ``webhook_operations``/``extend`` over 80: FastAPI path operations defined
+in a closure over the service and its options (see below), with their wire models.
 """
+
+# pylint: disable=too-many-lines
 
 # No ``from __future__ import annotations``: FastAPI reads the annotations of the path
 # operations defined in a closure, so they must be evaluated where the closure's names exist.
@@ -179,7 +184,7 @@ def _timestamp(moment: dt.datetime | None) -> str | None:
 # -- the operations -------------------------------------------------------------------------------------
 
 
-def webhook_operations(
+def webhook_operations(  # pylint: disable=function-too-long
     api: ServerApi, store: WebhookStore, options: WebhookOptions, guard: AccessGuard | None = None
 ) -> Extension:
     """The extension of the REST app that serves the management API over ``store``."""
@@ -308,7 +313,7 @@ def webhook_operations(
     create_body = openapi.request_body("SubscriptionCreate", {"url": "https://example.com/hooks/rosetta"})
     patch_doc = openapi.request_body("SubscriptionPatch", {"enabled": False}, (MERGE_PATCH, JSON))
 
-    def extend(app: FastAPI) -> None:
+    def extend(app: FastAPI) -> None:  # pylint: disable=function-too-long
         @app.get(
             PREFIX,
             dependencies=checks("listSubscriptions"),

@@ -30,6 +30,7 @@ def check(title: str, hint: str) -> Callable[[CheckFunction], CheckFunction]:
     """Name a check and give the hint shown when the learner's code raises instead of answering."""
 
     def decorate(function: CheckFunction) -> CheckFunction:
+        # Carried on the function itself (read back with getattr by run_checks).
         function.title = title  # type: ignore[attr-defined]
         function.hint = hint  # type: ignore[attr-defined]
         return function

@@ -219,12 +219,13 @@ class Identity:
         key = await self.signing_key()
         now = int(self.options.clock())
         lifetime = self.options.token_seconds if seconds is None else seconds
+        scope = " ".join(sorted(granted))
         claims = {
             "iss": self.options.issuer,
             "aud": self.options.audience,
             "sub": principal.client_id,
             "client_id": principal.client_id,
-            "scope": " ".join(sorted(granted)),
+            "scope": scope,
             "iat": now,
             "exp": now + lifetime,
             "jti": uuid.uuid4().hex,
@@ -236,7 +237,7 @@ class Identity:
                 raise RuntimeError(f"signing key {key.kid} is not an RSA key")
             signer = self._signers[key.kid] = loaded
         token = jwt.encode(claims, signer, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": TOKEN_TYPE})
-        return IssuedToken(token, lifetime, claims["scope"])  # type: ignore[arg-type]
+        return IssuedToken(token, lifetime, scope)
 
     async def by_token(self, token: str) -> Principal:
         now = self.options.clock()

@@ -199,7 +199,45 @@ def _key_values(k: SigningKey) -> tuple[Any, ...]:
     )
 
 
-class SqliteIdentityStore:
+class _SqlIdentityStore:
+    """The identity operations over the statements in ``SQL``, written once for both SQL stores;
+    each runs them its own way (``_rows`` reads, ``_write`` runs statements in one transaction)."""
+
+    async def _rows(self, name: str, *params: Any) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    async def _write(self, *statements: tuple[str, tuple[Any, ...]]) -> int:
+        raise NotImplementedError
+
+    async def add_client(self, client: Client) -> bool:
+        return await self._write(("add_client", _client_values(client))) == 1
+
+    async def client(self, client_id: str) -> Client | None:
+        rows = await self._rows("client", client_id)
+        return _client(rows[0]) if rows else None
+
+    async def client_by_key(self, api_key_hash: str) -> Client | None:
+        rows = await self._rows("client_by_key", api_key_hash)
+        return _client(rows[0]) if rows else None
+
+    async def clients(self) -> list[Client]:
+        return [_client(row) for row in await self._rows("clients")]
+
+    async def revoke(self, client_id: str) -> bool:
+        return await self._write(("revoke", (client_id,))) == 1
+
+    async def keys(self) -> list[SigningKey]:
+        return [_key(row) for row in await self._rows("keys")]
+
+    async def add_key(self, key: SigningKey, *, retire_others_at: datetime | None = None) -> None:
+        statements: list[tuple[str, tuple[Any, ...]]] = []
+        if retire_others_at is not None:
+            statements.append(("retire_keys", (format_timestamp(retire_others_at),)))
+        statements.append(("add_key", _key_values(key)))
+        await self._write(*statements)
+
+
+class SqliteIdentityStore(_SqlIdentityStore):
     """The gateway's tables in the core's SQLite file, on a connection of their own."""
 
     def __init__(self, path: str | Path) -> None:
@@ -259,35 +297,8 @@ class SqliteIdentityStore:
                 raise
             return changed
 
-    async def add_client(self, client: Client) -> bool:
-        return await self._write(("add_client", _client_values(client))) == 1
 
-    async def client(self, client_id: str) -> Client | None:
-        rows = await self._rows("client", client_id)
-        return _client(rows[0]) if rows else None
-
-    async def client_by_key(self, api_key_hash: str) -> Client | None:
-        rows = await self._rows("client_by_key", api_key_hash)
-        return _client(rows[0]) if rows else None
-
-    async def clients(self) -> list[Client]:
-        return [_client(row) for row in await self._rows("clients")]
-
-    async def revoke(self, client_id: str) -> bool:
-        return await self._write(("revoke", (client_id,))) == 1
-
-    async def keys(self) -> list[SigningKey]:
-        return [_key(row) for row in await self._rows("keys")]
-
-    async def add_key(self, key: SigningKey, *, retire_others_at: datetime | None = None) -> None:
-        statements: list[tuple[str, tuple[Any, ...]]] = []
-        if retire_others_at is not None:
-            statements.append(("retire_keys", (format_timestamp(retire_others_at),)))
-        statements.append(("add_key", _key_values(key)))
-        await self._write(*statements)
-
-
-class PostgresIdentityStore:
+class PostgresIdentityStore(_SqlIdentityStore):
     """The gateway's tables in the core's PostgreSQL schema; a small pool of its own (the cache in
     front of it reads rarely)."""
 
@@ -371,33 +382,6 @@ class PostgresIdentityStore:
                 cur = await conn.execute(SQL[name].replace("?", "%s"), params)
                 changed += cur.rowcount
         return changed
-
-    async def add_client(self, client: Client) -> bool:
-        return await self._write(("add_client", _client_values(client))) == 1
-
-    async def client(self, client_id: str) -> Client | None:
-        rows = await self._rows("client", client_id)
-        return _client(rows[0]) if rows else None
-
-    async def client_by_key(self, api_key_hash: str) -> Client | None:
-        rows = await self._rows("client_by_key", api_key_hash)
-        return _client(rows[0]) if rows else None
-
-    async def clients(self) -> list[Client]:
-        return [_client(row) for row in await self._rows("clients")]
-
-    async def revoke(self, client_id: str) -> bool:
-        return await self._write(("revoke", (client_id,))) == 1
-
-    async def keys(self) -> list[SigningKey]:
-        return [_key(row) for row in await self._rows("keys")]
-
-    async def add_key(self, key: SigningKey, *, retire_others_at: datetime | None = None) -> None:
-        statements: list[tuple[str, tuple[Any, ...]]] = []
-        if retire_others_at is not None:
-            statements.append(("retire_keys", (format_timestamp(retire_others_at),)))
-        statements.append(("add_key", _key_values(key)))
-        await self._write(*statements)
 
 
 def open_identity_store(url: str) -> IdentityStore:

@@ -95,9 +95,6 @@ class Credentials:
         return self.api_key is None and self.bearer is None and self.client_id is None
 
 
-NO_CREDENTIALS = Credentials()
-
-
 @dataclass(frozen=True, slots=True)
 class QuotaState:
     """A bucket after a successful charge, for the RateLimit / RateLimit-Policy headers."""

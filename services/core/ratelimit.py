@@ -14,8 +14,6 @@ import math
 from services.core.access import QuotaState
 from services.core.errors import RETRY_AFTER_CODES, RosettaError
 
-DRAFT = "draft-ietf-httpapi-ratelimit-headers-09"
-
 
 def ratelimit_headers(state: QuotaState) -> list[tuple[str, str]]:
     """``RateLimit-Policy`` and ``RateLimit`` for an answer that was charged to ``state``'s bucket."""

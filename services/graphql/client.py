@@ -8,7 +8,7 @@ after the first. Errors come back as the core's typed exceptions, rebuilt from
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import fields
 from types import TracebackType
 from typing import Any, Self
@@ -206,7 +206,7 @@ class GraphQLClient:
 
     async def stream_events(
         self, after: int = 0, *, types: Sequence[str] | None = None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """The ``reservationEvents`` subscription over ``graphql-transport-ws``, one event at a time."""
         url = "ws" + self.endpoint.removeprefix("http")
         headers = {"accept-language": self.language, **self._credential}

@@ -241,6 +241,7 @@ def _prepared_extension(documents: PreparedDocuments) -> type[SchemaExtension]:
 
         def on_parse(self) -> Iterator[None]:
             context = self.execution_context
+            # strawberry's ParseOptions names only max_tokens; graphql-core's parse takes these as well.
             context.parse_options.update(documents.parse_options)  # type: ignore[typeddict-item]
             try:
                 context.graphql_document, self._errors = documents.get(context.query)

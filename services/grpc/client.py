@@ -6,7 +6,7 @@ LocalizedMessage, BadRequest field), so callers cannot tell they talk gRPC.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import grpc
@@ -180,7 +180,9 @@ class GrpcClient:
         response = await self._call(self._stub.ListEvents, request)
         return [translate.event_from_message(event) for event in response.events]
 
-    async def stream_events(self, after: int = 0, types: Sequence[str] | None = None) -> AsyncIterator[Event]:
+    async def stream_events(
+        self, after: int = 0, types: Sequence[str] | None = None
+    ) -> AsyncGenerator[Event, None]:
         """Every event after ``after``, then each new one as it is committed (WatchEvents)."""
         request = self._message(
             pb.WatchEventsRequest, {"after": after, "types": list(types) if types else None}

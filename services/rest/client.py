@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import fields
 from types import TracebackType
 from typing import Any, Self
@@ -28,9 +28,9 @@ API = "/api/v1"
 _QUERY_FIELDS = tuple((f.name, WIRE_NAMES[f.name]) for f in fields(ReservationQuery))
 
 
-def _wire(value: object) -> dict[str, Any]:
+def _wire(value: ReservationDraft | ReservationChanges) -> dict[str, Any]:
     """The camelCase members of a draft or change set that are set (``None`` = absent)."""
-    present = ((f.name, getattr(value, f.name)) for f in fields(value))  # type: ignore[arg-type]
+    present = ((f.name, getattr(value, f.name)) for f in fields(value))
     return {WIRE_NAMES[name]: item for name, item in present if item is not None}
 
 
@@ -172,7 +172,7 @@ class RestClient:
 
     async def stream_events(
         self, after: int = 0, *, types: Sequence[str] | None = None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """``GET /events`` as ``text/event-stream``: each ``data:`` line is one event."""
         params: dict[str, Any] = {"after": str(after)}
         if types:

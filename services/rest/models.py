@@ -243,7 +243,3 @@ class ReservationPatch(Body):
 
 class CancelRequest(Body):
     reason: Annotated[str | None, Field(max_length=REASON_MAX)] = None
-
-
-class Empty(Body):
-    """No member is accepted (an empty body may be left out)."""

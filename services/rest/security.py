@@ -42,7 +42,9 @@ SCOPE_DESCRIPTIONS = {
 class _Basic(HTTPBasic):
     """HTTP Basic whose malformed header is a catalog UNAUTHENTICATED, not FastAPI's bare 401."""
 
-    async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials | None:  # type: ignore[override]
+    async def __call__(  # type: ignore[override]  # the same override as FastAPI's own HTTPBasic
+        self, request: HTTPConnection
+    ) -> HTTPBasicCredentials | None:
         scheme, _, param = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
             return None
@@ -164,18 +166,6 @@ def caller(api: ServerApi, guard: Guard | None, operation: str) -> Callable[...,
         return api.acting_as(principal)
 
     return acting
-
-
-def admitted(guard: Guard | None, operation: str) -> Callable[..., Awaitable[Principal]]:
-    """For operations that own nothing (the webhook API): the admitted principal, TRUSTED without
-    a guard."""
-    if guard is None:
-
-        async def trusted() -> Principal:
-            return TRUSTED
-
-        return trusted
-    return admission(guard, operation)
 
 
 def principal_of(request: Request) -> Principal:

@@ -65,6 +65,7 @@ def _modernize(importer_type: type) -> None:
     def exec_module(self: Any, module: Any) -> None:
         return None  # create_module returned the finished module
 
+    # spyne's bundled six predates these importer methods (see the module docstring).
     importer_type.find_spec = find_spec  # type: ignore[attr-defined]
     importer_type.create_module = create_module  # type: ignore[attr-defined]
     importer_type.exec_module = exec_module  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ def generate(address: str = DEFAULT_ADDRESS) -> bytes:
     from services.soap.service import CoreBridge, build_application, render_wsdl
 
     # The WSDL depends on the definitions only; no core is needed (nor called) to build it.
-    document = render_wsdl(build_application(CoreBridge(None)), address)  # type: ignore[arg-type]
+    document = render_wsdl(build_application(CoreBridge(None)), address)  # type: ignore[arg-type]  # no core
     root = etree.fromstring(document, etree.XMLParser(remove_blank_text=True))
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 

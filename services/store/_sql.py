@@ -2,22 +2,27 @@
 
 - The reservations table's column lists and the portable WHERE / ORDER BY clauses, written once
   for SQLite (``?``) and PostgreSQL (``%s``).
+- The webhook tables' column lists and the readers of their delivery and attempt rows.
 - The PostgreSQL connection settings every component on one database uses (the reservations
   store, its notifier, the webhook store and the gateway's identity store): the schema-name
   check, the session options, the advisory lock that serializes migrations and the NOTIFY
   channel of the event log.
 
-Standard library only: importing it loads no database driver.
+Importing it loads no database driver.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from services.core.model import Reservation, ReservationStatus
 from services.core.ports import ReservationFilter, SortKey
+from services.core.validation import search_key
+from services.webhooks.model import Attempt, Delivery, DeliveryStatus
 
 # --- the reservations table -------------------------------------------------------------------------
 
@@ -28,6 +33,48 @@ COLUMNS = (
 # What writes set: the columns read back, and the search key derived from the name.
 WRITE_COLUMNS = COLUMNS + ", guest_search"
 SORT_COLUMNS = {"date": "date", "start_time": "start_time", "created_at": "created_at"}
+
+
+def reservation_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> Reservation:
+    """A row of ``COLUMNS``; ``moment`` reads the store's timestamps (text in SQLite, ``timestamptz``
+    in PostgreSQL) as aware UTC datetimes. Times are cut to HH:MM (PostgreSQL's ``time`` has seconds)."""
+    return Reservation(
+        reservation_id=row[0],
+        room_id=row[1],
+        guest_name=row[2],
+        date=row[3],
+        start_time=row[4][:5],
+        end_time=row[5][:5],
+        attendees=row[6],
+        purpose=row[7],
+        status=ReservationStatus(row[8]),
+        cancel_reason=row[9],
+        version=row[10],
+        created_at=moment(row[11]),
+        updated_at=moment(row[12]),
+        owner=row[13],
+    )
+
+
+def reservation_values(r: Reservation, stamp: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """The values of ``WRITE_COLUMNS``; ``stamp`` writes a timestamp as the store keeps it."""
+    return (
+        r.reservation_id,
+        r.room_id,
+        r.guest_name,
+        r.date,
+        r.start_time,
+        r.end_time,
+        r.attendees,
+        r.purpose,
+        r.status.value,
+        r.cancel_reason,
+        r.version,
+        stamp(r.created_at),
+        stamp(r.updated_at),
+        r.owner,
+        search_key(r.guest_name),
+    )
 
 
 def filter_clause(filters: ReservationFilter, placeholder: str = "?") -> tuple[str, list[Any]]:
@@ -58,6 +105,51 @@ def filter_clause(filters: ReservationFilter, placeholder: str = "?") -> tuple[s
 def order_clause(sort: Sequence[SortKey]) -> str:
     parts = [f"{SORT_COLUMNS[a]} {'DESC' if d else 'ASC'}" for a, d in sort]
     return " ORDER BY " + ", ".join([*parts, "created_at ASC", "reservation_id ASC"])
+
+
+# --- the webhook tables ------------------------------------------------------------------------------
+
+SUBSCRIPTION_COLUMNS = (
+    "subscription_id, url, event_types, description, enabled, disabled_reason, secrets, cursor, "
+    "failing_since, created_at, updated_at"
+)
+DELIVERY_COLUMNS = (
+    "delivery_id, subscription_id, event_id, event_type, sequence, payload, status, attempts, "
+    "total_attempts, next_attempt_at, created_at, updated_at"
+)
+ATTEMPT_COLUMNS = "delivery_id, number, attempted_at, status_code, latency_ms, error, response_excerpt"
+
+
+def delivery_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> Delivery:
+    """A row of ``DELIVERY_COLUMNS``; ``moment`` reads the store's timestamps (text in SQLite,
+    ``timestamptz`` in PostgreSQL) as aware UTC datetimes."""
+    return Delivery(
+        delivery_id=row[0],
+        subscription_id=row[1],
+        event_id=row[2],
+        event_type=row[3],
+        sequence=row[4],
+        payload=row[5],
+        status=DeliveryStatus(row[6]),
+        attempts=row[7],
+        total_attempts=row[8],
+        next_attempt_at=None if row[9] is None else moment(row[9]),
+        created_at=moment(row[10]),
+        updated_at=moment(row[11]),
+    )
+
+
+def attempt_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> Attempt:
+    """A row of ``ATTEMPT_COLUMNS`` (``moment`` as for ``delivery_from_row``)."""
+    return Attempt(
+        delivery_id=row[0],
+        number=row[1],
+        attempted_at=moment(row[2]),
+        status_code=row[3],
+        latency_ms=row[4],
+        error=row[5],
+        response_excerpt=row[6],
+    )
 
 
 # --- PostgreSQL connections -------------------------------------------------------------------------

@@ -9,7 +9,12 @@ in step.
 Handshakes that do not offer the ``rosetta.v1`` subprotocol are refused with HTTP 400 before the
 upgrade (close 1008 if the server cannot send an HTTP denial), so a client never talks to a
 connection whose framing it did not agree to.
+
+Size: over 500 lines: the connection, its limits and the ``OPERATIONS`` table are one protocol,
+and the handlers use the connection's internals.
 """
+
+# pylint: disable=too-many-lines
 
 from __future__ import annotations
 
@@ -66,7 +71,6 @@ log = logging.getLogger("rosetta.websocket")
 class WebSocketOptions:
     max_frame_bytes: int = 64 * 1024
     rate_per_second: float = 200.0  # token bucket refill per connection; 0 or less: no limit
-    ping_interval: float = 20.0  # applied by the server (uvicorn ``ws_ping_interval``), recorded here
     burst: float | None = None  # bucket capacity; default: one second's worth of requests
     max_in_flight: int = 256  # requests handled at once per connection; more are RATE_LIMITED
     max_subscriptions: int = 16  # per connection
@@ -322,9 +326,13 @@ class Pushed(NamedTuple):
 def start_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
     """Run a request handler now, up to its first real wait; only then make it a task.
 
-    Most answers (a read from a local store) never wait, so they are written without the cost
-    of a task per frame; one that waits goes on concurrently, as a task would (Python 3.12's
-    eager task factory does the same, but only for every task of a loop, and 3.11 has none).
+    A speed trick, not a need: creating a task per frame was a measurable part of a WebSocket
+    read's cost in ``rosetta bench``, and most answers (a read from a local store) never wait, so
+    they are written without one; a handler that waits goes on concurrently, as a task would.
+    Python 3.12's eager task factory does the same, but for every task of a loop, and 3.11 has
+    none. ``_resume`` drives the started coroutine by hand (``send``/``throw``), which is the part
+    to distrust first if a handler ever misbehaves: ``asyncio.ensure_future(coro)`` is the plain
+    equivalent, slower by one task per frame.
     """
     try:
         waiting_on = coro.send(None)

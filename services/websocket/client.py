@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Coroutine, Sequence
 from dataclasses import fields
 from types import TracebackType
 from typing import Any, Self
@@ -185,7 +185,8 @@ class WebSocketClient:
             queue.put_nowait(_RESUBSCRIBE)
             self._chore(self._unsubscribe(subscription_id))
             return
-        future = self._pending.pop(frame.get("id"), None)  # type: ignore[arg-type]
+        request_id = frame.get("id")
+        future = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
         if future is None:
             if kind == protocol.ERROR and "subscriptionId" in payload:
                 queue = self._streams.pop(payload["subscriptionId"], None)
@@ -296,7 +297,7 @@ class WebSocketClient:
 
     async def stream_events(
         self, after: int = 0, *, types: Sequence[str] | None = None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Every event after ``after``, then each new one as the server pushes it, until closed.
 
         If the server ends the subscription because this consumer fell behind, the stream

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,7 @@ async def slow_server(pause: float | None) -> AsyncIterator[int]:
             while await reader.readuntil(b"\r\n\r\n"):
                 if pause is None:  # never answers
                     await asyncio.sleep(3600)
+                    continue
                 async with lock:  # one at a time, like a saturated single-core server
                     await asyncio.sleep(pause)
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
@@ -51,14 +53,14 @@ def spec(port: int, rate: float, connections: int = 4, drain: float = 2.0) -> lo
                         rate=rate, drain=drain)  # fmt: skip
 
 
-async def run(spec_: loadgen.Spec, warmup: float, duration: float) -> dict:
+async def run(spec_: loadgen.Spec, warmup: float, duration: float) -> dict[str, Any]:
     start: asyncio.Future[tuple[float, float, float]] = asyncio.get_running_loop().create_future()
     begin = time.time() + 0.1
     start.set_result((begin, begin + warmup, begin + warmup + duration))
     return await loadgen.run_worker(spec_, start)
 
 
-def p99_ms(result: dict) -> float:
+def p99_ms(result: dict[str, Any]) -> float:
     histogram = loadgen.histogram()
     histogram.decode_and_add(result["histograms"]["all"].encode())
     return hdr_percentiles(histogram)["p99"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,9 @@ from bench.html import render
 from bench.runner import Outcome, Placement, Settings, saturated, slo_verdicts, targets, under_slo
 
 
-def point(rate: float, done: float, p99: float, *, contended: bool = False, unfinished: int = 0) -> dict:
+def point(
+    rate: float, done: float, p99: float, *, contended: bool = False, unfinished: int = 0
+) -> dict[str, Any]:
     return {
         "intended_rate": rate,
         "ops_per_s": done,
@@ -83,7 +86,7 @@ def test_the_window_names_other_processes_on_the_server_core() -> None:
 
 def summary_row(
     name: str, mix: str, ops: float, low: float, high: float, rounds: int = 3, **extra: object
-) -> dict:
+) -> dict[str, Any]:
     row = {
         "name": name, "kind": "style", "protocol": name, "mix": mix, "rounds": rounds, "ops_per_s": ops,
         "ops_per_s_min": low, "ops_per_s_max": high, "noisy": False, "contended": False,

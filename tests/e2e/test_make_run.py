@@ -20,7 +20,7 @@ from tests.support.processes import free_port, rosetta_serve
 async def test_every_style_serves_the_same_room_then_sigterm_stops_the_process(tmp_path: Path) -> None:
     grpc_port = free_port()
     with rosetta_serve(tmp_path / "rosetta.db", "--grpc-port", str(grpc_port)) as (base, process):
-        clients = [
+        clients: list[RestClient | GraphQLClient | GrpcClient | SoapClient | WebSocketClient] = [
             RestClient(base),
             GraphQLClient(base),
             GrpcClient(f"127.0.0.1:{grpc_port}"),

@@ -11,8 +11,8 @@ import grpc
 import httpx
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
+from services.grpc.errors import rich_status_of
 from services.grpc.generated import reservations_pb2 as pb
 from services.grpc.generated import reservations_pb2_grpc as pb_grpc
 from tests.soap.envelopes import envelope, fault_of, parse
@@ -79,7 +79,7 @@ async def test_one_clients_burst_over_two_processes_and_two_styles_drains_one_bu
 
     failure = await grpc_get_room(topology, ada)
     assert failure is not None and failure.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-    status = rpc_status.from_call(failure)
+    status = rich_status_of(failure)
     assert status is not None
     retry = error_details_pb2.RetryInfo()
     assert any(detail.Unpack(retry) for detail in status.details if detail.Is(retry.DESCRIPTOR))

@@ -19,6 +19,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.support.server import LiveServer, live_server
+from tests.support.subprotocols import ROSETTA_V1
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -96,7 +97,7 @@ def test_each_curl_example_prints_what_the_readme_shows(server: LiveServer, numb
 
 def test_the_websocket_frames_get_the_answers_the_readme_shows(server: LiveServer) -> None:
     for block in blocks("websocket"):
-        with connect(server.ws_url, subprotocols=["rosetta.v1"]) as ws:  # type: ignore[list-item]
+        with connect(server.ws_url, subprotocols=[ROSETTA_V1]) as ws:
             for line in block.splitlines():
                 arrow, _, frame = line.partition(" ")
                 if arrow == "→":

@@ -24,6 +24,7 @@ from services.store import MemoryStore
 from tests.conformance.targets import style_client
 from tests.support.credentials import Credential, forged_tokens, provision, token_for
 from tests.support.server import LiveServer, live_server
+from tests.support.subprotocols import GRAPHQL_TRANSPORT_WS, ROSETTA_V1
 
 # REST enforces through its FastAPI Security dependencies, written against the same guard.
 STYLES = ("rest", "graphql", "grpc", "soap", "websocket")
@@ -288,7 +289,7 @@ async def test_grpcio_call_credentials_carry_the_token(server: LiveServer, alice
 async def test_a_browser_authenticates_a_websocket_with_a_frame(
     server: LiveServer, alice: Credential
 ) -> None:
-    async with connect(server.ws_url, subprotocols=["rosetta.v1"]) as ws:  # type: ignore[list-item]
+    async with connect(server.ws_url, subprotocols=[ROSETTA_V1]) as ws:
         await ws.send(json.dumps({"id": 1, "type": "getReservation", "payload": {"reservationId": "rsv_x"}}))
         assert json.loads(await ws.recv())["payload"]["code"] == "UNAUTHENTICATED"
         await ws.send(json.dumps({"id": 2, "type": "authenticate", "payload": {"token": alice.token}}))
@@ -322,7 +323,7 @@ async def test_a_graphql_subscription_authenticates_in_its_connection_init_paylo
         "type": "subscribe",
         "payload": {"query": "subscription { reservationEvents(after: 0) { sequence } }"},
     }
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with connect(url, subprotocols=[GRAPHQL_TRANSPORT_WS]) as ws:
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {alice.token}"}})
         )
@@ -330,7 +331,7 @@ async def test_a_graphql_subscription_authenticates_in_its_connection_init_paylo
         await ws.send(json.dumps(subscribe))
         first = json.loads(await ws.recv())
         assert first["type"] == "next" and "errors" not in first["payload"], first
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with connect(url, subprotocols=[GRAPHQL_TRANSPORT_WS]) as ws:
         await ws.send(json.dumps({"type": "connection_init"}))  # anonymous
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(json.dumps(subscribe))
@@ -338,7 +339,7 @@ async def test_a_graphql_subscription_authenticates_in_its_connection_init_paylo
         assert refused["type"] in ("error", "next"), refused
         errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with connect(url, subprotocols=[GRAPHQL_TRANSPORT_WS]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": "rk_made-up"}}))
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()

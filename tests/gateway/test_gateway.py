@@ -80,6 +80,8 @@ async def test_every_log_line_written_during_a_request_carries_its_request_id() 
     import json
     import logging
 
+    from starlette.types import Message, Receive, Scope, Send
+
     from gateway.observability import JsonFormatter, Metrics, ObservabilityMiddleware, RequestIdFilter
 
     stream = io.StringIO()
@@ -91,17 +93,20 @@ async def test_every_log_line_written_during_a_request_carries_its_request_id() 
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.INFO)
 
-    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         logger.info("inside the use case")
-        await send({"type": "http.response.start", "status": 204, "headers": []})  # type: ignore[operator]
-        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
 
-    async def send(message: object) -> None:
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
         return None
 
-    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"req-42")]}
+    scope: Scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"req-42")]}
     try:
-        await ObservabilityMiddleware(app, Metrics())(scope, None, send)  # type: ignore[arg-type]
+        await ObservabilityMiddleware(app, Metrics())(scope, receive, send)
     finally:
         for name in ("rosetta.test-request-id", "rosetta.access"):
             logging.getLogger(name).removeHandler(handler)

@@ -6,18 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
 import jwt
-import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.security.identity import Identity, IdentityOptions
 from gateway.security.store import (
+    IdentityStore,
     MemoryIdentityStore,
     PostgresIdentityStore,
     SqliteIdentityStore,
@@ -25,6 +24,7 @@ from gateway.security.store import (
 )
 from services.core.access import Scope
 from services.core.errors import Unauthenticated
+from tests.support.postgres import fresh_schema
 
 PG_DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 ISSUER = "http://127.0.0.1:8000"
@@ -41,26 +41,22 @@ class Clock:
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    name = f"rosetta_id_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    yield name
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with fresh_schema("rosetta_id") as name:
+        yield name
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[object]:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[IdentityStore]:
     if request.param == "memory":
-        made: object = MemoryIdentityStore()
+        made: IdentityStore = MemoryIdentityStore()
     elif request.param == "sqlite":
         made = SqliteIdentityStore(tmp_path / "rosetta.db")
     else:
         name = request.getfixturevalue("pg_schema")
         made = PostgresIdentityStore(PG_DSN, schema=name)
-    await made.open()  # type: ignore[attr-defined]
+    await made.open()
     yield made
-    await made.close()  # type: ignore[attr-defined]
+    await made.close()
 
 
 @pytest.fixture
@@ -69,8 +65,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def identity(store: object, clock: Clock) -> Identity:
-    return Identity(store, IdentityOptions(issuer=ISSUER, clock=clock, key_bits=2048))  # type: ignore[arg-type]
+def identity(store: IdentityStore, clock: Clock) -> Identity:
+    return Identity(store, IdentityOptions(issuer=ISSUER, clock=clock, key_bits=2048))
 
 
 async def test_a_client_authenticates_by_api_key_by_secret_and_by_token(identity: Identity) -> None:
@@ -130,8 +126,8 @@ async def test_the_token_carries_the_rfc_9068_claims_and_verifies_against_the_pu
     assert claims["exp"] - claims["iat"] == 900 and len(claims["jti"]) == 32
 
 
-def _forge(claims: dict[str, object], key: object, alg: str, kid: str) -> str:
-    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, "typ": "at+jwt"})  # type: ignore[arg-type]
+def _forge(claims: dict[str, object], key: rsa.RSAPrivateKey, alg: str, kid: str) -> str:
+    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, "typ": "at+jwt"})
 
 
 async def test_forged_tokens_are_refused(identity: Identity, clock: Clock) -> None:
@@ -141,21 +137,23 @@ async def test_forged_tokens_are_refused(identity: Identity, clock: Clock) -> No
     kid = jwt.get_unverified_header(good)["kid"]
     claims = jwt.decode(good, options={"verify_signature": False})
     public_pem = serialization.load_pem_public_key(
-        jwt.PyJWK.from_dict((await identity.jwks())["keys"][0]).key.public_bytes(  # type: ignore[union-attr]
+        jwt.PyJWK.from_dict((await identity.jwks())["keys"][0]).key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     ).public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def unsigned(body: dict[str, object]) -> str:
-        part = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()  # noqa: E731
+        def part(data: dict[str, object]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
         return f"{part({'alg': 'none', 'typ': 'at+jwt', 'kid': kid})}.{part(body)}."
 
     head, _, signature = good.rsplit(".", 2)[0], None, good.rsplit(".", 1)[1]
     tampered_body = (
         base64.urlsafe_b64encode(json.dumps({**claims, "scope": "admin"}).encode()).rstrip(b"=").decode()
     )
-    forged = {
+    forged: dict[str, str | Awaitable[str]] = {
         "alg none": unsigned({**claims, "scope": "admin"}),
         "HS256 keyed with the public key": _hs256(claims, public_pem, kid),
         "another key": _forge(claims, stranger, "RS256", kid),
@@ -193,6 +191,7 @@ async def _forge_with(identity: Identity, claims: dict[str, object]) -> str:
     """Signed with our own key: only the claim is wrong."""
     key = await identity.signing_key()
     private = serialization.load_pem_private_key(key.private_pem.encode(), None)
+    assert isinstance(private, rsa.RSAPrivateKey)
     return _forge(claims, private, "RS256", key.kid)
 
 
@@ -213,9 +212,11 @@ async def test_revoking_a_client_refuses_its_key_secret_and_tokens(identity: Ide
     assert not await identity.revoke("nobody")
 
 
-async def test_another_process_sees_a_revocation_within_the_cache_time(store: object, clock: Clock) -> None:
-    serving = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock))  # type: ignore[arg-type]
-    admin = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock))  # type: ignore[arg-type]
+async def test_another_process_sees_a_revocation_within_the_cache_time(
+    store: IdentityStore, clock: Clock
+) -> None:
+    serving = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock))
+    admin = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock))
     issued = await admin.create_client("bob", RW)
     assert issued is not None
     await serving.by_api_key(issued.api_key)
@@ -227,9 +228,9 @@ async def test_another_process_sees_a_revocation_within_the_cache_time(store: ob
 
 
 async def test_rotation_publishes_the_next_key_first_and_keeps_the_old_until_its_tokens_expire(
-    store: object, clock: Clock
+    store: IdentityStore, clock: Clock
 ) -> None:
-    identity = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock, key_refresh_seconds=0))  # type: ignore[arg-type]
+    identity = Identity(store, IdentityOptions(issuer=ISSUER, clock=clock, key_refresh_seconds=0))
     issued = await identity.create_client("alice", RW)
     assert issued is not None
     alice = await identity.by_api_key(issued.api_key)

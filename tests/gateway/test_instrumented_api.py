@@ -50,7 +50,7 @@ async def test_operations_are_counted_and_classified_and_the_rest_passes_through
     assert await api.last_event_sequence() == 1
     stream = api.stream_events(0)
     assert (await anext(stream)).data["reservationId"] == created.reservation_id
-    await stream.aclose()  # type: ignore[attr-defined]  # an async generator underneath
+    await stream.aclose()
     # Pass-through reads are not use cases of their own: nothing counted for them.
     assert (
         sample(metrics, "rosetta_operations_total", {"style": "rest", "operation": "listReservations"}) == 0

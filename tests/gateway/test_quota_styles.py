@@ -14,14 +14,15 @@ import grpc
 import httpx
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from websockets.asyncio.client import connect
 
+from services.grpc.errors import rich_status_of
 from services.grpc.generated import reservations_pb2 as pb
 from services.grpc.generated import reservations_pb2_grpc as pb_grpc
 from tests.soap.envelopes import envelope, fault_of, parse
 from tests.support.credentials import Credential, provision
 from tests.support.server import LiveServer, live_server
+from tests.support.subprotocols import ROSETTA_V1
 
 BURST = 4
 names = itertools.count()
@@ -72,8 +73,8 @@ def ws_url(server: LiveServer) -> str:
 async def websocket(server: LiveServer, key: str) -> dict[str, object]:
     async with connect(
         ws_url(server),
-        subprotocols=["rosetta.v1"],
-        additional_headers={"X-Api-Key": key},  # type: ignore[list-item]
+        subprotocols=[ROSETTA_V1],
+        additional_headers={"X-Api-Key": key},
     ) as ws:
         await ws.send(json.dumps({"id": 1, "type": "getRoom", "payload": {"roomId": "room-a"}}))
         answer: dict[str, object] = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -106,7 +107,7 @@ async def test_one_bucket_for_every_style_and_each_style_refuses_with_the_wait(
 
     failure = await grpc_call(server, key)
     assert failure is not None and failure.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-    status = rpc_status.from_call(failure)
+    status = rich_status_of(failure)
     assert status is not None
     kinds = {detail.type_url.rsplit(".", 1)[-1] for detail in status.details}
     assert {"ErrorInfo", "RetryInfo", "QuotaFailure"} <= kinds
@@ -129,10 +130,10 @@ async def test_one_bucket_for_every_style_and_each_style_refuses_with_the_wait(
 async def test_a_second_open_stream_of_one_client_is_refused(server: LiveServer, client: Credential) -> None:
     subscribe = {"id": 1, "type": "subscribe", "payload": {"after": 0}}
     headers = {"X-Api-Key": client.api_key}
-    async with connect(ws_url(server), subprotocols=["rosetta.v1"], additional_headers=headers) as first:  # type: ignore[list-item]
+    async with connect(ws_url(server), subprotocols=[ROSETTA_V1], additional_headers=headers) as first:
         await first.send(json.dumps(subscribe))
         assert json.loads(await asyncio.wait_for(first.recv(), 10))["type"] == "result"
-        async with connect(ws_url(server), subprotocols=["rosetta.v1"], additional_headers=headers) as second:  # type: ignore[list-item]
+        async with connect(ws_url(server), subprotocols=[ROSETTA_V1], additional_headers=headers) as second:
             await second.send(json.dumps(subscribe))
             refused = json.loads(await asyncio.wait_for(second.recv(), 10))
     assert (refused["type"], refused["payload"]["code"]) == ("error", "RATE_LIMITED")

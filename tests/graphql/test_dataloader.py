@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, Self
 
 import pytest
 
 from services.core.model import ReservationDraft
+from services.core.ports import (
+    EventLog,
+    IdempotencyRecords,
+    ReservationRepository,
+    RoomRepository,
+    UnitOfWork,
+)
 from services.core.service import ReservationService
 from services.graphql.app import GraphQLOptions
 from services.graphql.context import RosettaContext
@@ -22,7 +29,7 @@ class _CountedRepository:
     def __init__(self, inner: Any, name: str, calls: list[str]) -> None:
         self._inner, self._name, self._calls = inner, name, calls
 
-    def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
+    def __getattr__(self, method: str) -> Callable[..., Coroutine[Any, Any, Any]]:
         target = getattr(self._inner, method)
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
@@ -35,10 +42,12 @@ class _CountedRepository:
 class _CountedUnitOfWork:
     def __init__(self, inner: MemoryUnitOfWork, calls: list[str]) -> None:
         self._inner = inner
-        self.rooms = _CountedRepository(inner.rooms, "rooms", calls)
-        self.reservations = _CountedRepository(inner.reservations, "reservations", calls)
-        self.events = _CountedRepository(inner.events, "events", calls)
-        self.idempotency = inner.idempotency
+        self.rooms: RoomRepository = _CountedRepository(inner.rooms, "rooms", calls)
+        self.reservations: ReservationRepository = _CountedRepository(
+            inner.reservations, "reservations", calls
+        )
+        self.events: EventLog = _CountedRepository(inner.events, "events", calls)
+        self.idempotency: IdempotencyRecords = inner.idempotency
 
     async def __aenter__(self) -> Self:
         await self._inner.__aenter__()
@@ -53,15 +62,24 @@ class _CountedUnitOfWork:
         await self._inner.commit()
 
 
-class CountingStore(MemoryStore):
+class CountingStore:
     """A MemoryStore whose repositories count their calls: a fake of the Store port, not a mock."""
 
     def __init__(self) -> None:
-        super().__init__()
+        self._memory = MemoryStore()
         self.calls: list[str] = []
 
-    def unit_of_work(self) -> _CountedUnitOfWork:  # type: ignore[override]
-        return _CountedUnitOfWork(super().unit_of_work(), self.calls)
+    def unit_of_work(self) -> UnitOfWork:
+        return _CountedUnitOfWork(self._memory.unit_of_work(), self.calls)
+
+    async def open(self) -> None:
+        await self._memory.open()
+
+    async def close(self) -> None:
+        await self._memory.close()
+
+    async def ping(self) -> None:
+        await self._memory.ping()
 
 
 @pytest.fixture
@@ -99,8 +117,8 @@ async def test_fifty_reservations_with_their_rooms_cost_two_store_calls(
         context_value=RosettaContext(service, "en"),
     )
 
-    assert result.errors is None
-    page = result.data["reservations"]  # type: ignore[index]
+    assert result.errors is None and result.data is not None
+    page = result.data["reservations"]
     assert page["totalItems"] == 50
     assert len(page["items"]) == 50
     assert {item["room"]["roomId"] for item in page["items"]} == {"room-a", "room-b", "room-c", "room-d"}
@@ -117,7 +135,7 @@ async def test_rooms_with_their_reservations_and_rooms_again_cost_three_store_ca
         context_value=RosettaContext(service, "en"),
     )
 
-    assert result.errors is None
-    counts = {room["roomId"]: len(room["reservations"]) for room in result.data["rooms"]}  # type: ignore[index]
+    assert result.errors is None and result.data is not None
+    counts = {room["roomId"]: len(room["reservations"]) for room in result.data["rooms"]}
     assert counts == {"room-a": 13, "room-b": 13, "room-c": 12, "room-d": 12}
     assert store.calls == ["rooms.list", "reservations.search", "rooms.get_many"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from services.core.api import ServerApi
 from services.core.errors import (
     CapacityExceeded,
     InvalidProperty,
@@ -204,7 +205,7 @@ class _BrokenApi:
 
 @pytest.fixture
 async def broken() -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(_BrokenApi())  # type: ignore[arg-type]
+    app = create_app(cast(ServerApi, _BrokenApi()))  # a partial fake of the port
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://rosetta") as http:
         yield http
 
@@ -232,7 +233,9 @@ class _SpentQuotaApi:
 
 
 async def test_a_spent_quota_carries_the_wait_in_extensions_and_the_client_reads_it() -> None:
-    transport = httpx.ASGITransport(create_app(_SpentQuotaApi()))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(
+        create_app(cast(ServerApi, _SpentQuotaApi()))
+    )  # a partial fake of the port
     async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
         response = await http.post(
             "/graphql", json={"query": "{ rooms { name } }"}, headers={"accept-language": "ko"}

@@ -9,9 +9,11 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from tests.graphql.conftest import post
 from tests.support.server import LiveServer, live_server
+from tests.support.subprotocols import GRAPHQL_TRANSPORT_WS
 
 
 def nested(depth: int) -> str:
@@ -120,9 +122,9 @@ async def test_cross_origin_websocket_is_refused_same_origin_accepted(server: Li
     url = server.base_url.replace("http://", "ws://") + "/graphql"
 
     with pytest.raises(InvalidStatus) as refused:
-        async with connect(url, subprotocols=["graphql-transport-ws"], origin="https://evil.example"):  # type: ignore[list-item]
+        async with connect(url, subprotocols=[GRAPHQL_TRANSPORT_WS], origin=Origin("https://evil.example")):
             pass
-    async with connect(url, subprotocols=["graphql-transport-ws"], origin=server.base_url) as ws:  # type: ignore[list-item,arg-type]
+    async with connect(url, subprotocols=[GRAPHQL_TRANSPORT_WS], origin=Origin(server.base_url)) as ws:
         assert ws.subprotocol == "graphql-transport-ws"
 
     assert refused.value.response.status_code == 403

@@ -13,6 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from services.graphql.client import GraphQLClient
 from tests.graphql.conftest import draft
 from tests.support.server import LiveServer
+from tests.support.subprotocols import GRAPHQL_TRANSPORT_WS
 
 EVENTS = (
     "subscription($after: Int!, $types: [String!]) { reservationEvents(after: $after, types: $types) "
@@ -34,7 +35,7 @@ async def subscribe(ws: ClientConnection, id: str, variables: dict[str, Any]) ->
 @pytest.fixture
 async def ws(server: LiveServer) -> AsyncIterator[ClientConnection]:
     url = server.base_url.replace("http://", "ws://") + "/graphql?lang=ko"
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as opened:  # type: ignore[list-item]
+    async with connect(url, subprotocols=[GRAPHQL_TRANSPORT_WS]) as opened:
         await opened.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert await receive(opened) == {"type": "connection_ack"}
         yield opened

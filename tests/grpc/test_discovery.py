@@ -18,7 +18,7 @@ SERVICE = "rosetta.reservations.v1.ReservationService"
 @pytest.mark.parametrize("service", [SERVICE, ""])
 async def test_health_reports_serving(target: str, service: str) -> None:
     async with grpc.aio.insecure_channel(target) as channel:
-        response = await health_pb2_grpc.HealthStub(channel).Check(
+        response = await health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]  # types-grpcio-health-checking: no RPCs on HealthStub
             health_pb2.HealthCheckRequest(service=service)
         )
     assert response.status == health_pb2.HealthCheckResponse.SERVING
@@ -27,7 +27,7 @@ async def test_health_reports_serving(target: str, service: str) -> None:
 async def test_health_of_an_unknown_service_is_not_found(target: str) -> None:
     async with grpc.aio.insecure_channel(target) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await health_pb2_grpc.HealthStub(channel).Check(
+            await health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]  # types-grpcio-health-checking: no RPCs on HealthStub
                 health_pb2.HealthCheckRequest(service="nope.Service")
             )
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND

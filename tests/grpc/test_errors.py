@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
+from services.grpc.errors import rich_status_of
 from services.grpc.generated import reservations_pb2 as pb
 from services.grpc.generated import reservations_pb2_grpc as pb_grpc
 
@@ -22,7 +22,7 @@ async def channel(target: str) -> AsyncIterator[grpc.aio.Channel]:
 
 
 def details(failure: grpc.aio.AioRpcError) -> dict[str, object]:
-    status = rpc_status.from_call(failure)
+    status = rich_status_of(failure)
     assert status is not None
     found: dict[str, object] = {}
     for packed in status.details:
@@ -89,7 +89,9 @@ async def test_missing_field_names_it_in_error_info_and_bad_request(channel: grp
 async def test_garbage_bytes_are_a_malformed_request_and_the_server_carries_on(
     channel: grpc.aio.Channel,
 ) -> None:
-    raw = channel.unary_unary(GET_RESERVATION, request_serializer=None, response_deserializer=None)
+    raw: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+        GET_RESERVATION, request_serializer=None, response_deserializer=None
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await raw(b"\x0a\xff\x01garbage", metadata=(("accept-language", "fr"),))
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
@@ -104,7 +106,9 @@ async def test_garbage_bytes_are_a_malformed_request_and_the_server_carries_on(
 
 
 async def test_unknown_method_is_unimplemented(channel: grpc.aio.Channel) -> None:
-    raw = channel.unary_unary("/rosetta.reservations.v1.ReservationService/DropTables")
+    raw: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+        "/rosetta.reservations.v1.ReservationService/DropTables"
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await raw(b"")
     assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED

@@ -9,12 +9,12 @@ from typing import Any, cast
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from services.core.errors import PayloadTooLarge, RateLimited
 from services.core.model import Room
 from services.core.service import ReservationService
 from services.grpc.client import GrpcClient
+from services.grpc.errors import rich_status_of
 from services.grpc.generated import reservations_pb2 as pb
 from services.grpc.generated import reservations_pb2_grpc as pb_grpc
 from services.grpc.server import GrpcOptions, start_server
@@ -37,7 +37,7 @@ async def target() -> AsyncIterator[str]:
 
 
 def unpacked(failure: grpc.aio.AioRpcError) -> dict[str, Any]:
-    status = rpc_status.from_call(failure)
+    status = rich_status_of(failure)
     assert status is not None
     found: dict[str, Any] = {}
     for packed in status.details:

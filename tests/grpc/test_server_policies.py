@@ -164,7 +164,9 @@ async def test_stopping_reports_not_serving_to_health_watchers() -> None:
     running, port = await start_server(cast(ReservationService, FakeCore()), GrpcOptions(port=0))
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         request = health_pb2.HealthCheckRequest(service="rosetta.reservations.v1.ReservationService")
-        watch = health_pb2_grpc.HealthStub(channel).Watch(request)
+        watch = health_pb2_grpc.HealthStub(channel).Watch(  # type: ignore[attr-defined]  # types-grpcio-health-checking: no RPCs on HealthStub
+            request
+        )
         statuses = aiter(watch)
         assert (
             await asyncio.wait_for(anext(statuses), WAIT)

@@ -14,6 +14,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.soap.envelopes import envelope, fault_of
 from tests.support.server import LiveServer, live_server
+from tests.support.subprotocols import GRAPHQL_TRANSPORT_WS, ROSETTA_V1
 
 MUTATION = (
     'mutation { createReservation(input: {roomId: "room-a", guestName: "Mallory", date: "2031-05-05", '
@@ -58,7 +59,7 @@ async def handshake(server: LiveServer, origin: str | None) -> int:
     try:
         async with connect(
             server.ws_url,
-            subprotocols=["rosetta.v1"],  # type: ignore[list-item]
+            subprotocols=[ROSETTA_V1],
             additional_headers=headers,
             origin=None,
         ) as ws:
@@ -87,7 +88,7 @@ async def test_graphql_subscriptions_take_the_same_origins(server: LiveServer) -
         try:
             async with connect(
                 url,
-                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+                subprotocols=[GRAPHQL_TRANSPORT_WS],
                 additional_headers={"Origin": origin},
                 origin=None,
             ):

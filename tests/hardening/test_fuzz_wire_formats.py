@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from services.grpc.generated import reservations_pb2 as pb
 from tests.soap.envelopes import envelope
 from tests.support.server import LiveServer, live_server
+from tests.support.subprotocols import ROSETTA_V1
 
 EXAMPLES = int(os.environ.get("ROSETTA_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(
@@ -137,7 +138,7 @@ SOAP_OPERATIONS = [
     "CheckInReservation", "GetRoom", "ListRooms", "GetEvents", "Nonsense",
 ]  # fmt: skip
 XML_TEXT = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",)).filter(
+    st.characters(codec="utf-8", exclude_categories=["Cs"]).filter(
         lambda c: c in "\t\n\r" or (ord(c) >= 0x20 and c not in "\ufffe\uffff")
     ),
     max_size=20,
@@ -221,7 +222,7 @@ def test_protobuf_messages_grpc(server: LiveServer, request: tuple[str, bytes]) 
 async def _grpc(server: LiveServer, method: str, payload: bytes) -> None:
     assert server.grpc_target is not None
     async with grpc.aio.insecure_channel(server.grpc_target) as channel:
-        call = channel.unary_unary(
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
             f"/rosetta.reservations.v1.ReservationService/{method}",
             request_serializer=None,
             response_deserializer=None,
@@ -262,7 +263,7 @@ def test_websocket_frames(server: LiveServer, sent: list[str | bytes]) -> None:
 
 
 async def _websocket(server: LiveServer, sent: list[str | bytes]) -> None:
-    async with connect(server.ws_url, subprotocols=["rosetta.v1"]) as ws:  # type: ignore[list-item]
+    async with connect(server.ws_url, subprotocols=[ROSETTA_V1]) as ws:
         for frame in sent:
             await ws.send(frame)
         await ws.send('{"id": "probe", "type": "listRooms"}')

@@ -17,6 +17,7 @@ from services.core.model import ReservationDraft
 from services.grpc.client import GrpcClient
 from tests.soap.envelopes import envelope, fault_of
 from tests.support.server import LiveServer, live_server
+from tests.support.subprotocols import ROSETTA_V1
 
 CREATE_MUTATION = (
     "mutation($input: CreateReservationInput!) { createReservation(input: $input) { reservationId } }"
@@ -64,7 +65,7 @@ async def graphql_create(http: httpx.AsyncClient, text: str) -> tuple[int, dict[
 
 
 async def ws_create(server: LiveServer, text: str) -> dict[str, Any]:
-    async with connect(server.ws_url, subprotocols=["rosetta.v1"]) as ws:  # type: ignore[list-item]
+    async with connect(server.ws_url, subprotocols=[ROSETTA_V1]) as ws:
         await ws.send(f'{{"id": 7, "type": "createReservation", "payload": {text}}}')
         answer: dict[str, Any] = json.loads(await ws.recv())
         return answer

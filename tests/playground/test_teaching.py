@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from tests.support.server import LiveServer, live_server
 
 PANELS = ("rest", "graphql", "grpc", "soap", "websocket", "webhooks")
 STYLES = PANELS[:-1]
-PROJECTOR = {"width": 1280, "height": 900}
+PROJECTOR: ViewportSize = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")

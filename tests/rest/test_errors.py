@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httpx
 from fastapi import Body
 
+from services.core.api import ServerApi
 from services.core.model import Reservation
 from services.core.service import ReservationService
 from services.rest.app import RestOptions, create_app
@@ -126,7 +128,7 @@ async def test_http_refusals_speak_the_callers_language(http: httpx.AsyncClient)
 
 
 def _app_with(api: object) -> httpx.AsyncClient:
-    app = create_app(api, RestOptions())  # type: ignore[arg-type]
+    app = create_app(cast(ServerApi, api), RestOptions())  # a partial fake of the port
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rest.test")
 
 

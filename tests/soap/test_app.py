@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from lxml import etree
 
+from services.core.api import ServerApi
 from services.core.errors import ERRORS_BY_CODE, InternalError, RateLimited
 from services.core.model import Room
 from services.soap.app import SoapOptions, create_app
@@ -31,7 +32,9 @@ class FailingCore:
 
 @pytest.fixture
 def app() -> Any:
-    return create_app(FailingCore(), SoapOptions(public_url="http://soap.test/soap"))  # type: ignore[arg-type]
+    return create_app(
+        cast(ServerApi, FailingCore()), SoapOptions(public_url="http://soap.test/soap")
+    )  # a partial fake of the port
 
 
 def test_one_faultcode_per_catalog_code() -> None:

@@ -146,7 +146,7 @@ def test_xml_that_is_not_a_soap_envelope(http: httpx.Client, payload: bytes) -> 
 def test_pre_spyne_fault_looks_like_a_spyne_fault(http: httpx.Client) -> None:
     def shape(content: bytes) -> list[tuple[str, str | None, tuple[str, ...]]]:
         root = parse(content)
-        return [(el.tag, el.prefix, tuple(sorted(el.attrib))) for el in root.iter()]
+        return [(str(el.tag), el.prefix, tuple(sorted(el.attrib))) for el in root.iter()]
 
     ours = http.post("/soap", content=b"<broken").content  # refused before spyne
     spynes = http.post("/soap", content=envelope("<r:GetRoom><r:roomId>nope</r:roomId></r:GetRoom>")).content

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from lxml import etree
 
 from services.core.model import ReservationDraft
 from tests.soap.envelopes import NS, SOAP_ENV, envelope, fault_of, parse
@@ -43,7 +44,9 @@ async def test_get_reservation_by_hand(server: LiveServer, http: httpx.Client) -
     reservation = parse(response.content).find("soap:Body/r:GetReservationResponse/r:reservation", NS)
     assert reservation is not None
     value = {
-        child.tag.split("}")[1]: child.text for child in reservation if child.tag != f"{{{NS['r']}}}actions"
+        etree.QName(child).localname: child.text
+        for child in reservation
+        if child.tag != f"{{{NS['r']}}}actions"
     }
     assert value == {
         "reservationId": created.reservation_id,
@@ -80,7 +83,12 @@ def test_list_reservations_carries_pagination(http: httpx.Client) -> None:
     )
     reply = parse(response.content).find("soap:Body/r:ListReservationsResponse", NS)
     assert reply is not None
-    assert [child.tag.split("}")[1] for child in reply] == ["page", "pageSize", "totalItems", "totalPages"]
+    assert [etree.QName(child).localname for child in reply] == [
+        "page",
+        "pageSize",
+        "totalItems",
+        "totalPages",
+    ]
     assert reply.findtext("r:pageSize", namespaces=NS) == "1"
 
 

@@ -71,5 +71,6 @@ def test_contract_declares_every_operation_document_literal() -> None:
     soap = "{http://schemas.xmlsoap.org/wsdl/soap/}"
     binding = root.find("wsdl:binding", WSDL_NS)
     assert binding is not None
-    assert binding.find(f"{soap}binding").get("style") == "document"
+    soap_binding = binding.find(f"{soap}binding")
+    assert soap_binding is not None and soap_binding.get("style") == "document"
     assert {body.get("use") for body in binding.iter(f"{soap}body")} == {"literal"}

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
-
 from gateway.app import Runtime, build_app, build_runtime
 from gateway.protection import server_options
 from gateway.settings import Settings
+from workshop.server import free_socket, serve_app
+
+__all__ = ["LiveServer", "free_socket", "live_server", "serve_app"]
 
 
 @dataclass
@@ -28,42 +26,6 @@ class LiveServer:
     @property
     def ws_url(self) -> str:
         return self.base_url.replace("http://", "ws://", 1) + "/ws"
-
-
-def free_socket(host: str = "127.0.0.1") -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    return sock
-
-
-@contextmanager
-def serve_app(app: Any, *, sock: socket.socket | None = None, port: int = 0, **config: Any) -> Iterator[int]:
-    """Any ASGI app under uvicorn in a thread, on ``sock`` or 127.0.0.1:``port`` (0: a free one).
-
-    Yields the port; stops the server (and closes the socket) on exit.
-    """
-    sock = sock or free_socket()
-    if port:
-        sock.close()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-    options: dict[str, Any] = {"log_config": None, "access_log": False, "lifespan": "off", **config}
-    server = uvicorn.Server(uvicorn.Config(app, **options))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    try:
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-        yield int(sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 @contextmanager
@@ -87,6 +49,7 @@ def live_server(**overrides: Any) -> Iterator[LiveServer]:
     with serve_app(
         app,
         sock=sock,
+        what="the test server",
         lifespan="on",
         ws="websockets-sansio",
         ws_max_size=settings.ws_max_frame_bytes,

@@ -160,8 +160,9 @@ def compose_topology(
             stderr=stack.enter_context((workdir / "error.log").open("w")),
             text=True,
         )
-        stack.callback(lambda: (nginx.send_signal(signal.SIGQUIT), nginx.wait(10)))
-        wait_healthy(topo.edge_http + "/healthz", nginx)  # type: ignore[arg-type]
+        stack.callback(nginx.wait, 10)  # (callbacks run last-in first-out: SIGQUIT, then the wait)
+        stack.callback(nginx.send_signal, signal.SIGQUIT)
+        wait_healthy(topo.edge_http + "/healthz", nginx)
         yield topo
 
 

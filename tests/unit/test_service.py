@@ -16,6 +16,7 @@ from services.core.errors import (
     ReservationConflict,
     ReservationNotFound,
     RoomNotFound,
+    RosettaError,
     VersionMismatch,
 )
 from services.core.model import (
@@ -61,11 +62,11 @@ async def test_create_then_get_returns_the_same_reservation(service: Reservation
     ],
 )
 async def test_bad_input_is_refused_with_its_code_and_field(
-    service: ReservationService, overrides: dict[str, object], error: type[Exception], field: str
+    service: ReservationService, overrides: dict[str, object], error: type[RosettaError], field: str
 ) -> None:
     with pytest.raises(error) as caught:
         await service.create_reservation(draft(**overrides))
-    assert caught.value.field == field  # type: ignore[attr-defined]
+    assert caught.value.field == field
     assert await service.watch_events(0) == []  # nothing half-written
 
 
@@ -227,7 +228,7 @@ async def test_list_filters_sorts_and_pages(service: ReservationService) -> None
         (ReservationQuery(page_size=101), "pageSize"),
         (ReservationQuery(status="DONE"), "status"),
         (ReservationQuery(date_from="2026-12-05", date_to="2026-12-01"), "dateTo"),
-        (ReservationQuery(page="two"), "page"),  # type: ignore[arg-type]
+        (ReservationQuery(page="two"), "page"),  # type: ignore[arg-type]  # wrong on purpose
     ]:
         with pytest.raises(InvalidProperty) as caught:
             await service.list_reservations(bad)
@@ -286,15 +287,15 @@ async def test_filters_and_event_types_of_the_wrong_type_are_invalid_properties(
     service: ReservationService,
 ) -> None:
     for query, field in [
-        (ReservationQuery(room_id=5), "roomId"),  # type: ignore[arg-type]
-        (ReservationQuery(guest_name=["Ann"]), "guestName"),  # type: ignore[arg-type]
+        (ReservationQuery(room_id=5), "roomId"),  # type: ignore[arg-type]  # wrong on purpose
+        (ReservationQuery(guest_name=["Ann"]), "guestName"),  # type: ignore[arg-type]  # wrong on purpose
     ]:
         with pytest.raises(InvalidProperty) as caught:
             await service.list_reservations(query)
         assert caught.value.field == field
     for types in (5, "reservation.created"):
         with pytest.raises(InvalidProperty) as caught:
-            await service.watch_events(0, types=types)  # type: ignore[arg-type]
+            await service.watch_events(0, types=types)  # type: ignore[arg-type]  # wrong on purpose
         assert caught.value.field == "types"
 
 
@@ -314,7 +315,7 @@ class _StoreGone:
 class _RestartingStore:
     """The memory store, unreachable for the first ``failures`` units of work."""
 
-    def __init__(self, inner: object, failures: float) -> None:
+    def __init__(self, inner: MemoryStore, failures: float) -> None:
         self.inner = inner
         self.failures = failures
 
@@ -322,13 +323,14 @@ class _RestartingStore:
         if self.failures > 0:
             self.failures -= 1
             return _StoreGone()
-        return self.inner.unit_of_work()  # type: ignore[attr-defined]
+        return self.inner.unit_of_work()
 
 
 async def test_a_use_case_is_run_again_while_the_store_restarts_and_writes_once() -> None:
     memory = MemoryStore()
     await memory.open()
     restarting = _RestartingStore(memory, 3)
+    # A partial Store: its units of work are only ever entered, never used, while it is "gone".
     created = await ReservationService(restarting).create_reservation(draft())  # type: ignore[arg-type]
     assert restarting.failures == 0
     page = await ReservationService(memory).list_reservations(ReservationQuery())
@@ -341,4 +343,4 @@ async def test_a_store_that_stays_unreachable_is_reported_after_the_retry_time(
     monkeypatch.setattr(service_module, "STORE_RETRY_SECONDS", 0.3)
     store = _RestartingStore(MemoryStore(), float("inf"))
     with pytest.raises(StoreUnavailable):
-        await ReservationService(store).get_room("room-a")  # type: ignore[arg-type]
+        await ReservationService(store).get_room("room-a")  # type: ignore[arg-type]  # a partial Store

@@ -9,11 +9,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import unicodedata
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from services.core.errors import InvalidProperty, MalformedRequest, RosettaError
@@ -24,18 +22,15 @@ from services.core.validation import json_document, search_key
 from services.store import MemoryStore, SqliteStore
 from services.store.reservations.postgres import PostgresStore
 from tests.support.drafts import draft as base_draft
+from tests.support.postgres import fresh_schema
 
 DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    name = f"rosetta_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    yield name
-    with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with fresh_schema() as name:
+        yield name
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

@@ -10,14 +10,12 @@ import asyncio
 import dataclasses
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from services.core.events import InProcessNotifier
@@ -35,6 +33,7 @@ from services.webhooks.options import WebhookOptions
 from services.webhooks.ports import WebhookStore
 from services.webhooks.service import WebhookService
 from services.webhooks.ssrf import Guard
+from tests.support.postgres import fresh_schema
 from tests.support.server import serve_app
 
 PG_DSN = os.environ.get("ROSETTA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -224,10 +223,8 @@ def sqlite_stores(path: Path) -> tuple[SqliteStore, SqliteWebhookStore]:
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
     """The name of a fresh schema of the test database (the stores create it), dropped afterwards."""
-    name = f"rosetta_wh_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    with fresh_schema("rosetta_wh", create=False) as name:
+        yield name
 
 
 def postgres_stores(schema: str) -> tuple[PostgresStore, PostgresWebhookStore]:

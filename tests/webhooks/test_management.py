@@ -58,14 +58,15 @@ async def subscribe(client: httpx.AsyncClient, setup: Setup, path: str, **fields
     body = {"url": f"{setup.inspector}{path}", "secret": SECRET, **fields}
     response = await client.post(PATH, json=body)
     assert response.status_code == 201, response.text
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created
 
 
 async def received(setup: Setup, path: str, count: int) -> list[dict[str, Any]]:
     """What the inspector got at ``path``, once at least ``count`` messages are there."""
     async with httpx.AsyncClient(base_url=setup.inspector, timeout=15) as inspector:
         response = await inspector.get("/received", params={"path": path, "count": count, "timeout": 10})
-    entries = response.json()
+    entries: list[dict[str, Any]] = response.json()
     assert len(entries) >= count, entries
     return entries
 
@@ -164,11 +165,12 @@ async def test_unknown_query_parameters_are_refused_as_rest_refuses_them(
 ) -> None:
     created = await subscribe(client, setup, "/query")
     href = f"{PATH}/{created['subscriptionId']}"
-    for url, params in (
+    queries: tuple[tuple[str, dict[str, str | int]], ...] = (
         (PATH, {"pageSize": 2, "colour": "red"}),
         (href, {"colour": "red"}),
         (f"{href}/deliveries", {"status": "FAILED", "colour": "red"}),
-    ):
+    )
+    for url, params in queries:
         refused = await client.get(url, params=params)
         assert refused.status_code == 400, refused.text
         assert refused.json()["errors"] == [{"field": "colour", "code": "INVALID_PROPERTY"}]

@@ -32,7 +32,8 @@ from services.core.service import ReservationService, utc_now
 from services.store import open_webhook_store
 from services.store.reservations.pg_migrations import LATEST_VERSION as CORE_VERSION
 from services.store.reservations.pg_notifier import PgNotifier
-from services.store.webhooks.postgres import LATEST_VERSION, PostgresWebhookStore
+from services.store.webhooks.pg_migrations import LATEST_VERSION
+from services.store.webhooks.postgres import PostgresWebhookStore
 from services.webhooks.model import DeliveryStatus, message_id, new_delivery
 from services.webhooks.options import WebhookOptions
 from services.webhooks.service import WebhookService
@@ -313,6 +314,7 @@ async def dispatchers(
     """Dispatchers sharing one schema, each with its own pools and LISTEN connections, and one
     attempt log."""
     rigs: list[Harness] = []
+    notifiers: list[PgNotifier] = []
     try:
         for name in names:
             core_store, webhook_store = postgres_stores(schema)
@@ -320,6 +322,7 @@ async def dispatchers(
             await webhook_store.open()
             notifier = core_store.notifier()
             await notifier.start()
+            notifiers.append(notifier)
             rig = Harness(core_store, webhook_store, options, notifier=notifier)
             rigs.append(rig)
             if len(rigs) > 1:
@@ -330,9 +333,9 @@ async def dispatchers(
             await rig.start()
         yield rigs
     finally:
-        for rig in rigs:
+        for rig, rig_notifier in zip(rigs, notifiers, strict=False):
             await rig.stop()
-            await rig.notifier.stop()  # type: ignore[attr-defined]
+            await rig_notifier.stop()
             await rig.store.close()
             await rig.core_store.close()
 

@@ -13,15 +13,17 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from gateway.settings import Settings
 from services.core.errors import ReservationNotFound
 from services.core.events import InProcessNotifier
 from services.core.model import Reservation
 from services.core.service import ReservationService
 from services.store import MemoryStore
+from services.websocket import protocol
 from services.websocket.app import WebSocketApp, WebSocketOptions, create_app
 from tests.support.server import LiveServer, live_server, serve_app
 
-SUBPROTOCOL = "rosetta.v1"
+SUBPROTOCOL = protocol.SUBPROTOCOL
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def live() -> Iterator[LiveServer]:
 @contextlib.asynccontextmanager
 async def raw(url: str, **kwargs: Any) -> AsyncIterator[ClientConnection]:
     """A bare ``websockets`` connection speaking rosetta.v1, no Rosetta client code involved."""
-    async with connect(url, subprotocols=[SUBPROTOCOL], compression=None, **kwargs) as ws:  # type: ignore[list-item]
+    async with connect(url, subprotocols=[SUBPROTOCOL], compression=None, **kwargs) as ws:
         yield ws
 
 
@@ -83,7 +85,7 @@ def serve(app: WebSocketApp) -> Iterator[str]:
         app,
         ws="websockets-sansio",
         ws_max_size=app.options.max_frame_bytes,
-        ws_ping_interval=app.options.ping_interval,
+        ws_ping_interval=Settings().ws_ping_interval,
     ) as port:
         yield f"ws://127.0.0.1:{port}/ws"
 
@@ -95,6 +97,6 @@ def slow_core() -> SlowCore:
 
 @pytest.fixture(scope="module")
 def bare(slow_core: SlowCore) -> Iterator[tuple[WebSocketApp, str]]:
-    app = create_app(slow_core, WebSocketOptions())  # type: ignore[arg-type]
+    app = create_app(slow_core, WebSocketOptions())
     with serve(app) as url:
         yield app, url

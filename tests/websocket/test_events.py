@@ -7,10 +7,12 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from starlette.types import Message
 from websockets.asyncio.client import ClientConnection
 
+from services.core.api import ServerApi
 from services.core.model import Event, ReservationDraft
 from services.websocket.app import WebSocketOptions, create_app
 from services.websocket.client import WebSocketClient
@@ -41,7 +43,8 @@ async def live_events(live: LiveServer, after: int) -> list[Any]:
 async def _next_event(ws: ClientConnection) -> dict[str, Any]:
     frame = await receive(ws)
     assert frame["type"] == "event", frame
-    return frame["payload"]
+    payload: dict[str, Any] = frame["payload"]
+    return payload
 
 
 async def test_a_subscriber_receives_events_created_after_subscribing(live: LiveServer) -> None:
@@ -145,12 +148,14 @@ class EndlessLog:
 
 async def test_a_consumer_that_stays_slow_loses_its_subscription_with_a_resume_point() -> None:
     core = EndlessLog()
-    app = create_app(core, WebSocketOptions(send_queue_limit=4, slow_consumer_seconds=0.05))  # type: ignore[arg-type]
+    app = create_app(
+        cast(ServerApi, core), WebSocketOptions(send_queue_limit=4, slow_consumer_seconds=0.05)
+    )  # a partial fake of the port
     incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     sent: list[dict[str, Any]] = []
     reading = asyncio.Event()  # the client reads nothing until this is set
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "websocket.send":
             frame = json.loads(message["text"])
             if frame["type"] == "event":
@@ -169,7 +174,7 @@ async def test_a_consumer_that_stays_slow_loses_its_subscription_with_a_resume_p
         {"type": "websocket.receive", "text": '{"id": 1, "type": "subscribe", "payload": {"after": 10}}'},
     ):
         incoming.put_nowait(message)
-    serving = asyncio.create_task(app(scope, incoming.get, send))  # type: ignore[arg-type]
+    serving = asyncio.create_task(app(scope, incoming.get, send))
 
     await asyncio.wait_for(core.closed.wait(), 5)  # the server gave up on the stalled consumer
     reading.set()
@@ -199,11 +204,13 @@ async def test_a_consumer_that_stays_slow_loses_its_subscription_with_a_resume_p
 
 
 async def test_an_oversized_frame_is_refused_even_without_the_servers_own_limit() -> None:
-    app = create_app(EndlessLog(), WebSocketOptions(max_frame_bytes=1000))  # type: ignore[arg-type]
+    app = create_app(
+        cast(ServerApi, EndlessLog()), WebSocketOptions(max_frame_bytes=1000)
+    )  # a partial fake of the port
     incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     closes: list[int] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "websocket.close":
             closes.append(message["code"])
 
@@ -218,12 +225,12 @@ async def test_an_oversized_frame_is_refused_even_without_the_servers_own_limit(
         "headers": [],
         "subprotocols": ["rosetta.v1"],
     }
-    await asyncio.wait_for(app(scope, incoming.get, send), 5)  # type: ignore[arg-type]
+    await asyncio.wait_for(app(scope, incoming.get, send), 5)
     assert closes == [1009]
 
 
 async def test_the_client_bounds_its_buffer_and_resubscribes_without_a_gap() -> None:
-    app = create_app(EndlessLog(), WebSocketOptions())  # type: ignore[arg-type]
+    app = create_app(cast(ServerApi, EndlessLog()), WebSocketOptions())  # a partial fake of the port
     with serve(app) as url:
         async with WebSocketClient(url, max_buffered_events=5) as api:
             seen: list[int] = []
@@ -240,7 +247,7 @@ async def test_the_client_bounds_its_buffer_and_resubscribes_without_a_gap() -> 
 
 
 async def test_a_stream_cancelled_while_subscribing_leaves_no_subscription_behind() -> None:
-    app = create_app(EndlessLog(), WebSocketOptions())  # type: ignore[arg-type]
+    app = create_app(cast(ServerApi, EndlessLog()), WebSocketOptions())  # a partial fake of the port
     with serve(app) as url:
         async with WebSocketClient(url) as api:
             stream = api.stream_events(100)

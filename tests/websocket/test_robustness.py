@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import cast
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from services.core.api import ServerApi
 from services.core.errors import RateLimited
 from services.websocket.app import WebSocketApp, WebSocketOptions, create_app
 from services.websocket.client import WebSocketClient
@@ -20,8 +22,8 @@ from tests.websocket.conftest import SlowCore, ask, raw, receive, serve
 MALFORMED = "The request could not be read: the body is not well-formed."
 
 
-async def _still_usable(ws: object) -> None:
-    answer = await ask(ws, {"id": "after", "type": "listRooms"})  # type: ignore[arg-type]
+async def _still_usable(ws: ClientConnection) -> None:
+    answer = await ask(ws, {"id": "after", "type": "listRooms"})
     assert answer["id"] == "after" and answer["type"] == "result" and len(answer["payload"]["items"]) == 4
 
 
@@ -207,7 +209,7 @@ async def test_a_client_leaving_mid_request_leaks_no_task(
 
 
 async def test_requests_beyond_the_in_flight_cap_are_rate_limited(slow_core: SlowCore) -> None:
-    app = create_app(slow_core, WebSocketOptions(max_in_flight=2))  # type: ignore[arg-type]
+    app = create_app(slow_core, WebSocketOptions(max_in_flight=2))
     with serve(app) as url:
         async with raw(url) as ws:
             for n in range(3):
@@ -229,7 +231,7 @@ class SpentQuotaCore(SlowCore):
 
 
 async def test_a_spent_quota_is_an_error_frame_with_the_wait_and_the_client_reads_it() -> None:
-    app = create_app(SpentQuotaCore(), WebSocketOptions())  # type: ignore[arg-type]
+    app = create_app(cast(ServerApi, SpentQuotaCore()), WebSocketOptions())  # a partial fake of the port
     with serve(app) as url:
         async with raw(url + "?lang=fr") as ws:
             answer = await ask(ws, {"id": 1, "type": "getRoom", "payload": {"roomId": "room-a"}})

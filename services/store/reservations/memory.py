@@ -7,6 +7,7 @@ staged and applied only on commit, so a failed unit of work leaves nothing behin
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -34,7 +35,7 @@ def matches(item: Reservation, filters: ReservationFilter) -> bool:
 def sort_reservations(items: list[Reservation], sort: Sequence[SortKey]) -> list[Reservation]:
     ordered = sorted(items, key=lambda r: (r.created_at, r.reservation_id))  # stable tie-break
     for attribute, descending in reversed(sort):
-        ordered.sort(key=lambda r, a=attribute: getattr(r, a), reverse=descending)  # type: ignore[misc]
+        ordered.sort(key=operator.attrgetter(attribute), reverse=descending)
     return ordered
 
 

@@ -30,7 +30,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool
 
 from services.core.errors import ReservationConflict, ReservationNotFound, VersionMismatch
-from services.core.model import SEED_ROOMS, Event, Reservation, ReservationStatus, Room
+from services.core.model import SEED_ROOMS, Event, Reservation, Room
 from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey, StoreUnavailable
 from services.core.validation import search_key
 from services.store._sql import (
@@ -42,6 +42,8 @@ from services.store._sql import (
     events_channel,
     filter_clause,
     order_clause,
+    reservation_from_row,
+    reservation_values,
 )
 from services.store.reservations.pg_migrations import LATEST_VERSION, MIGRATIONS, SEARCH_KEY_VERSION
 from services.store.reservations.pg_notifier import PgNotifier
@@ -56,43 +58,20 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     conn.adapters.register_loader("time", TextLoader)
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _as_is(moment: datetime) -> datetime:
+    return moment
+
+
 def _reservation(row: Sequence[Any]) -> Reservation:
-    return Reservation(
-        reservation_id=row[0],
-        room_id=row[1],
-        guest_name=row[2],
-        date=row[3],
-        start_time=row[4][:5],
-        end_time=row[5][:5],
-        attendees=row[6],
-        purpose=row[7],
-        status=ReservationStatus(row[8]),
-        cancel_reason=row[9],
-        version=row[10],
-        created_at=row[11].astimezone(UTC),
-        updated_at=row[12].astimezone(UTC),
-        owner=row[13],
-    )
+    return reservation_from_row(row, _utc)
 
 
 def _values(r: Reservation) -> tuple[Any, ...]:
-    return (
-        r.reservation_id,
-        r.room_id,
-        r.guest_name,
-        r.date,
-        r.start_time,
-        r.end_time,
-        r.attendees,
-        r.purpose,
-        r.status.value,
-        r.cancel_reason,
-        r.version,
-        r.created_at,
-        r.updated_at,
-        r.owner,
-        search_key(r.guest_name),
-    )
+    return reservation_values(r, _as_is)
 
 
 def _conflict(r: Reservation) -> ReservationConflict:

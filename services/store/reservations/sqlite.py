@@ -21,14 +21,20 @@ from services.core.model import (
     SEED_ROOMS,
     Event,
     Reservation,
-    ReservationStatus,
     Room,
     format_timestamp,
     parse_timestamp,
 )
 from services.core.ports import IdempotencyRecord, ReservationFilter, SortKey
 from services.core.validation import search_key
-from services.store._sql import COLUMNS, WRITE_COLUMNS, filter_clause, order_clause
+from services.store._sql import (
+    COLUMNS,
+    WRITE_COLUMNS,
+    filter_clause,
+    order_clause,
+    reservation_from_row,
+    reservation_values,
+)
 
 SCHEMA_VERSION = 3
 
@@ -86,42 +92,11 @@ MIGRATIONS: dict[int, str] = {
 
 
 def _reservation(row: sqlite3.Row | tuple[Any, ...]) -> Reservation:
-    return Reservation(
-        reservation_id=row[0],
-        room_id=row[1],
-        guest_name=row[2],
-        date=row[3],
-        start_time=row[4],
-        end_time=row[5],
-        attendees=row[6],
-        purpose=row[7],
-        status=ReservationStatus(row[8]),
-        cancel_reason=row[9],
-        version=row[10],
-        created_at=parse_timestamp(row[11]),
-        updated_at=parse_timestamp(row[12]),
-        owner=row[13],
-    )
+    return reservation_from_row(row, parse_timestamp)
 
 
 def _values(r: Reservation) -> tuple[Any, ...]:
-    return (
-        r.reservation_id,
-        r.room_id,
-        r.guest_name,
-        r.date,
-        r.start_time,
-        r.end_time,
-        r.attendees,
-        r.purpose,
-        r.status.value,
-        r.cancel_reason,
-        r.version,
-        format_timestamp(r.created_at),
-        format_timestamp(r.updated_at),
-        r.owner,
-        search_key(r.guest_name),
-    )
+    return reservation_values(r, format_timestamp)
 
 
 def _event(row: tuple[Any, ...]) -> Event:

@@ -11,9 +11,14 @@ processes sharing one database need:
   ``NOTIFY`` the store's channel; an opened store LISTENs and fires its ``WorkSignal``, so a ping
   or replay accepted by a management process wakes the dispatcher of another at once.
 - **Creation order from identity columns**, not ``max(position) + 1`` (which races across processes).
-- **Its own schema version** in ``webhook_schema_migrations``, upgraded at open under the same
-  advisory lock as the core's migrations (the core's ``schema_migrations`` is left alone).
+- **Its own schema version** in ``webhook_schema_migrations`` (``pg_migrations``), upgraded at open
+  under the same advisory lock as the core's migrations (the core's ``schema_migrations`` is left alone).
+
+Size: over 500 lines: every statement (``SQL``) sits beside the store whose methods run it, as in
+the SQLite store it mirrors.
 """
+
+# pylint: disable=too-many-lines
 
 from __future__ import annotations
 
@@ -31,7 +36,17 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from services.core.model import format_timestamp, parse_timestamp
-from services.store._sql import MIGRATION_LOCK, check_schema, connect_kwargs
+from services.store._sql import (
+    ATTEMPT_COLUMNS,
+    DELIVERY_COLUMNS,
+    MIGRATION_LOCK,
+    SUBSCRIPTION_COLUMNS,
+    attempt_from_row,
+    check_schema,
+    connect_kwargs,
+    delivery_from_row,
+)
+from services.store.webhooks.pg_migrations import LATEST_VERSION, MIGRATIONS
 from services.webhooks.model import (
     Attempt,
     Delivery,
@@ -47,68 +62,7 @@ log = logging.getLogger(__name__)
 
 WORK_CHANNEL = "rosetta_hooks"  # + "_<schema>": at most 62 characters, under PostgreSQL's 63
 
-# Append new versions; never edit one that has shipped.
-MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE webhook_subscriptions (
-        subscription_id text COLLATE "C" PRIMARY KEY,
-        position        bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
-        url             text NOT NULL,
-        event_types     text[] NOT NULL,
-        description     text,
-        enabled         boolean NOT NULL,
-        disabled_reason text,
-        secrets         jsonb NOT NULL,
-        cursor          bigint NOT NULL,
-        failing_since   timestamptz,
-        created_at      timestamptz NOT NULL,
-        updated_at      timestamptz NOT NULL
-    );
-    CREATE TABLE webhook_deliveries (
-        delivery_id     text COLLATE "C" PRIMARY KEY,
-        position        bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
-        subscription_id text COLLATE "C" NOT NULL
-            REFERENCES webhook_subscriptions (subscription_id) ON DELETE CASCADE,
-        event_id        text NOT NULL,
-        event_type      text NOT NULL,
-        sequence        bigint,
-        payload         text NOT NULL,
-        status          text NOT NULL CHECK (status IN ('PENDING', 'SUCCEEDED', 'FAILED')),
-        attempts        integer NOT NULL,
-        total_attempts  integer NOT NULL,
-        next_attempt_at timestamptz,
-        created_at      timestamptz NOT NULL,
-        updated_at      timestamptz NOT NULL
-    );
-    -- The dispatcher's questions: what is due per subscription, and when is the next one due.
-    CREATE INDEX webhook_deliveries_pending
-        ON webhook_deliveries (subscription_id, next_attempt_at, position) WHERE status = 'PENDING';
-    -- The delivery log, newest first.
-    CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries (subscription_id, position);
-    CREATE TABLE webhook_attempts (
-        delivery_id      text COLLATE "C" NOT NULL
-            REFERENCES webhook_deliveries (delivery_id) ON DELETE CASCADE,
-        number           integer NOT NULL,
-        attempted_at     timestamptz NOT NULL,
-        status_code      integer,
-        latency_ms       double precision NOT NULL,
-        error            text,
-        response_excerpt text,
-        PRIMARY KEY (delivery_id, number)
-    );
-    """,
-}
-LATEST_VERSION = max(MIGRATIONS)
 
-SUBSCRIPTION_COLUMNS = (
-    "subscription_id, url, event_types, description, enabled, disabled_reason, secrets, cursor, "
-    "failing_since, created_at, updated_at"
-)
-DELIVERY_COLUMNS = (
-    "delivery_id, subscription_id, event_id, event_type, sequence, payload, status, attempts, "
-    "total_attempts, next_attempt_at, created_at, updated_at"
-)
-ATTEMPT_COLUMNS = "delivery_id, number, attempted_at, status_code, latency_ms, error, response_excerpt"
 _D_COLUMNS = ", ".join("d." + column for column in DELIVERY_COLUMNS.split(", "))
 
 
@@ -262,33 +216,16 @@ def _subscription_fields(s: Subscription) -> tuple[Any, ...]:
     )
 
 
+def _utc_moment(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
 def _delivery(row: Sequence[Any]) -> Delivery:
-    return Delivery(
-        delivery_id=row[0],
-        subscription_id=row[1],
-        event_id=row[2],
-        event_type=row[3],
-        sequence=row[4],
-        payload=row[5],
-        status=DeliveryStatus(row[6]),
-        attempts=row[7],
-        total_attempts=row[8],
-        next_attempt_at=_utc(row[9]),
-        created_at=row[10].astimezone(UTC),
-        updated_at=row[11].astimezone(UTC),
-    )
+    return delivery_from_row(row, _utc_moment)
 
 
 def _attempt(row: Sequence[Any]) -> Attempt:
-    return Attempt(
-        delivery_id=row[0],
-        number=row[1],
-        attempted_at=row[2].astimezone(UTC),
-        status_code=row[3],
-        latency_ms=row[4],
-        error=row[5],
-        response_excerpt=row[6],
-    )
+    return attempt_from_row(row, _utc_moment)
 
 
 Connection: TypeAlias = psycopg.AsyncConnection[Any]

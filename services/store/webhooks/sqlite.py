@@ -16,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from services.core.model import format_timestamp, parse_timestamp
+from services.store._sql import (
+    ATTEMPT_COLUMNS,
+    DELIVERY_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+    attempt_from_row,
+    delivery_from_row,
+)
 from services.webhooks.model import (
     Attempt,
     Delivery,
@@ -76,16 +83,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
     ),
 }
-
-SUBSCRIPTION_COLUMNS = (
-    "subscription_id, url, event_types, description, enabled, disabled_reason, secrets, cursor, "
-    "failing_since, created_at, updated_at"
-)
-DELIVERY_COLUMNS = (
-    "delivery_id, subscription_id, event_id, event_type, sequence, payload, status, attempts, "
-    "total_attempts, next_attempt_at, created_at, updated_at"
-)
-ATTEMPT_COLUMNS = "delivery_id, number, attempted_at, status_code, latency_ms, error, response_excerpt"
 
 
 class SQL:
@@ -205,32 +202,11 @@ def _secrets(subscription: Subscription) -> str:
 
 
 def _delivery(row: Sequence[Any]) -> Delivery:
-    return Delivery(
-        delivery_id=row[0],
-        subscription_id=row[1],
-        event_id=row[2],
-        event_type=row[3],
-        sequence=row[4],
-        payload=row[5],
-        status=DeliveryStatus(row[6]),
-        attempts=row[7],
-        total_attempts=row[8],
-        next_attempt_at=_parse(row[9]),
-        created_at=parse_timestamp(row[10]),
-        updated_at=parse_timestamp(row[11]),
-    )
+    return delivery_from_row(row, parse_timestamp)
 
 
 def _attempt(row: Sequence[Any]) -> Attempt:
-    return Attempt(
-        delivery_id=row[0],
-        number=row[1],
-        attempted_at=parse_timestamp(row[2]),
-        status_code=row[3],
-        latency_ms=row[4],
-        error=row[5],
-        response_excerpt=row[6],
-    )
+    return attempt_from_row(row, parse_timestamp)
 
 
 class SqliteWebhookStore:

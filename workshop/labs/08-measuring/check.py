@@ -7,6 +7,7 @@ import asyncio
 import json
 import secrets
 import statistics
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from services.soap.client import SoapClient
 from services.websocket.client import WebSocketClient
 from workshop.checking import Hint, LabContext, check, unique_date
 
+Client = RestClient | GraphQLClient | GrpcClient | SoapClient | WebSocketClient
 STYLES = ("rest", "graphql", "grpc", "soap", "websocket")
 PAGES = ("get", "list", "room_page")
 
@@ -99,13 +101,14 @@ async def _get_bytes(lab: LabContext, style: str, reservation_id: str) -> int:
     )
     async with CountingRelay(str(host), int(port or 80)) as relay:
         address = f"127.0.0.1:{relay.port}"
-        client: Any = {
+        clients: dict[str, Callable[[], Client]] = {
             "rest": lambda: RestClient(f"http://{address}"),
             "graphql": lambda: GraphQLClient(f"http://{address}"),
             "grpc": lambda: GrpcClient(address),
             "soap": lambda: SoapClient(f"http://{address}"),
             "websocket": lambda: WebSocketClient(f"http://{address}"),
-        }[style]()
+        }
+        client = clients[style]()
         try:
             await client.get_reservation(reservation_id)  # opens the connection, warms caches
             await asyncio.sleep(0.1)

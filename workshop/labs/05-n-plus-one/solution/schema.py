@@ -35,7 +35,8 @@ def create_app(api: Any) -> Any:
 
         @strawberry.field
         async def reservations(self, info: strawberry.Info, date: str) -> list[Reservation]:
-            return await info.context["reservations"].load((self.room_id, date))
+            loader: DataLoader[tuple[str, str], list[Reservation]] = info.context["reservations"]
+            return await loader.load((self.room_id, date))
 
     @strawberry.type
     class Query:
@@ -43,7 +44,7 @@ def create_app(api: Any) -> Any:
         async def rooms(self) -> list[Room]:
             return [Room(room_id=room.room_id, name=room.name) for room in await api.list_rooms()]
 
-    class App(GraphQL):  # type: ignore[type-arg]
+    class App(GraphQL[dict[str, Any], None]):
         async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
             return {"request": request, "response": response, "reservations": DataLoader(load_fn=load)}
 
