@@ -30,6 +30,7 @@ from tests.support.catalog_wire import CATALOG_WIRE, WIRE_BY_CODE, Wire
 from tests.support.server import LiveServer, live_server
 
 RETRY_AFTER = 2.5
+WAITS = ("RATE_LIMITED", "UNAVAILABLE")  # the refusals that say when a retry can succeed
 
 
 class RaiseChosen(FaultInjector):
@@ -39,7 +40,7 @@ class RaiseChosen(FaultInjector):
 
     def error(self) -> RosettaError:
         cls = ERRORS_BY_CODE[self.code]
-        if self.code == "RATE_LIMITED":
+        if self.code in WAITS:
             return cls(params={"retryAfter": RETRY_AFTER})
         if self.code in ("MISSING_MANDATORY_PROPERTY", "INVALID_PROPERTY"):
             return cls(field="roomId")
@@ -101,8 +102,8 @@ async def test_rest_status_and_problem_type(server: LiveServer, wire: Wire) -> N
         assert problem["errors"] == [{"field": "roomId", "code": wire.code}]
     else:
         assert "errors" not in problem
-    # A 429 says when to come back (whole seconds, rounded up); a 401 how to authenticate.
-    assert response.headers.get("retry-after") == ("3" if wire.code == "RATE_LIMITED" else None)
+    # A 429 or 503 says when to come back (whole seconds, rounded up); a 401 how to authenticate.
+    assert response.headers.get("retry-after") == ("3" if wire.code in WAITS else None)
     assert ("www-authenticate" in response.headers) == (wire.code == "UNAUTHENTICATED")
 
 
@@ -145,11 +146,14 @@ async def test_grpc_status_code_and_rich_details(server: LiveServer, wire: Wire)
         assert info.metadata["field"] == "roomId"
     else:
         assert "BadRequest" not in kinds, f"{wire.code} names no field, yet BadRequest was sent"
-    if wire.code == "RATE_LIMITED":
+    if wire.code in WAITS:
         assert kinds["RetryInfo"].retry_delay.ToNanoseconds() == RETRY_AFTER * 1e9, "RetryInfo lost the wait"
-        assert len(kinds["QuotaFailure"].violations) == 1
     else:
-        assert "RetryInfo" not in kinds and "QuotaFailure" not in kinds
+        assert "RetryInfo" not in kinds
+    if wire.code == "RATE_LIMITED":
+        assert len(kinds["QuotaFailure"].violations) == 1, "QuotaFailure does not name the bucket"
+    else:
+        assert "QuotaFailure" not in kinds
 
 
 @pytest.mark.parametrize("wire", CODES)
@@ -170,7 +174,7 @@ async def test_soap_faultcode_and_http_status(server: LiveServer, wire: Wire) ->
     field = "roomId" if wire.code in ("MISSING_MANDATORY_PROPERTY", "INVALID_PROPERTY") else None
     assert fault["field"] == field, f"SOAP's detail names field {fault['field']!r}"
     retry = parse(response.content).findtext(".//r:error/r:retryAfter", namespaces=NS)
-    assert retry == ("2.5" if wire.code == "RATE_LIMITED" else None), "SOAP's detail lost the wait"
+    assert retry == ("2.5" if wire.code in WAITS else None), "SOAP's detail lost the wait"
 
 
 @pytest.mark.parametrize("wire", CODES)
@@ -188,8 +192,10 @@ async def test_graphql_extensions_code(server: LiveServer, wire: Wire) -> None:
     assert got == wire.code, f"GraphQL sent {wire.code} as extensions.code {got}"
     if wire.code in ("MISSING_MANDATORY_PROPERTY", "INVALID_PROPERTY"):
         assert error["extensions"]["field"] == "roomId"
-    if wire.code == "RATE_LIMITED":
+    if wire.code in WAITS:
         assert error["extensions"]["retryAfter"] == RETRY_AFTER
+    else:
+        assert "retryAfter" not in error["extensions"]
 
 
 @pytest.mark.parametrize("wire", CODES)
@@ -209,7 +215,7 @@ async def test_websocket_error_frame(server: LiveServer, wire: Wire) -> None:
         "type": "error",
         "payload": {"code": wire.code, "message": frame["payload"].get("message"), "field": field},
     }
-    if wire.code == "RATE_LIMITED":
+    if wire.code in WAITS:
         expected["payload"]["retryAfter"] = RETRY_AFTER
     assert frame == expected, f"WebSocket sent {wire.code} as {frame}"
     assert isinstance(frame["payload"]["message"], str) and frame["payload"]["message"]

@@ -31,7 +31,7 @@ def bare(code: grpc.StatusCode, details: str = "from the runtime") -> grpc.aio.A
 
 def _error(code: str) -> RosettaError:
     cls = ERRORS_BY_CODE[code]
-    if code == "RATE_LIMITED":
+    if code in ("RATE_LIMITED", "UNAVAILABLE"):
         return cls(params={"retryAfter": 1.25})
     if code in ("MISSING_MANDATORY_PROPERTY", "INVALID_PROPERTY"):
         return cls(field="startTime")
@@ -47,7 +47,7 @@ def test_every_catalog_code_makes_the_round_trip(wire: Wire) -> None:
     received = from_rpc_error(failed_call(status))
     assert isinstance(received, RosettaError)
     assert (received.code, received.field, str(received)) == (wire.code, sent.field, sent.localized("fr"))
-    if wire.code == "RATE_LIMITED":
+    if wire.code in ("RATE_LIMITED", "UNAVAILABLE"):
         assert received.params.get("retryAfter") == 1.25, "the wait was lost on the way back"
     else:
         assert "retryAfter" not in received.params

@@ -134,6 +134,13 @@ CATALOG_WIRE: tuple[Wire, ...] = (
         "soap11env:Client.RATE_LIMITED",
     ),
     Wire(
+        "UNAVAILABLE",
+        503,
+        "urn:rosetta:problem:unavailable",
+        "UNAVAILABLE",
+        "soap11env:Server.UNAVAILABLE",
+    ),
+    Wire(
         "INTERNAL",
         500,
         "urn:rosetta:problem:internal",
