@@ -177,7 +177,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:  #
         from services.graphql.app import GraphQLOptions
         from services.graphql.app import create_app as create_graphql
 
-        routes["/graphql"] = create_graphql(
+        routes["/graphql"] = graphql = create_graphql(
             api("graphql"),
             guard=rt.guard_for("graphql"),
             options=GraphQLOptions(
@@ -192,6 +192,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> ASGIApp:  #
                 allowed_origins=(settings.base_url, *parse_origins(settings.cors_origins)),
             ),
         )
+        rt.background.append(graphql.worker.aclose)  # its worker thread stops with the server
     if "soap" in settings.styles:
         from services.soap.app import SoapOptions
         from services.soap.app import create_app as create_soap

@@ -167,7 +167,7 @@ def callers_of(style: str, stack: Stack) -> Any:
         secret = stack.callers.get(who)
         kind = "token" if who in ("expired-token", "foreign-audience") else "api_key"
         credential = {} if secret is None else {kind: secret}
-        client = style_client(style, stack, language, **credential)  # type: ignore[arg-type]
+        client = style_client(style, stack, language, **credential)
         try:
             yield client
         finally:
@@ -260,7 +260,7 @@ async def test_the_conformance_matrix_through_the_published_ports(
             _reference[scenario.name, space] = await _outcome(reference, scenario, space)
     target = Target(
         target_name,
-        _client_factory(target_name, stack, api_key=stack.api_key),  # type: ignore[arg-type]
+        _client_factory(target_name, stack, api_key=stack.api_key),
         connect_as=callers_of(target_name, stack),
     )
     assert await _outcome(target, scenario, space) == _reference[scenario.name, space]
@@ -294,7 +294,7 @@ def _received(reservation_id: str) -> list[dict[str, Any]]:
 
 
 async def test_a_change_made_through_grpc_arrives_signed_at_the_webhook_inspector(stack: Stack) -> None:
-    async with _client_factory("grpc", stack, api_key=stack.api_key)("en") as grpc:  # type: ignore[arg-type]
+    async with _client_factory("grpc", stack, api_key=stack.api_key)("en") as grpc:
         created = await grpc.create_reservation(
             ReservationDraft("room-b", "Webhook", "2036-03-04", "09:00", "10:00", 2, None)
         )
@@ -354,7 +354,7 @@ async def test_a_postgres_restart_under_traffic_every_style_answers_within_30_s_
     stop = asyncio.Event()
 
     async def traffic(style: str) -> None:
-        async with _client_factory(style, stack, api_key=stack.api_key)("en") as client:  # type: ignore[arg-type]
+        async with _client_factory(style, stack, api_key=stack.api_key)("en") as client:
             while not stop.is_set():
                 n = next(counter)
                 day = f"2037-{1 + n // 28 % 12:02d}-{1 + n % 28:02d}"

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
@@ -50,7 +50,17 @@ class Target:
     connect_as: Callable[[str, str], AbstractAsyncContextManager[ReservationApi]] | None = None
 
 
-def style_client(style: str, server: LiveServer, language: str = "en", **credential: Any) -> Any:
+class Served(Protocol):
+    """Where the styles answer: a LiveServer in this process, or a stack or topology of processes."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def grpc_target(self) -> str | None: ...
+
+
+def style_client(style: str, server: Served, language: str = "en", **credential: Any) -> Any:
     """The ``ReservationApi`` client of ``style`` for ``server``; ``credential``: api_key= or token=."""
     if style == "rest":
         from services.rest.client import RestClient
@@ -76,7 +86,7 @@ def style_client(style: str, server: LiveServer, language: str = "en", **credent
     raise ValueError(style)  # pragma: no cover - a typo in STYLE_TARGETS
 
 
-def _client_factory(style: str, server: LiveServer, **credential: Any) -> ClientFactory:
+def _client_factory(style: str, server: Served, **credential: Any) -> ClientFactory:
     @contextlib.asynccontextmanager
     async def connect(language: str) -> AsyncIterator[ReservationApi]:
         client = style_client(style, server, language, **credential)

@@ -8,7 +8,7 @@ sequence, eventId, type, occurredAt and data) in the same order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -39,7 +39,7 @@ def _stream(server: LiveServer, surface: str) -> Callable[[int], Any]:
         "websocket-subscription": lambda: WebSocketClient(server.base_url),
     }
 
-    async def events(after: int) -> AsyncIterator[tuple[Any, AsyncIterator[Event]]]:
+    async def events(after: int) -> AsyncIterator[tuple[Any, AsyncGenerator[Event, None]]]:
         client = factories[surface]()
         try:
             yield client, client.stream_events(after)
@@ -49,14 +49,14 @@ def _stream(server: LiveServer, surface: str) -> Callable[[int], Any]:
     return events
 
 
-async def _take(stream: AsyncIterator[Event], count: int) -> list[Event]:
+async def _take(stream: AsyncGenerator[Event, None], count: int) -> list[Event]:
     taken: list[Event] = []
     async with asyncio.timeout(15):
         async for event in stream:
             taken.append(event)
             if len(taken) == count:
                 break
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     return taken
 
 

@@ -112,7 +112,7 @@ def edge_callers(style: str, topology: Topology) -> Any:
             credential = {"api_key": topology.clients[who]["apiKey"]}
         else:
             credential = {"token": forged(who)}
-        client = style_client(style, topology, language, **credential)  # type: ignore[arg-type]
+        client = style_client(style, topology, language, **credential)
         try:
             yield client
         finally:
@@ -163,7 +163,7 @@ async def test_the_conformance_matrix_through_the_nginx_edge(
     credential = {"api_key": topology.clients["edge"]["apiKey"]}
     target = Target(
         target_name,
-        _client_factory(target_name, topology, **credential),  # type: ignore[arg-type]
+        _client_factory(target_name, topology, **credential),
         connect_as=edge_callers(target_name, topology),
     )
     assert await _outcome(target, scenario, space) == _reference[scenario.name, space]

@@ -126,8 +126,8 @@ async def test_the_token_carries_the_rfc_9068_claims_and_verifies_against_the_pu
     assert claims["exp"] - claims["iat"] == 900 and len(claims["jti"]) == 32
 
 
-def _forge(claims: dict[str, object], key: object, alg: str, kid: str) -> str:
-    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, "typ": "at+jwt"})  # type: ignore[arg-type]
+def _forge(claims: dict[str, object], key: rsa.RSAPrivateKey, alg: str, kid: str) -> str:
+    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, "typ": "at+jwt"})
 
 
 async def test_forged_tokens_are_refused(identity: Identity, clock: Clock) -> None:
@@ -191,6 +191,7 @@ async def _forge_with(identity: Identity, claims: dict[str, object]) -> str:
     """Signed with our own key: only the claim is wrong."""
     key = await identity.signing_key()
     private = serialization.load_pem_private_key(key.private_pem.encode(), None)
+    assert isinstance(private, rsa.RSAPrivateKey)
     return _forge(claims, private, "RS256", key.kid)
 
 

@@ -278,12 +278,13 @@ async def test_redis_buckets_are_shared_by_every_process(
 async def test_redis_stream_slots_are_shared_and_a_crashed_process_frees_its_own(
     prefix: str, redis_client: redis.asyncio.Redis
 ) -> None:
-    first = await open_quotas("off", prefix, stream_limit=2, lease_seconds=0.3)
-    second = await open_quotas("off", prefix, stream_limit=2, lease_seconds=0.3)
+    # Leases long enough that a loaded machine's late renewal does not lose a live slot.
+    first = await open_quotas("off", prefix, stream_limit=2, lease_seconds=1.5)
+    second = await open_quotas("off", prefix, stream_limit=2, lease_seconds=1.5)
     try:
         async with first.stream(ADA, "websocket"):
             async with second.stream(ADA, "grpc"):
-                await asyncio.sleep(0.4)  # outlives one lease: the renewals keep both slots
+                await asyncio.sleep(1.8)  # outlives one lease: the renewals keep both slots
                 with pytest.raises(RateLimited):
                     async with first.stream(ADA, "graphql"):
                         pass
@@ -299,7 +300,7 @@ async def test_redis_stream_slots_are_shared_and_a_crashed_process_frees_its_own
             with pytest.raises(RateLimited):
                 async with second.stream(ADA, "soap"):
                     pass
-            for _ in range(50):
+            for _ in range(200):  # the lease (1.5 s) runs out; 10 s at most
                 await asyncio.sleep(0.05)
                 try:
                     async with second.stream(ADA, "soap"):

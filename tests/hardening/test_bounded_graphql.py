@@ -8,7 +8,9 @@ the server's event loop, and SIGTERM ends the process within its grace period wh
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -155,7 +157,12 @@ async def test_rest_answers_within_200_ms_while_the_worst_allowed_graphql_querie
     assert max(latencies) < 0.2, sorted(latencies)[-5:]
 
 
+def graphql_workers() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "graphql-worker"}
+
+
 async def test_a_query_over_the_time_limit_is_stopped_and_the_server_goes_on() -> None:
+    workers_before = graphql_workers()
     with live_server(styles="rest,graphql", graphql_max_seconds=0.01) as running:
         await seed(running, 110)
         async with httpx.AsyncClient(base_url=running.base_url, timeout=30) as http:
@@ -164,6 +171,11 @@ async def test_a_query_over_the_time_limit_is_stopped_and_the_server_goes_on() -
             assert body["errors"][0]["extensions"] == {"code": "INVALID_PROPERTY", "field": "query"}
             assert "longer than the limit of 0.01 seconds" in body["errors"][0]["message"]
             assert "errors" not in await graphql(http, '{ room(roomId: "room-a") { name } }')
+        assert graphql_workers() - workers_before, "the big query ran on the GraphQL worker thread"
+    # The stopped query's leftovers are collected here, not in some later test; the server's worker
+    # thread (and its event loop) ended with the server.
+    gc.collect()
+    assert not graphql_workers() - workers_before
 
 
 def test_sigterm_ends_the_server_within_its_grace_period_while_heavy_queries_run(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -39,7 +40,7 @@ async def client(server: LiveServer) -> AsyncIterator[RestClient]:
 
 
 def _draft(**overrides: object) -> ReservationDraft:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "room_id": "room-c",
         "guest_name": "Client Lee",
         "date": fresh_date(),
@@ -49,7 +50,7 @@ def _draft(**overrides: object) -> ReservationDraft:
         "purpose": "Group work",
     }
     values.update(overrides)
-    return ReservationDraft(**values)  # type: ignore[arg-type]
+    return ReservationDraft(**values)
 
 
 async def test_the_client_is_a_reservation_api(client: RestClient) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,7 +25,7 @@ NOW = datetime(2026, 11, 23, 15, 56, 11, 123000, tzinfo=UTC)
 
 
 def reservation(reservation_id: str, **overrides: object) -> Reservation:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "reservation_id": reservation_id,
         "room_id": "room-a",
         "guest_name": "Ada",
@@ -40,7 +41,7 @@ def reservation(reservation_id: str, **overrides: object) -> Reservation:
         "updated_at": NOW,
     }
     values.update(overrides)
-    return Reservation(**values)  # type: ignore[arg-type]
+    return Reservation(**values)
 
 
 def sql_rows(query: str, schema: str, *params: object) -> list[tuple[object, ...]]:

@@ -92,7 +92,8 @@ async def _prepare(path: str) -> None:
 
 def test_open_store_understands_the_store_urls(tmp_path: Path) -> None:
     assert isinstance(open_store("memory://"), MemoryStore)
-    assert open_store(f"sqlite:///{tmp_path}/a.db").path == f"{tmp_path}/a.db"  # type: ignore[union-attr]
+    sqlite = open_store(f"sqlite:///{tmp_path}/a.db")
+    assert isinstance(sqlite, SqliteStore) and sqlite.path == f"{tmp_path}/a.db"
     with pytest.raises(ValueError, match="unsupported store"):
         open_store("mysql://nope")
 

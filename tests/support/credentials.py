@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.core.access import Scope
 from tests.support.server import LiveServer
@@ -73,6 +74,7 @@ def forged_tokens(server: LiveServer, credential: Credential) -> dict[str, str]:
     assert identity is not None
     key = on_server(server, identity.signing_key())
     private = serialization.load_pem_private_key(key.private_pem.encode(), None)
+    assert isinstance(private, rsa.RSAPrivateKey)
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -84,7 +86,7 @@ def forged_tokens(server: LiveServer, credential: Credential) -> dict[str, str]:
 
     def signed(changes: dict[str, object]) -> str:
         headers = {"kid": key.kid, "typ": "at+jwt"}
-        return jwt.encode({**claims, **changes}, private, algorithm="RS256", headers=headers)  # type: ignore[arg-type]
+        return jwt.encode({**claims, **changes}, private, algorithm="RS256", headers=headers)
 
     return {
         "alg none": f"{_part({'alg': 'none', 'typ': 'at+jwt', 'kid': key.kid})}.{_part(admin)}.",

@@ -314,6 +314,7 @@ async def dispatchers(
     """Dispatchers sharing one schema, each with its own pools and LISTEN connections, and one
     attempt log."""
     rigs: list[Harness] = []
+    notifiers: list[PgNotifier] = []
     try:
         for name in names:
             core_store, webhook_store = postgres_stores(schema)
@@ -321,6 +322,7 @@ async def dispatchers(
             await webhook_store.open()
             notifier = core_store.notifier()
             await notifier.start()
+            notifiers.append(notifier)
             rig = Harness(core_store, webhook_store, options, notifier=notifier)
             rigs.append(rig)
             if len(rigs) > 1:
@@ -331,9 +333,9 @@ async def dispatchers(
             await rig.start()
         yield rigs
     finally:
-        for rig in rigs:
+        for rig, rig_notifier in zip(rigs, notifiers, strict=False):
             await rig.stop()
-            await rig.notifier.stop()  # type: ignore[attr-defined]
+            await rig_notifier.stop()
             await rig.store.close()
             await rig.core_store.close()
 

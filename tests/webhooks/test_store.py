@@ -107,7 +107,8 @@ async def test_attempts_health_requeue_and_cascade(store: WebhookStore) -> None:
     attempt = Attempt(delivery.delivery_id, 1, NOW, 500, 12.5, None, "boom")
     await store.record_attempt(failed, attempt, SubscriptionHealth(failing_since=NOW))
     assert await store.attempts_of([delivery.delivery_id]) == {delivery.delivery_id: [attempt]}
-    assert (await store.get_subscription("whs_a")).failing_since == NOW  # type: ignore[union-attr]
+    stored = await store.get_subscription("whs_a")
+    assert stored is not None and stored.failing_since == NOW
 
     assert await store.requeue_failed_since("whs_a", NOW + timedelta(seconds=1), NOW) == 0
     assert await store.requeue_failed_since("whs_a", NOW, NOW) == 1

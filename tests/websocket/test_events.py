@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from starlette.types import Message
 from websockets.asyncio.client import ClientConnection
 
 from services.core.api import ServerApi
@@ -154,7 +155,7 @@ async def test_a_consumer_that_stays_slow_loses_its_subscription_with_a_resume_p
     sent: list[dict[str, Any]] = []
     reading = asyncio.Event()  # the client reads nothing until this is set
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "websocket.send":
             frame = json.loads(message["text"])
             if frame["type"] == "event":
@@ -173,7 +174,7 @@ async def test_a_consumer_that_stays_slow_loses_its_subscription_with_a_resume_p
         {"type": "websocket.receive", "text": '{"id": 1, "type": "subscribe", "payload": {"after": 10}}'},
     ):
         incoming.put_nowait(message)
-    serving = asyncio.create_task(app(scope, incoming.get, send))  # type: ignore[arg-type]
+    serving = asyncio.create_task(app(scope, incoming.get, send))
 
     await asyncio.wait_for(core.closed.wait(), 5)  # the server gave up on the stalled consumer
     reading.set()
@@ -209,7 +210,7 @@ async def test_an_oversized_frame_is_refused_even_without_the_servers_own_limit(
     incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     closes: list[int] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "websocket.close":
             closes.append(message["code"])
 
@@ -224,7 +225,7 @@ async def test_an_oversized_frame_is_refused_even_without_the_servers_own_limit(
         "headers": [],
         "subprotocols": ["rosetta.v1"],
     }
-    await asyncio.wait_for(app(scope, incoming.get, send), 5)  # type: ignore[arg-type]
+    await asyncio.wait_for(app(scope, incoming.get, send), 5)
     assert closes == [1009]
 
 

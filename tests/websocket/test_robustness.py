@@ -9,7 +9,7 @@ from typing import cast
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from services.core.api import ServerApi
@@ -22,8 +22,8 @@ from tests.websocket.conftest import SlowCore, ask, raw, receive, serve
 MALFORMED = "The request could not be read: the body is not well-formed."
 
 
-async def _still_usable(ws: object) -> None:
-    answer = await ask(ws, {"id": "after", "type": "listRooms"})  # type: ignore[arg-type]
+async def _still_usable(ws: ClientConnection) -> None:
+    answer = await ask(ws, {"id": "after", "type": "listRooms"})
     assert answer["id"] == "after" and answer["type"] == "result" and len(answer["payload"]["items"]) == 4
 
 

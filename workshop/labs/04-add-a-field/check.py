@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import yaml
 from google.protobuf import descriptor_pb2
-from graphql import build_schema, find_breaking_changes
+from graphql import GraphQLInputObjectType, GraphQLObjectType, build_schema, find_breaking_changes
 from lxml import etree
 
 from workshop.checking import Hint, LabContext, check
@@ -138,7 +138,10 @@ async def graphql(lab: LabContext) -> str:
             "an output field may be added, never removed or retyped"
         )
     for type_name in ("Reservation", "CreateReservationInput"):
-        field = after.get_type(type_name).fields.get(FIELD)  # type: ignore[union-attr]
+        named = after.get_type(type_name)
+        field = (
+            named.fields.get(FIELD) if isinstance(named, GraphQLObjectType | GraphQLInputObjectType) else None
+        )
         if field is None:
             raise Hint(f"no {FIELD} on {type_name}")
         if str(field.type) != "String":
