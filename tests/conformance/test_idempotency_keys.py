@@ -26,7 +26,7 @@ from services.store import MemoryStore
 from tests.conformance.targets import style_client
 from tests.support.server import LiveServer, live_server
 
-STYLES = ("core", "rest", "graphql", "grpc", "soap", "websocket")
+STYLES = ("rest", "graphql", "grpc", "soap", "websocket")
 
 # createReservation's fingerprint fields: each changed alone to another value the core would accept.
 CREATE_CHANGES: dict[str, Any] = {
@@ -52,9 +52,6 @@ def server() -> Iterator[LiveServer]:
 
 @contextlib.asynccontextmanager
 async def _api(style: str, server: LiveServer) -> AsyncIterator[ReservationApi]:
-    if style == "core":
-        yield ReservationService(MemoryStore(), notifier=InProcessNotifier())
-        return
     client = style_client(style, server)
     try:
         yield client
@@ -83,11 +80,8 @@ async def _refused(call: Any) -> RosettaError | None:
     return None
 
 
-@pytest.mark.parametrize("field", list(CREATE_CHANGES))
-@pytest.mark.parametrize("style", STYLES)
-async def test_create_with_a_reused_key_and_one_field_changed_is_refused(
-    server: LiveServer, style: str, field: str
-) -> None:
+async def _reuse_for_create(api: ReservationApi, field: str) -> RosettaError | None:
+    """Create with a fresh key, then again with the same key and ``field`` changed: the second answer."""
     first = _draft()
     change = dict(CREATE_CHANGES[field])
     if change.get("date") == "+1":
@@ -95,13 +89,63 @@ async def test_create_with_a_reused_key_and_one_field_changed_is_refused(
         change["date"] = first.date[:-2] + f"{int(first.date[-2:]) % 28 + 1:02d}"
     second = dataclasses.replace(first, **change)
     key = f"fp-{uuid.uuid4().hex}"
-    async with _api(style, server) as api:
-        await api.create_reservation(first, idempotency_key=key)
-        error = await _refused(api.create_reservation(second, idempotency_key=key))
-    assert isinstance(error, IdempotencyKeyReused), (
+    await api.create_reservation(first, idempotency_key=key)
+    return await _refused(api.create_reservation(second, idempotency_key=key))
+
+
+async def _reuse_for_cancel(api: ReservationApi, change: str) -> RosettaError | None:
+    """Cancel (or create) with a fresh key, then cancel again with the same key and ``change``."""
+    key = f"fp-{uuid.uuid4().hex}"
+    one = await api.create_reservation(_draft())
+    other = await api.create_reservation(_draft())
+    if change == "operation (create, then cancel)":
+        await api.create_reservation(_draft(), idempotency_key=key)
+        return await _refused(api.cancel_reservation(one.reservation_id, reason="r", idempotency_key=key))
+    await api.cancel_reservation(one.reservation_id, reason="exam moved", idempotency_key=key)
+    target, again = one.reservation_id, "exam moved"
+    if change == "reason":
+        again = "room too cold"
+    elif change == "reason (now absent)":
+        return await _refused(api.cancel_reservation(target, reason=None, idempotency_key=key))
+    else:
+        target = other.reservation_id
+    return await _refused(api.cancel_reservation(target, reason=again, idempotency_key=key))
+
+
+def _create_message(style: str, field: str, error: RosettaError | None) -> str:
+    return (
         f"{style}: a reused idempotency key with a different {field} was not refused as "
         f"IDEMPOTENCY_KEY_REUSED (got {error!r}): the create fingerprint ignores {field}"
     )
+
+
+def _cancel_message(style: str, change: str, error: RosettaError | None) -> str:
+    return (
+        f"{style}: a reused idempotency key with a different {change} was not refused as "
+        f"IDEMPOTENCY_KEY_REUSED (got {error!r}): the cancel fingerprint ignores it"
+    )
+
+
+@pytest.mark.parametrize("field", list(CREATE_CHANGES))
+async def test_the_core_refuses_a_reused_create_key_with_one_field_changed(field: str) -> None:
+    error = await _reuse_for_create(ReservationService(MemoryStore(), notifier=InProcessNotifier()), field)
+    assert isinstance(error, IdempotencyKeyReused), _create_message("core", field, error)
+
+
+@pytest.mark.parametrize("change", CANCEL_CHANGES)
+async def test_the_core_refuses_a_reused_cancel_key_with_one_field_changed(change: str) -> None:
+    error = await _reuse_for_cancel(ReservationService(MemoryStore(), notifier=InProcessNotifier()), change)
+    assert isinstance(error, IdempotencyKeyReused), _cancel_message("core", change, error)
+
+
+@pytest.mark.parametrize("field", list(CREATE_CHANGES))
+@pytest.mark.parametrize("style", STYLES)
+async def test_create_with_a_reused_key_and_one_field_changed_is_refused(
+    server: LiveServer, style: str, field: str
+) -> None:
+    async with _api(style, server) as api:
+        error = await _reuse_for_create(api, field)
+    assert isinstance(error, IdempotencyKeyReused), _create_message(style, field, error)
 
 
 @pytest.mark.parametrize("change", CANCEL_CHANGES)
@@ -109,27 +153,6 @@ async def test_create_with_a_reused_key_and_one_field_changed_is_refused(
 async def test_cancel_with_a_reused_key_and_one_field_changed_is_refused(
     server: LiveServer, style: str, change: str
 ) -> None:
-    key = f"fp-{uuid.uuid4().hex}"
     async with _api(style, server) as api:
-        one = await api.create_reservation(_draft())
-        other = await api.create_reservation(_draft())
-        if change == "operation (create, then cancel)":
-            await api.create_reservation(_draft(), idempotency_key=key)
-            error = await _refused(
-                api.cancel_reservation(one.reservation_id, reason="r", idempotency_key=key)
-            )
-        else:
-            await api.cancel_reservation(one.reservation_id, reason="exam moved", idempotency_key=key)
-            target, reason = one.reservation_id, "exam moved"
-            again: str | None = reason
-            if change == "reason":
-                again = "room too cold"
-            elif change == "reason (now absent)":
-                again = None
-            else:
-                target = other.reservation_id
-            error = await _refused(api.cancel_reservation(target, reason=again, idempotency_key=key))
-    assert isinstance(error, IdempotencyKeyReused), (
-        f"{style}: a reused idempotency key with a different {change} was not refused as "
-        f"IDEMPOTENCY_KEY_REUSED (got {error!r}): the cancel fingerprint ignores it"
-    )
+        error = await _reuse_for_cancel(api, change)
+    assert isinstance(error, IdempotencyKeyReused), _cancel_message(style, change, error)
