@@ -151,7 +151,8 @@ async def test_grpc_status_code_and_rich_details(server: LiveServer, wire: Wire)
     else:
         assert "RetryInfo" not in kinds
     if wire.code == "RATE_LIMITED":
-        assert len(kinds["QuotaFailure"].violations) == 1, "QuotaFailure does not name the bucket"
+        violations = [(v.subject, v.description) for v in kinds["QuotaFailure"].violations]
+        assert violations == [("client", failure.details())], "QuotaFailure does not name the bucket"
     else:
         assert "QuotaFailure" not in kinds
 

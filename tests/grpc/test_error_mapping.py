@@ -8,6 +8,8 @@ a grpc error.
 
 from __future__ import annotations
 
+from typing import cast
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
@@ -104,3 +106,17 @@ def test_details_that_contradict_the_status_are_not_trusted() -> None:
     )
     received = from_rpc_error(failure)
     assert isinstance(received, RosettaError) and received.code == "INTERNAL"
+
+
+def test_quota_failure_names_the_bucket_that_is_empty() -> None:
+    limited = ERRORS_BY_CODE["RATE_LIMITED"](params={"retryAfter": 3, "subject": "address:10.1.2.3"})
+    status = to_status(limited, "ko")
+    rich = rpc_status.from_call(cast(grpc.Call, failed_call(status)))
+    assert rich is not None
+    found = []
+    for packed in rich.details:
+        if packed.Is(error_details_pb2.QuotaFailure.DESCRIPTOR):
+            quota = error_details_pb2.QuotaFailure()
+            packed.Unpack(quota)
+            found += [(v.subject, v.description) for v in quota.violations]
+    assert found == [("address:10.1.2.3", limited.localized("ko"))]

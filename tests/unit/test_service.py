@@ -344,3 +344,22 @@ async def test_a_store_that_stays_unreachable_is_reported_after_the_retry_time(
     store = _RestartingStore(MemoryStore(), float("inf"))
     with pytest.raises(StoreUnavailable):
         await ReservationService(store).get_room("room-a")  # type: ignore[arg-type]  # a partial Store
+
+
+async def test_the_batch_lookup_groups_every_rooms_reservations_in_date_order(
+    service: ReservationService,
+) -> None:
+    def draft(room: str, day: str, start: str) -> ReservationDraft:
+        return ReservationDraft(room, "Batch", day, start, f"{int(start[:2]) + 1:02d}:00", 1)
+
+    late = await service.create_reservation(draft("room-a", "2033-02-03", "09:00"))
+    early = await service.create_reservation(draft("room-a", "2033-02-01", "10:00"))
+    other = await service.create_reservation(draft("room-b", "2033-02-02", "09:00"))
+    await service.create_reservation(draft("room-c", "2033-02-02", "09:00"))  # not asked for
+    grouped = await service.reservations_of_rooms(["room-a", "room-b", "room-d"])
+    assert {room: [r.reservation_id for r in items] for room, items in grouped.items()} == {
+        "room-a": [early.reservation_id, late.reservation_id],
+        "room-b": [other.reservation_id],
+        "room-d": [],  # asked for, has none
+    }
+    assert grouped["room-b"] == [other]

@@ -190,3 +190,24 @@ async def test_the_memory_store_refuses_what_sqlite_and_postgres_cannot_store_an
             await uow.reservations.add(bad)
             await uow.commit()
     assert list(store.state.reservations) == [created.reservation_id]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"tags": ["ok", "a\\ud800"]}', "tags"),  # a list item is named by its member
+        (b'{"input": [{"purpose": "\\ud800"}]}', "purpose"),
+        (b'{"a\\ud800b": 1}', "a\\ud800b"),  # a key is named, its surrogate written as an escape
+        (b'{"ok": "fine", "later": {"reason": "x\\udfff"}}', "reason"),
+    ],
+)
+def test_an_unpaired_surrogate_anywhere_in_json_is_refused_naming_where_it_is(
+    body: bytes, field: str
+) -> None:
+    with pytest.raises(InvalidProperty) as caught:
+        json_document(body)
+    assert caught.value.field == field
+    assert caught.value.params["reason"] == "text"
+    assert caught.value.localized("en") == InvalidProperty(field=field, params={"reason": "text"}).localized(
+        "en"
+    )

@@ -27,6 +27,10 @@ def test_a_new_secret_is_whsec_and_32_fresh_random_bytes() -> None:
         ("whsec_" + base64.b64encode(b"k" * 65).decode(), False),
         (base64.b64encode(b"k" * 32).decode(), False),  # no prefix
         ("whsec_not base64!", False),
+        (
+            "whsec_!" + base64.b64encode(b"k" * 32).decode(),
+            False,
+        ),  # a stray character is refused, not skipped
         ("whsec_", False),
         (None, False),
         (32, False),
