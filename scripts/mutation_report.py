@@ -3,7 +3,8 @@
 Reads `mutmut results --all true` (one ``name: status`` line per mutant) and groups the mutants by the
 module they mutate. A mutant counts as killed when a test failed (``killed``), ran out of time
 (``timeout``: the mutant hung the code) or crashed the test process (``segfault``); ``survived`` and
-``no tests`` (no selected test reached the function) count against the score.
+``no tests`` (no selected test reached the function) count against the score; ``not checked`` (a run
+stopped before it reached them) is listed apart and left out of the score.
 Usage: python scripts/mutation_report.py [--markdown]
 """
 
@@ -37,12 +38,12 @@ def main(argv: list[str]) -> int:
             continue
         module = next((name for name in names if mutant.startswith(name + ".")), "other")
         statuses[module][status] += 1
-        if status not in KILLED:
+        if status not in KILLED and status != "not checked":
             survivors[module].append(f"{mutant} ({status})")
     markdown = "--markdown" in argv
     if markdown:
-        print("| module | mutants | killed | survived | no tests | score |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| module | mutants | checked | killed | survived | no tests | score |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
     total: Counter[str] = Counter()
     for module in sorted(statuses):
         counts = statuses[module]
@@ -59,15 +60,15 @@ def main(argv: list[str]) -> int:
 
 def _row(module: str, counts: Counter[str], markdown: bool) -> str:
     mutants = sum(counts.values())
+    checked = mutants - counts["not checked"]
     killed = sum(counts[status] for status in KILLED)
-    score = f"{100 * killed / mutants:.1f} %" if mutants else "-"
+    score = f"{100 * killed / checked:.1f} %" if checked else "-"
+    survived, untested = counts["survived"], counts["no tests"]
     if markdown:
-        return (
-            f"| `{module}` | {mutants} | {killed} | {counts['survived']} | {counts['no tests']} | {score} |"
-        )
+        return f"| `{module}` | {mutants} | {checked} | {killed} | {survived} | {untested} | {score} |"
     return (
-        f"{module:40} {mutants:5} mutants  {killed:5} killed  {counts['survived']:4} survived  "
-        f"{counts['no tests']:4} no tests  score {score}"
+        f"{module:34} {mutants:5} mutants {checked:5} checked {killed:5} killed {survived:4} survived "
+        f"{untested:4} no tests  score {score}"
     )
 
 
