@@ -142,7 +142,8 @@ async def test_grpc_status_code_and_rich_details(server: LiveServer, wire: Wire)
     assert failure.details() == kinds["LocalizedMessage"].message
     if wire.code in ("MISSING_MANDATORY_PROPERTY", "INVALID_PROPERTY"):
         violations = kinds["BadRequest"].field_violations
-        assert [(v.field, v.reason) for v in violations] == [("roomId", wire.code)], "BadRequest is wrong"
+        described = [(v.field, v.reason, v.description) for v in violations]
+        assert described == [("roomId", wire.code, failure.details())], "BadRequest is wrong"
         assert info.metadata["field"] == "roomId"
     else:
         assert "BadRequest" not in kinds, f"{wire.code} names no field, yet BadRequest was sent"
@@ -172,6 +173,8 @@ async def test_soap_faultcode_and_http_status(server: LiveServer, wire: Wire) ->
     assert got == expected, f"SOAP sent {wire.code} as {got}; the catalog says {expected}"
     assert fault["lang"] == "ko"
     assert fault["faultstring"] == CHOOSER.error().localized("ko")
+    actor = parse(response.content).find(".//soap:Fault/faultactor", NS)
+    assert actor is not None and not actor.text, "the Fault lacks its empty faultactor"
     field = "roomId" if wire.code in ("MISSING_MANDATORY_PROPERTY", "INVALID_PROPERTY") else None
     assert fault["field"] == field, f"SOAP's detail names field {fault['field']!r}"
     retry = parse(response.content).findtext(".//r:error/r:retryAfter", namespaces=NS)
@@ -219,4 +222,4 @@ async def test_websocket_error_frame(server: LiveServer, wire: Wire) -> None:
     if wire.code in WAITS:
         expected["payload"]["retryAfter"] = RETRY_AFTER
     assert frame == expected, f"WebSocket sent {wire.code} as {frame}"
-    assert isinstance(frame["payload"]["message"], str) and frame["payload"]["message"]
+    assert frame["payload"]["message"] == CHOOSER.error().localized("ko"), "not in the connection's language"

@@ -120,3 +120,35 @@ def test_quota_failure_names_the_bucket_that_is_empty() -> None:
             packed.Unpack(quota)
             found += [(v.subject, v.description) for v in quota.violations]
     assert found == [("address:10.1.2.3", limited.localized("ko"))]
+
+
+def test_error_info_alone_names_the_field() -> None:
+    packed = status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message="bad")
+    info = error_details_pb2.ErrorInfo(reason="INVALID_PROPERTY", domain="rosetta.reservations.v1")
+    info.metadata["field"] = "roomId"
+    packed.details.add().Pack(info)
+    received = from_rpc_error(failed_call(rpc_status.to_status(packed)))
+    assert isinstance(received, RosettaError)
+    assert (received.code, received.field) == ("INVALID_PROPERTY", "roomId")
+
+
+def test_bad_request_describes_each_violation_with_the_message() -> None:
+    status = to_status(_error("INVALID_PROPERTY"), "ko")
+    rich = rpc_status.from_call(cast(grpc.Call, failed_call(status)))
+    assert rich is not None
+    for packed in rich.details:
+        if packed.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            packed.Unpack(bad_request)
+            described = [(v.field, v.reason, v.description) for v in bad_request.field_violations]
+            assert described == [("startTime", "INVALID_PROPERTY", status.details)]
+            return
+    raise AssertionError("no BadRequest sent for a field error")
+
+
+def test_a_code_missing_from_the_table_is_sent_as_internal() -> None:
+    class Novel(RosettaError):
+        code = "SOMETHING_NEW"
+
+    status = to_status(Novel(message="new"), "en")
+    assert status.code is grpc.StatusCode.INTERNAL

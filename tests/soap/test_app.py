@@ -10,11 +10,17 @@ import pytest
 from lxml import etree
 
 from services.core.api import ServerApi
-from services.core.errors import ERRORS_BY_CODE, InternalError, RateLimited
+from services.core.errors import ERRORS_BY_CODE, InternalError, RateLimited, RosettaError
 from services.core.model import Room
 from services.soap.app import SoapOptions, create_app
 from services.soap.client import SoapClient
-from services.soap.errors import FAULTCODES, code_of_faultcode
+from services.soap.errors import (
+    FAULTCODES,
+    EnvelopeVersionMismatch,
+    code_of_faultcode,
+    faultcode_of,
+    format_seconds,
+)
 from tests.soap.envelopes import envelope, fault_of
 from tests.support.catalog_wire import CATALOG_WIRE
 
@@ -98,3 +104,22 @@ async def test_client_maps_faults_back_in_process(app: Any) -> None:
         with pytest.raises(InternalError) as internal:
             await client.get_room("room-a")
     assert "hunter2" not in str(internal.value)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(2.5, "2.5"), (3, "3"), (2.0, "2"), (0.125, "0.125"), (0.1004, "0.1"), (10, "10")]
+)
+def test_a_wait_is_written_as_seconds_to_the_millisecond_without_trailing_zeros(
+    seconds: float, text: str
+) -> None:
+    assert format_seconds(seconds) == text
+
+
+def test_a_soap_1_2_envelope_is_answered_with_the_version_mismatch_faultcode() -> None:
+    assert faultcode_of(EnvelopeVersionMismatch()) == "VersionMismatch"
+    assert faultcode_of(ERRORS_BY_CODE["MALFORMED_REQUEST"]()) == "Client.MALFORMED_REQUEST"
+
+    class Novel(RosettaError):
+        code = "SOMETHING_NEW"
+
+    assert faultcode_of(Novel(message="new")) == "Server.INTERNAL"

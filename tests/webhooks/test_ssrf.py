@@ -99,3 +99,10 @@ async def test_an_unresolvable_host_is_refused() -> None:
     with pytest.raises(TargetRefused) as refused:
         await Guard((), resolver).check("https://nowhere.invalid/")
     assert refused.value.reason == "unresolvable" and refused.value.params == {"host": "nowhere.invalid"}
+
+
+def test_a_refusal_says_its_reason_and_what_was_refused() -> None:
+    refused = TargetRefused("address_refused", address="10.0.0.7", kind="private")
+    assert str(refused) == "address_refused: address=10.0.0.7, kind=private"
+    assert (refused.reason, refused.params) == ("address_refused", {"address": "10.0.0.7", "kind": "private"})
+    assert str(TargetRefused("url")) == "url"
