@@ -106,3 +106,37 @@ def test_a_refusal_says_its_reason_and_what_was_refused() -> None:
     assert str(refused) == "address_refused: address=10.0.0.7, kind=private"
     assert (refused.reason, refused.params) == ("address_refused", {"address": "10.0.0.7", "kind": "private"})
     assert str(TargetRefused("url")) == "url"
+
+
+async def test_the_port_and_host_are_the_urls_own_and_reach_the_resolver() -> None:
+    asked: list[tuple[str, int]] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["93.184.216.34"]
+
+    guard = Guard((), resolver)
+    https = await guard.check("https://hooks.example.com./in")
+    http = await guard.check("http://hooks.example.com/in")
+    other = await guard.check("https://hooks.example.com:8443/in")
+    assert [(t.host, t.port, t.address) for t in (https, http, other)] == [
+        ("hooks.example.com", 443, "93.184.216.34"),
+        ("hooks.example.com", 80, "93.184.216.34"),
+        ("hooks.example.com", 8443, "93.184.216.34"),
+    ]
+    assert asked == [("hooks.example.com", 443), ("hooks.example.com", 80), ("hooks.example.com", 8443)]
+
+
+async def test_a_scoped_ipv6_answer_is_judged_by_its_address() -> None:
+    with pytest.raises(TargetRefused) as caught:
+        await (await resolve_to("fe80::1%eth0")).check("https://hooks.example.com/in")
+    assert caught.value.params == {"address": "fe80::1", "kind": "link-local"}
+
+
+async def test_a_resolver_failure_is_unresolvable_not_an_error() -> None:
+    async def failing(host: str, port: int) -> list[str]:
+        raise OSError("no such host")
+
+    with pytest.raises(TargetRefused) as caught:
+        await Guard((), failing).check("https://nowhere.example/in")
+    assert (caught.value.reason, caught.value.params) == ("unresolvable", {"host": "nowhere.example"})
