@@ -1,6 +1,6 @@
 # One image for every Rosetta container: each style, the dispatcher and the webhook inspector.
-# The final stage holds the virtual environment without pip or setuptools, the contracts, and no
-# tests, build tools or chart libraries (the benchmark's chart is the optional extra [chart]).
+# The final stage holds the virtual environment without pip or setuptools, the contracts, the workshop,
+# and no tests, build tools or chart libraries (the benchmark's chart is the optional extra [chart]).
 FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
@@ -8,12 +8,13 @@ WORKDIR /app
 # The dependencies first, from pyproject.toml alone (README.md is only the package's description),
 # so a change to the code or the README reuses this layer.
 COPY pyproject.toml ./
-RUN mkdir -p services gateway bench && touch README.md && /opt/venv/bin/pip install . \
+RUN mkdir -p services gateway bench workshop && touch README.md && /opt/venv/bin/pip install . \
     && /opt/venv/bin/pip uninstall --yes rosetta
 COPY README.md ./
 COPY services ./services
 COPY gateway ./gateway
 COPY bench ./bench
+COPY workshop ./workshop
 RUN /opt/venv/bin/pip install --no-deps . \
     && /opt/venv/bin/pip uninstall --yes pip setuptools wheel pbr
 
@@ -25,6 +26,8 @@ WORKDIR /app
 COPY protos ./protos
 COPY wsdl ./wsdl
 COPY contracts ./contracts
+# The teacher's guide and the labs, served at /workshop/ (`rosetta workshop` uses the installed package).
+COPY workshop ./workshop
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

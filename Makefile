@@ -4,6 +4,9 @@
 #                     test-make-run on each other supported Python found (in .venv-3.X; an absent one is named)
 # make test-fast    : the fast tier in .venv: no PostgreSQL, Redis, nginx, browser, Docker or end-to-end processes
 # make test-compose : only the real `docker compose` stack (starts dockerd, builds stand-in base images if needed)
+# make mutation     : mutation testing (mutmut) of the core, each style's error mapping and the webhook signing,
+#                     SSRF guard and dispatcher against their fast tests; prints the score per module and every
+#                     surviving mutant. Not part of `make test` (about 20-30 min, one process)
 #
 # Python: 3.11, 3.12 and 3.13 are supported; .venv uses 3.11 if found, else the newest, on PATH (a pyenv shim
 # that does not run is passed over) or in pyenv's versions, or PYTHON=/path/to/python3.X. A .venv made by another
@@ -40,7 +43,8 @@ FAST_TIER := -m "not (postgres or redis or edge or browser or docker or slow)"
 FAST_ENV  := ROSETTA_TEST_PG_DSN=postgresql://fast-tier@127.0.0.1:9/none \
 	ROSETTA_TEST_REDIS_URL=redis://127.0.0.1:9/0
 
-.PHONY: run test lint typecheck pytest test-fast test-make-run test-other-pythons test-compose system-deps clean
+.PHONY: run test lint typecheck pytest test-fast test-make-run test-other-pythons test-compose system-deps clean \
+	mutation
 
 $(VENV)/.installed-$(PYVER): pyproject.toml
 	@case " $(SUPPORTED) " in *" $(PYVER) "*) ;; *) \
@@ -103,5 +107,13 @@ test-other-pythons:
 
 test: system-deps lint typecheck pytest test-other-pythons
 
+# One mutmut child at a time (the machine is shared); [tool.mutmut] in pyproject.toml says what and with which
+# tests. A fresh ./mutants every time, so the figures are for the tree as it is.
+mutation: $(VENV)/.installed-$(PYVER)
+	$(BIN)/python -m pip install --quiet -e '.[dev,mutation]'
+	rm -rf mutants
+	$(FAST_ENV) $(BIN)/mutmut run --max-children 1 || true
+	$(BIN)/python scripts/mutation_report.py
+
 clean:
-	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache data
+	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache data mutants

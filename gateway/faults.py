@@ -2,8 +2,10 @@
 
 Per style and operation (``*`` matches any), a fault adds latency, fails a share of calls *before* they run
 with the style's own INTERNAL error (500, gRPC INTERNAL, ``Server.INTERNAL``, a GraphQL/WebSocket INTERNAL
-error), or drops the answer of a share of calls *after* the change committed: the client sees the same
-INTERNAL error and cannot tell that its reservation exists, which is the lesson of the retries lab.
+error) or its own UNAVAILABLE error (503 with ``Retry-After``, gRPC UNAVAILABLE with RetryInfo,
+``Server.UNAVAILABLE`` with ``retryAfter``, a GraphQL/WebSocket UNAVAILABLE error with ``retryAfter``), or
+drops the answer of a share of calls *after* the change committed: the client sees the same INTERNAL error
+and cannot tell that its reservation exists, which is the lesson of the retries lab.
 It wraps each style's view of the core, so every style fails the same way from one setting.
 Only a server started with ``--workshop`` (or a test that asks for it) accepts faults; ``/workshop/faults``
 shows and changes them while it runs.
@@ -21,9 +23,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from services.core.api import OPERATIONS
-from services.core.errors import InternalError
+from services.core.errors import InternalError, Unavailable
 
 FAULT_STYLES: tuple[str, ...] = ("rest", "graphql", "grpc", "soap", "websocket", "webhooks")
+UNAVAILABLE_RETRY_SECONDS = 1.0  # the wait an injected UNAVAILABLE asks for
 
 _METHODS = {
     "list_rooms": "listRooms",
@@ -49,7 +52,8 @@ class Fault:
     style: str = "*"
     operation: str = "*"
     latency_ms: int = 0
-    fail: float = 0.0  # share of calls failed before they run
+    fail: float = 0.0  # share of calls failed before they run (INTERNAL)
+    unavailable: float = 0.0  # share of calls refused before they run (UNAVAILABLE, retry after 1 s)
     drop: float = 0.0  # share of calls whose answer is lost after the change committed
     times: int | None = None
 
@@ -60,7 +64,7 @@ class Fault:
     def from_dict(cls, raw: Any) -> Fault:
         if not isinstance(raw, dict):
             raise ValueError("each fault is an object such as {'style': 'rest', 'drop': 0.5}")
-        unknown = set(raw) - {"style", "operation", "latencyMs", "fail", "drop", "times"}
+        unknown = set(raw) - {"style", "operation", "latencyMs", "fail", "unavailable", "drop", "times"}
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
         style = raw.get("style", "*")
@@ -73,7 +77,7 @@ class Fault:
         if not isinstance(latency, int) or isinstance(latency, bool) or not 0 <= latency <= 30_000:
             raise ValueError("latencyMs must be a whole number of milliseconds from 0 to 30000")
         shares = {}
-        for name in ("fail", "drop"):
+        for name in ("fail", "unavailable", "drop"):
             value = raw.get(name, 0)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a share from 0 to 1")
@@ -81,7 +85,7 @@ class Fault:
         times = raw.get("times")
         if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
             raise ValueError("times must be a positive whole number (or absent: forever)")
-        return cls(style, operation, latency, shares["fail"], shares["drop"], times)
+        return cls(style, operation, latency, shares["fail"], shares["unavailable"], shares["drop"], times)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -143,7 +147,7 @@ class FaultInjector:
             }
 
     def decide(self, style: str, operation: str) -> tuple[int, str | None]:
-        """Latency (ms) and the fault to inject now (``fail``, ``drop`` or None) for one call."""
+        """Latency (ms) and the fault to inject now (``fail``, ``unavailable``, ``drop`` or None)."""
         key = f"{style}.{operation}"
         with self._lock:
             self.calls[key] += 1
@@ -155,6 +159,8 @@ class FaultInjector:
                 hit = None
                 if fault.fail and self._random.random() < fault.fail:
                     hit = "fail"
+                elif fault.unavailable and self._random.random() < fault.unavailable:
+                    hit = "unavailable"
                 elif fault.drop and self._random.random() < fault.drop:
                     hit = "drop"
                 if fault.latency_ms or hit:
@@ -198,6 +204,8 @@ def _faulty(
             await asyncio.sleep(latency / 1000)
         if action == "fail":
             raise InternalError()
+        if action == "unavailable":
+            raise Unavailable(params={"retryAfter": UNAVAILABLE_RETRY_SECONDS})
         result = await call(*args, **kwargs)
         if action == "drop":  # committed, but the answer never reaches the client
             raise InternalError()

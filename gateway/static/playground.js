@@ -394,7 +394,7 @@ async function runRest(operation, input, language) {
   }
   const problem = body && body.code ? `${body.code} — ${body.detail}` : wire.text.slice(0, 120);
   const result = httpResult(wire, "error", `${wire.statusLine} · ${problem}`);
-  result.why = injected(wire.status >= 500) || WHY.restError(wire.status);
+  result.why = injected(wire.status === 503 ? "UNAVAILABLE" : wire.status >= 500 ? "INTERNAL" : null) || WHY.restError(wire.status);
   return result;
 }
 
@@ -484,7 +484,7 @@ async function runGraphQL(operation, input, language) {
     const code = first.extensions && first.extensions.code;
     result.summary = `HTTP ${wire.statusLine} · errors[0].extensions.code = ${code} — ${first.message}`;
     result.statusShort = `${wire.status} + errors`;
-    result.why = injected(code === "INTERNAL") || WHY.graphqlError(wire.status);
+    result.why = injected(code) || WHY.graphqlError(wire.status);
     return result;
   }
   let value = payload.data && payload.data[spec.field];
@@ -562,7 +562,7 @@ async function runSoap(operation, input, language) {
     const text = (name) => [...first.children].find((child) => child.localName === name)?.textContent;
     const result = httpResult(wire, "error", `HTTP ${wire.statusLine} · faultcode ${text("faultcode")} — ${text("faultstring")}`);
     result.statusShort = `${wire.status} ${(text("faultcode") || "").replace(/^[^:]*:/, "")}`;
-    result.why = injected(/Server/.test(text("faultcode") || "")) || WHY.soapFault(wire.status, text("faultcode") || "");
+    result.why = injected((/Server\.(\w+)/.exec(text("faultcode") || "") || [])[1]) || WHY.soapFault(wire.status, text("faultcode") || "");
     return result;
   }
   const result = httpResult(
@@ -664,7 +664,7 @@ async function runGrpc(operation, input, language) {
     ...measured,
     statusShort: status.code,
     bytesIn: call.detailsBytes,
-    why: injected(status.code === "INTERNAL") || WHY.grpcError(status.code, info ? info.reason : ""),
+    why: injected(status.code) || WHY.grpcError(status.code, info ? info.reason : ""),
     outcome: "error",
     summary: `${status.code} · ErrorInfo.reason = ${info ? info.reason : "(none)"} — ${status.message}`,
     request,
@@ -773,7 +773,7 @@ async function runWebSocket(operation, input, language) {
   return {
     ...measured,
     statusShort: `error ${error.code}`,
-    why: injected(error.code === "INTERNAL") || WHY.websocketError,
+    why: injected(error.code) || WHY.websocketError,
     outcome: "error",
     summary: `error frame · code ${error.code} — ${error.message}`,
     request,
@@ -887,9 +887,12 @@ const WHY = {
   webhooks:
     "The server calls you: one signed POST per change, retried until your receiver answers 2xx — so receivers " +
     "verify the signature and deduplicate by webhook-id (workshop lab 02).",
-  injected:
-    "The fault injector is on (see the banner): this INTERNAL was injected. For a change, the answer may have been " +
-    "dropped after the commit — the reservation can exist although the call failed (workshop lab 06).",
+  injected: (code) =>
+    code === "UNAVAILABLE"
+      ? "The fault injector is on (see the banner): this UNAVAILABLE was injected before the call ran. It names " +
+        "its wait (Retry-After, RetryInfo, retryAfter): a client retries the same request after it (workshop lab 06)."
+      : "The fault injector is on (see the banner): this INTERNAL was injected. For a change, the answer may have " +
+        "been dropped after the commit — the reservation can exist although the call failed (workshop lab 06).",
 };
 
 // -- the events tab: one change arriving in every push style ----------------------------------------------
@@ -1142,9 +1145,9 @@ function faultsActive() {
   return Boolean(serverState.faults && serverState.faults.faults.length);
 }
 
-// An INTERNAL error while the fault injector is on was most likely injected: say so before anything else.
-function injected(isInternal) {
-  return isInternal && faultsActive() ? WHY.injected : "";
+// An INTERNAL or UNAVAILABLE error while the fault injector is on was most likely injected: say so first.
+function injected(code) {
+  return (code === "INTERNAL" || code === "UNAVAILABLE") && faultsActive() ? WHY.injected(code) : "";
 }
 
 function showFaults(faults) {
@@ -1157,6 +1160,7 @@ function showFaults(faults) {
     const parts = [];
     if (rule.latencyMs) parts.push(`+${rule.latencyMs} ms`);
     if (rule.fail) parts.push(`fail ${Math.round(rule.fail * 100)} %`);
+    if (rule.unavailable) parts.push(`unavailable ${Math.round(rule.unavailable * 100)} %`);
     if (rule.drop) parts.push(`drop ${Math.round(rule.drop * 100)} % of answers after the commit`);
     if (rule.left !== null && rule.left !== undefined) parts.push(`${rule.left} left`);
     return `${rule.style}.${rule.operation}: ${parts.join(", ")}`;

@@ -26,7 +26,11 @@ the same exceptions::
     │   ├── Unauthenticated                 UNAUTHENTICATED  (no, bad, expired or revoked credential)
     │   ├── Forbidden                       FORBIDDEN        (missing scope: field names it; not the owner)
     │   └── RateLimited                     RATE_LIMITED
+    ├── Unavailable                         UNAVAILABLE      (the server cannot answer now: retry later)
     └── InternalError                       INTERNAL
+
+A refusal that knows when a retry can succeed (RATE_LIMITED, UNAVAILABLE) says so in
+``params["retryAfter"]`` (seconds), read back as ``retry_after``; every style sends it on.
 """
 
 from __future__ import annotations
@@ -67,6 +71,14 @@ class RosettaError(Exception):
         self._message = message
         self._language = language
         super().__init__(self.localized("en") if message is None else message)
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until a retry can succeed, when whoever refused knows (every style sends it on)."""
+        wait = self.params.get("retryAfter")
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
+            return float(wait)
+        return None
 
     @property
     def violations(self) -> tuple[FieldViolation, ...]:
@@ -209,13 +221,12 @@ class RateLimited(AccessError):
 
     code = "RATE_LIMITED"
 
-    @property
-    def retry_after(self) -> float | None:
-        """Seconds until a retry can succeed, when whoever refused knows (every style sends it on)."""
-        wait = self.params.get("retryAfter")
-        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
-            return float(wait)
-        return None
+
+class Unavailable(RosettaError):
+    """The server cannot answer now (overloaded, a dependency down, or the workshop's fault injector);
+    nothing was done, and the same request may succeed later, after ``params["retryAfter"]`` seconds."""
+
+    code = "UNAVAILABLE"
 
 
 class InternalError(RosettaError):
@@ -243,9 +254,12 @@ ERRORS_BY_CODE: dict[str, type[RosettaError]] = {
         Unauthenticated,
         Forbidden,
         RateLimited,
+        Unavailable,
         InternalError,
     )
 }
+RETRY_AFTER_CODES = frozenset({RateLimited.code, Unavailable.code})
+"""The codes whose answers carry the wait until a retry can succeed."""
 
 
 def error_from_code(
@@ -253,8 +267,10 @@ def error_from_code(
 ) -> RosettaError:
     """Rebuild the typed error a client received over the wire (unknown codes become INTERNAL).
 
-    ``retry_after`` is the wait a RATE_LIMITED answer carried (RetryInfo, Retry-After, retryAfter).
+    ``retry_after`` is the wait a RATE_LIMITED or UNAVAILABLE answer carried (RetryInfo, Retry-After,
+    retryAfter).
     """
     cls = ERRORS_BY_CODE.get(code, InternalError)
-    params = {"retryAfter": retry_after} if retry_after is not None and cls is RateLimited else None
+    waits = retry_after is not None and cls.code in RETRY_AFTER_CODES
+    params = {"retryAfter": retry_after} if waits else None
     return cls(field=field, message=message, params=params)

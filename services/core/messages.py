@@ -147,6 +147,14 @@ CATALOG: dict[str, dict[str, tuple[str, str]]] = {
         "ko": ("요청 본문이 너무 큼", "요청 본문이 {limit}바이트 제한을 넘었습니다."),
         "fr": ("Requête trop volumineuse", "Le corps de la requête dépasse la limite de {limit} octets."),
     },
+    "UNAVAILABLE": {
+        "en": ("Service unavailable", "The service cannot answer right now; retry in a moment."),
+        "ko": ("서비스 사용 불가", "지금은 서비스가 응답할 수 없습니다. 잠시 후 다시 시도하세요."),
+        "fr": (
+            "Service indisponible",
+            "Le service ne peut pas répondre pour le moment ; réessayez dans un instant.",
+        ),
+    },
     "INTERNAL": {
         "en": ("Internal error", "An unexpected error occurred on the server."),
         "ko": ("내부 오류", "서버에서 예기치 않은 오류가 발생했습니다."),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from services.core.access import QuotaState
-from services.core.errors import RateLimited, RosettaError
+from services.core.errors import RETRY_AFTER_CODES, RosettaError
 
 
 def ratelimit_headers(state: QuotaState) -> list[tuple[str, str]]:
@@ -39,7 +39,7 @@ def quota_header_pairs(state: QuotaState | None) -> tuple[tuple[bytes, bytes], .
 
 
 def refusal_header_pairs(error: RosettaError) -> tuple[tuple[bytes, bytes], ...]:
-    """``Retry-After`` for a RATE_LIMITED answer whose wait is known, as ASGI header pairs."""
-    if isinstance(error, RateLimited) and error.retry_after is not None:
+    """``Retry-After`` for a RATE_LIMITED or UNAVAILABLE answer whose wait is known, as ASGI header pairs."""
+    if error.code in RETRY_AFTER_CODES and error.retry_after is not None:
         return ((b"retry-after", retry_after_header(error.retry_after).encode()),)
     return ()

@@ -29,6 +29,7 @@ from services.core.errors import (
     ReservationConflict,
     ReservationNotFound,
     RoomNotFound,
+    Unavailable,
     VersionMismatch,
 )
 from services.core.model import (
@@ -81,7 +82,10 @@ committed first (only a store with optimistic writes, PostgreSQL, reports that).
 
 STORE_RETRY_SECONDS = 25.0
 """How long a use case is re-run while its unit of work reports the store unavailable (a PostgreSQL
-restart takes a few seconds): the client sees a slower answer, not an error."""
+restart takes a few seconds): the client sees a slower answer, not an error. After that the use case
+is refused as UNAVAILABLE (nothing was written, so the same request may be sent again), asking for
+``STORE_RETRY_AFTER_SECONDS`` of patience."""
+STORE_RETRY_AFTER_SECONDS = 5.0
 
 
 P = ParamSpec("P")
@@ -96,9 +100,9 @@ def _retried_while_store_unavailable(method: Callable[P, Awaitable[T]]) -> Calla
         while True:
             try:
                 return await method(*args, **kwargs)
-            except StoreUnavailable:
+            except StoreUnavailable as lost:
                 if time.monotonic() + delay > deadline:
-                    raise
+                    raise Unavailable(params={"retryAfter": STORE_RETRY_AFTER_SECONDS}) from lost
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 

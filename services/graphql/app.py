@@ -23,7 +23,7 @@ from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import orjson
-from graphql import GraphQLError, get_operation_ast, parse
+from graphql import GraphQLError, GraphQLFormattedError, get_operation_ast, parse
 from graphql import OperationType as GraphQLOperationType
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
@@ -34,6 +34,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message as WSMessage
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -122,6 +123,28 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[RosettaContext, None]):
                     await self.websocket.close(4403, "Forbidden")  # graphql-transport-ws: a refused init
                     return
         await super().handle_connection_init(message)
+
+    async def handle_subscribe(self, message: Any) -> None:
+        """Every operation sent over the socket (a subscription, and a query or mutation too) is charged
+        its cost before it runs, as over HTTP: the socket is no way around the client's quota."""
+        context = self.context
+        payload = message.get("payload") if isinstance(message, dict) else None
+        if context.guard is not None and self.connection_acknowledged and isinstance(payload, dict):
+            query, variables, name = (payload.get(k) for k in ("query", "variables", "operationName"))
+            if isinstance(query, str) and message.get("id") not in self.operations:
+                operation_name = name if isinstance(name, str) else None
+                given = variables if isinstance(variables, dict) else None
+                mutation = _is_mutation(query, operation_name)
+                operation = "createReservation" if mutation else "listReservations"
+                spent = _plan(cast(RosettaSchema, self.schema), query, given, operation_name)[1]
+                try:
+                    await context.guard.charge(context.principal, "graphql", operation, quota_tokens(spent))
+                except AccessError as error:
+                    refusal = cast(GraphQLFormattedError, format_rosetta(error, context.language))
+                    refused = ErrorMessage(id=message["id"], type="error", payload=[refusal])
+                    await self.send_message(refused)
+                    return
+        await super().handle_subscribe(message)
 
     async def send_message(self, message: WSMessage) -> None:
         if message["type"] == "error":

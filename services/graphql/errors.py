@@ -22,6 +22,7 @@ depth, alias, token or cost limit, or time limit       INVALID_PROPERTY (``query
 too many subscriptions on one WebSocket                RATE_LIMITED
 the client's quota is spent                            RATE_LIMITED, with ``extensions.retryAfter``
                                                        (seconds to the millisecond) when it is known
+the server cannot answer now                           UNAVAILABLE, with ``extensions.retryAfter``
 unknown ``operationName`` / several unnamed operations  INVALID_PROPERTY / MISSING_MANDATORY_PROPERTY
                                                        (``operationName``)
 any other validation rule (fragments, variables ...)   MALFORMED_REQUEST, GraphQL's text as the reason
@@ -161,7 +162,7 @@ def extensions_of(error: RosettaError) -> dict[str, Any]:
     extensions: dict[str, Any] = {"code": error.code}
     if error.field is not None:
         extensions["field"] = error.field
-    if isinstance(error, RateLimited) and error.retry_after is not None:
+    if error.retry_after is not None:  # RATE_LIMITED, UNAVAILABLE
         extensions["retryAfter"] = error.retry_after
     return extensions
 

@@ -38,6 +38,7 @@ STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
     "FORBIDDEN": grpc.StatusCode.PERMISSION_DENIED,
     "RATE_LIMITED": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "PAYLOAD_TOO_LARGE": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
     "INTERNAL": grpc.StatusCode.INTERNAL,
 }
 
@@ -82,6 +83,8 @@ def to_status(error: RosettaError, language: str) -> grpc.Status:
         details.append(_packed(bad_request))
     if isinstance(error, RateLimited):
         details.extend(_quota_details(error, message))
+    elif error.retry_after is not None:  # UNAVAILABLE: when to come back, as AIP-194 asks
+        details.append(_retry_info(error.retry_after))
     status_code = STATUS_BY_CODE.get(error.code, grpc.StatusCode.INTERNAL)
     rich = status_pb2.Status(code=status_code.value[0], message=message, details=details)
     return rpc_status.to_status(rich)
@@ -92,13 +95,17 @@ def _quota_details(error: RateLimited, message: str) -> list[any_pb2.Any]:
     details = []
     wait = error.retry_after
     if wait is not None:
-        delay = duration_pb2.Duration()
-        delay.FromNanoseconds(round(wait * 1e9))
-        details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
+        details.append(_retry_info(wait))
     subject = str(error.params.get("subject", "client"))
     violation = error_details_pb2.QuotaFailure.Violation(subject=subject, description=message)
     details.append(_packed(error_details_pb2.QuotaFailure(violations=[violation])))
     return details
+
+
+def _retry_info(seconds: float) -> any_pb2.Any:
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(round(seconds * 1e9))
+    return _packed(error_details_pb2.RetryInfo(retry_delay=delay))
 
 
 def rich_status_of(failure: grpc.aio.AioRpcError) -> status_pb2.Status | None:

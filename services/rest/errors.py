@@ -29,6 +29,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "FORBIDDEN": 403,
     "RATE_LIMITED": 429,
     "PAYLOAD_TOO_LARGE": 413,
+    "UNAVAILABLE": 503,
     "INTERNAL": 500,
 }
 

@@ -9,7 +9,6 @@ same pieces, so both answer alike.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
@@ -30,6 +29,7 @@ from services.core.errors import (
     PayloadTooLarge,
     RosettaError,
 )
+from services.core.ratelimit import refusal_header_pairs
 from services.core.validation import json_document
 from services.rest.errors import (
     VARY,
@@ -272,14 +272,10 @@ def catalog_error(error: RequestValidationError) -> RosettaError:
 
 
 def refusal_headers(error: RosettaError) -> dict[str, str]:
-    """What a 401 or 429 must say besides the problem: how to authenticate, when to come back."""
+    """What a 401, 429 or 503 must say besides the problem: how to authenticate, when to come back."""
     if error.code == "UNAUTHENTICATED":
         return {"www-authenticate": www_authenticate(error)}
-    if error.code == "RATE_LIMITED":
-        retry = error.params.get("retryAfter")
-        if isinstance(retry, int | float) and not isinstance(retry, bool):
-            return {"retry-after": str(max(1, math.ceil(retry)))}
-    return {}
+    return {name.decode(): value.decode() for name, value in refusal_header_pairs(error)}
 
 
 def www_authenticate(error: RosettaError) -> str:

@@ -11,8 +11,8 @@ Faults built here before spyne runs (hardening) and faults spyne serializes shar
       <detail><tns:error><tns:code>ROOM_NOT_FOUND</tns:code><tns:field>roomId</tns:field></tns:error></detail>
     </soap11env:Fault>
 
-A RATE_LIMITED fault also says how long to wait, in seconds (SOAP has no Retry-After of its own;
-the HTTP header rides along where the transport sets it)::
+A RATE_LIMITED (or UNAVAILABLE) fault also says how long to wait, in seconds (SOAP has no Retry-After
+of its own; the HTTP header rides along where the transport sets it)::
 
       <detail><tns:error><tns:code>RATE_LIMITED</tns:code><tns:retryAfter>0.125</tns:retryAfter></tns:error></detail>
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from services.core.errors import ERRORS_BY_CODE, MalformedRequest, RateLimited, RosettaError
+from services.core.errors import ERRORS_BY_CODE, MalformedRequest, RosettaError
 
 NAMESPACE = "urn:rosetta:reservations:v1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -29,9 +29,11 @@ SOAP_ENV_PREFIX = "soap11env"  # the prefix spyne writes; pre-spyne faults use i
 ENVELOPE_NSMAP = {SOAP_ENV_PREFIX: SOAP_ENV, "tns": NAMESPACE}  # what spyne declares on its envelopes
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
-# The one mapping table (DESIGN §3): catalog code -> SOAP 1.1 faultcode.
+# The one mapping table (DESIGN §3): catalog code -> SOAP 1.1 faultcode. Server.* says the fault is the
+# server's (retrying the same message may succeed), Client.* that the message itself is at fault.
+SERVER_CODES = frozenset({"INTERNAL", "UNAVAILABLE"})
 FAULTCODES: dict[str, str] = {
-    code: ("Server.INTERNAL" if code == "INTERNAL" else f"Client.{code}") for code in ERRORS_BY_CODE
+    code: (f"Server.{code}" if code in SERVER_CODES else f"Client.{code}") for code in ERRORS_BY_CODE
 }
 CODES_BY_FAULTCODE: dict[str, str] = {faultcode: code for code, faultcode in FAULTCODES.items()}
 
@@ -65,7 +67,7 @@ def detail_element(error: RosettaError) -> etree._Element:
     etree.SubElement(error_el, f"{{{NAMESPACE}}}code").text = error.code
     if error.field is not None:
         etree.SubElement(error_el, f"{{{NAMESPACE}}}field").text = error.field
-    if isinstance(error, RateLimited) and error.retry_after is not None:
+    if error.retry_after is not None:  # RATE_LIMITED, UNAVAILABLE
         etree.SubElement(error_el, f"{{{NAMESPACE}}}retryAfter").text = format_seconds(error.retry_after)
     return error_el
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from websockets.typing import Subprotocol
 
-from services.core.errors import ERRORS_BY_CODE, RateLimited, RosettaError
+from services.core.errors import ERRORS_BY_CODE, RosettaError
 
 SUBPROTOCOL = Subprotocol("rosetta.v1")  # a str, typed for the websockets library's clients and servers
 PATH = "/ws"
@@ -52,7 +52,7 @@ def result_frame(request_id: RequestId, payload: Any) -> str:
 
 def error_payload(error: RosettaError, language: str) -> dict[str, Any]:
     payload: dict[str, Any] = {"code": error.code, "message": error.localized(language), "field": error.field}
-    if isinstance(error, RateLimited) and error.retry_after is not None:
+    if error.retry_after is not None:  # RATE_LIMITED, UNAVAILABLE
         payload["retryAfter"] = error.retry_after  # seconds until a retry can succeed
     return payload
 

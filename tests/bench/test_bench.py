@@ -74,8 +74,21 @@ def test_json_holds_environment_settings_and_every_figure(report: Path) -> None:
 
 def test_mixed_runs_reads_lists_and_writes(report: Path) -> None:
     document = json.loads((report / "bench.json").read_text())
-    mixed = [m for m in document["measurements"] if m["mix"] == "mixed" and m["name"] == "rest"]
-    assert set(mixed[0]["per_operation"]) >= {"get", "list"}
+    for style in ("rest", "grpc"):
+        (mixed,) = [m for m in document["measurements"] if m["mix"] == "mixed" and m["name"] == style]
+        operations = mixed["per_operation"]
+        # A write is a create, then a cancel of what it created (timed apart).
+        assert set(operations) == {"get", "list", "create", "cancel"}, (
+            f"{style} mixed ran {sorted(operations)}"
+        )
+        counts = {name: operations[name]["count"] for name in operations}
+        # 80/15/5: writes ran, each create followed by its cancel (one may straddle the window's end),
+        # and fewer than reads; none failed.
+        assert counts["create"] >= 1, f"{style}'s mixed run made no write: {counts}"
+        assert abs(counts["create"] - counts["cancel"]) <= 4, f"{style}: creates without cancels: {counts}"
+        assert counts["get"] > counts["list"] >= 1 and counts["get"] > counts["create"], counts
+        (row,) = [r for r in document["summary"] if r["mix"] == "mixed" and r["name"] == style]
+        assert row["errors"] == 0, f"{style}'s mixed run had failed operations: {row['errors']}"
 
 
 def test_markdown_table_has_a_row_per_figure(report: Path) -> None:

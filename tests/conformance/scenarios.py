@@ -1,7 +1,12 @@
 """One list of scenarios, run unchanged against every target of the conformance matrix.
 
-A scenario returns a list of normalized outcomes (values or errors). Ids and timestamps are
-replaced by stable placeholders, so the outcome of a style can be compared with the core's.
+A scenario returns a list of normalized outcomes (values or errors). What differs from run to run
+is compared relative to the run itself, so the outcome of a style can still be compared with the
+core's: ids become placeholders numbered in order of appearance (the same id twice is the same
+placeholder; reservation ids and eventIds apart), sequences become offsets from the first one the
+scenario saw, and timestamps become their relations — ``createdAt`` never changes, ``updatedAt``
+equals it until the first change and moves on each change and only then, an event's ``occurredAt``
+is its reservation's ``updatedAt``. A list of events must have strictly increasing sequences.
 Each scenario books on its own dates and tags its guests, so scenarios never collide.
 
 Size: over 500 lines: the one scenario list every style runs, kept as one list so that a
@@ -42,7 +47,15 @@ class Context:
     outcomes: list[Any] = field(default_factory=list)
     # (who, language) -> the same target as another caller: anonymous, reader, stranger, ...
     others: Callable[[str, str], AbstractAsyncContextManager[ReservationApi]] | None = None
+    # True where every target's clock moves at least 1 ms per change (tests.conformance.targets
+    # gives the matrix such clocks): a change must then move updatedAt. Elsewhere (real stacks) two
+    # changes may share a millisecond, and updatedAt is only required not to go back.
+    ordered_clock: bool = False
     _ids: dict[str, str] = field(default_factory=dict)
+    _event_ids: dict[str, str] = field(default_factory=dict)
+    _first_sequence: int | None = None
+    _created: dict[str, str] = field(default_factory=dict)  # placeholder -> createdAt first seen
+    _latest: dict[str, tuple[int, str]] = field(default_factory=dict)  # placeholder -> (version, updatedAt)
 
     def acting_as(self, who: str) -> AbstractAsyncContextManager[ReservationApi]:
         """The same style for another caller (tests.conformance.targets.WHO)."""
@@ -64,12 +77,50 @@ class Context:
     def placeholder(self, real_id: str) -> str:
         return self._ids.setdefault(real_id, f"<id{len(self._ids) + 1}>")
 
-    def normalize(self, value: Any) -> Any:
+    def _times(self, data: dict[str, Any], *, current: bool) -> None:
+        """Replace createdAt/updatedAt by their relations (see the module docstring); a broken relation
+        is left in the outcome in plain words, so the comparison with the core names it.
+        ``current``: the reservation as it is now (not as an event recorded it), whose updatedAt may
+        only move with its version."""
+        rid, version = data["reservationId"], data["version"]
+        created, updated = data["createdAt"], data["updatedAt"]
+        first = self._created.setdefault(rid, created)
+        data["createdAt"] = (
+            f"<createdAt of {rid}>"
+            if created == first
+            else f"createdAt of {rid} changed ({first} -> {created})"
+        )
+        if version == 1:
+            relation = (
+                "=createdAt" if updated == created else f"updatedAt {updated} != createdAt {created} at v1"
+            )
+        elif updated > created or (updated == created and not self.ordered_clock):
+            relation = ">createdAt"
+        else:
+            relation = f"updatedAt {updated} did not move after createdAt {created} at v{version}"
+        if current:
+            seen_version, seen_updated = self._latest.get(rid, (version, updated))
+            if version == seen_version and updated != seen_updated:
+                relation = f"updatedAt moved ({seen_updated} -> {updated}) without a change (v{version})"
+            elif version > seen_version and (
+                updated < seen_updated or (updated == seen_updated and self.ordered_clock)
+            ):
+                relation = (
+                    f"updatedAt did not move ({seen_updated} -> {updated}) from v{seen_version} to v{version}"
+                )
+            self._latest[rid] = (version, updated)
+        data["updatedAt"] = relation
+
+    def _sequence(self, sequence: int) -> str:
+        if self._first_sequence is None:
+            self._first_sequence = sequence
+        return f"<sequence+{sequence - self._first_sequence}>"
+
+    def normalize(self, value: Any, *, current: bool = True) -> Any:
         if isinstance(value, Reservation):
             data = value.to_dict()
-            assert data["createdAt"] <= data["updatedAt"]
             data["reservationId"] = self.placeholder(value.reservation_id)
-            data["createdAt"] = data["updatedAt"] = "<timestamp>"
+            self._times(data, current=current)
             return data
         if isinstance(value, Room):
             return value.to_dict()
@@ -83,13 +134,18 @@ class Context:
             }
         if isinstance(value, Event):
             data = value.to_dict()
-            data["eventId"] = "<event-id>"
-            data["sequence"] = "<sequence>"
-            data["occurredAt"] = "<timestamp>"
-            data["data"] = self.normalize(Reservation.from_dict(value.data))
+            data["eventId"] = self._event_ids.setdefault(value.event_id, f"<event{len(self._event_ids) + 1}>")
+            data["sequence"] = self._sequence(value.sequence)
+            occurred, updated = data["occurredAt"], data["data"]["updatedAt"]
+            data["occurredAt"] = "=data.updatedAt" if occurred == updated else f"{occurred} != data.updatedAt"
+            data["data"] = self.normalize(Reservation.from_dict(value.data), current=False)
             return data
         if isinstance(value, list | tuple):
-            return [self.normalize(item) for item in value]
+            normalized = [self.normalize(item, current=current) for item in value]
+            sequences = [item.sequence for item in value if isinstance(item, Event)]
+            if any(later <= earlier for earlier, later in zip(sequences, sequences[1:], strict=False)):
+                normalized.append(f"sequences not strictly increasing: {sequences}")
+            return normalized
         return value
 
     def _error(self, error: RosettaError) -> dict[str, Any]:

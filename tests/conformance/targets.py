@@ -13,16 +13,18 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, ExitStack
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import psycopg
 
+from gateway.app import Runtime
 from gateway.quota import Quotas, parse_rate_limit
 from services.core.access import ANONYMOUS, Principal, Scope
 from services.core.api import ReservationApi
 from services.core.errors import Unauthenticated
 from services.core.events import InProcessNotifier
-from services.core.service import ReservationService
+from services.core.service import ReservationService, utc_now
 from services.store import MemoryStore, open_store
 from tests.support.credentials import READ_WRITE, Credential, forged_tokens, provision, token_for
 from tests.support.server import LiveServer, live_server
@@ -146,6 +148,27 @@ class Refused:
         return refuse
 
 
+class OrderedClock:
+    """The core's clock (UTC, millisecond precision) that moves at least 1 ms per reading: two changes
+    never share a millisecond, so the matrix can require every change to move ``updatedAt`` (on a real
+    clock, a fast target may make two changes within one millisecond)."""
+
+    def __init__(self) -> None:
+        self._last: datetime | None = None
+
+    def __call__(self) -> datetime:
+        now = utc_now()
+        if self._last is not None and now <= self._last:
+            now = self._last + timedelta(milliseconds=1)
+        self._last = now
+        return now
+
+
+def ordered_clock(runtime: Runtime) -> None:
+    """A live server's ``prepare``: its core reads an OrderedClock."""
+    runtime.service = ReservationService(runtime.store, clock=OrderedClock(), notifier=runtime.notifier)
+
+
 class Metered:
     """The reference for the ``throttled`` caller: the gateway's own bucket (``gateway.quota``) with
     the tiny policy in front of the core, as every style's server charges before it calls the core."""
@@ -168,6 +191,7 @@ class Metered:
 def _open(name: str, db: str) -> Iterator[Target]:
     if name in ("core", "reference"):
         memory = MemoryStore() if db == "memory://" else None
+        clock = OrderedClock()
 
         @contextlib.asynccontextmanager
         async def service(language: str, principal: Principal = DEMO) -> AsyncIterator[ReservationApi]:
@@ -175,7 +199,9 @@ def _open(name: str, db: str) -> Iterator[Target]:
             store = memory or open_store(db)
             await store.open()
             try:
-                yield ReservationService(store, notifier=InProcessNotifier()).acting_as(principal)
+                yield ReservationService(store, clock=clock, notifier=InProcessNotifier()).acting_as(
+                    principal
+                )
             finally:
                 if memory is None:
                     await store.close()
@@ -194,7 +220,7 @@ def _open(name: str, db: str) -> Iterator[Target]:
 
         yield Target(name, service, connect_as=connect_as)
         return
-    with live_server(styles=name, db=db, auth=True) as server, ExitStack() as later:
+    with live_server(styles=name, db=db, auth=True, prepare=ordered_clock) as server, ExitStack() as later:
         started: list[LiveServer] = []
 
         def throttled_server() -> LiveServer:
@@ -202,8 +228,8 @@ def _open(name: str, db: str) -> Iterator[Target]:
             if not started:
                 # Buckets in memory beside the memory store, in Redis beside PostgreSQL: both backends.
                 redis = {"redis_url": REDIS_URL, "redis_key_prefix": f"cf-{db[-8:]}"}
-                quota = {"rate_limit": TINY_QUOTA, **({} if db == "memory://" else redis)}
-                tiny = live_server(styles=name, db=db, auth=True, **quota)
+                quota: dict[str, Any] = {"rate_limit": TINY_QUOTA, **({} if db == "memory://" else redis)}
+                tiny = live_server(styles=name, db=db, auth=True, prepare=ordered_clock, **quota)
                 started.append(later.enter_context(tiny))
             return started[0]
 

@@ -57,7 +57,12 @@ async def _outcome(target: Target, scenario: Scenario, space: int = 0) -> list[A
     number = SCENARIOS.index(scenario) + 1
     async with target.connect(scenario.language) as api:
         ctx = Context(
-            api=api, language=scenario.language, number=number, space=space, others=target.connect_as
+            api=api,
+            language=scenario.language,
+            number=number,
+            space=space,
+            others=target.connect_as,
+            ordered_clock=True,  # every target here reads an OrderedClock (targets.py)
         )
         await scenario.run(ctx)
     return ctx.outcomes

@@ -22,7 +22,7 @@ from services.core.model import ReservationDraft, ReservationQuery
 from services.core.service import ReservationService
 from services.store import MemoryStore
 from tests.conformance.targets import style_client
-from tests.support.credentials import Credential, forged_tokens, provision, token_for
+from tests.support.credentials import Credential, client_fixture, forged_tokens, provision, token_for
 from tests.support.server import LiveServer, live_server
 from tests.support.subprotocols import GRAPHQL_TRANSPORT_WS, ROSETTA_V1
 
@@ -36,19 +36,9 @@ def server() -> Iterator[LiveServer]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def alice(server: LiveServer) -> Credential:
-    return provision(server, "alice")
-
-
-@pytest.fixture(scope="module")
-def bob(server: LiveServer) -> Credential:
-    return provision(server, "bob")
-
-
-@pytest.fixture(scope="module")
-def reader(server: LiveServer) -> Credential:
-    return provision(server, "reader", frozenset({Scope.READ.value}))
+alice = client_fixture("alice")
+bob = client_fixture("bob")
+reader = client_fixture("reader", frozenset({Scope.READ.value}))
 
 
 def draft(day: int, hour: int = 9) -> ReservationDraft:

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import httpx
@@ -154,3 +155,26 @@ def test_graphql_is_charged_by_the_cost_of_its_operation() -> None:
             assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
             left.append(answer.headers["ratelimit"].split(";")[1])
     assert left == ["r=99", "r=96", "r=44", "r=43"]
+
+
+async def test_graphql_operations_over_the_websocket_are_charged_too(
+    server: LiveServer, client: Credential
+) -> None:
+    answers: list[dict[str, Any]] = []
+    async with connect(
+        ws_url(server).removesuffix("/ws") + "/graphql",
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers={"X-Api-Key": client.api_key},
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for number in range(BURST + 1):  # a query over the socket, one token each
+            query = {"query": "{ rooms { roomId } }"}
+            await ws.send(json.dumps({"id": str(number), "type": "subscribe", "payload": query}))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            answers.append(answer)
+            if answer["type"] == "next":
+                assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "complete"
+    assert [answer["type"] for answer in answers] == ["next"] * BURST + ["error"]
+    [refusal] = answers[-1]["payload"]
+    assert refusal["extensions"]["code"] == "RATE_LIMITED" and 50 < refusal["extensions"]["retryAfter"] <= 60

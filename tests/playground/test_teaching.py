@@ -151,6 +151,18 @@ def test_the_fault_banner_shows_the_rules_in_force(page: Page, server: LiveServe
         httpx.delete(faults)
 
 
+def test_an_injected_unavailable_is_shown_with_its_wait(page: Page, server: LiveServer) -> None:
+    faults = f"{server.base_url}/workshop/faults"
+    httpx.put(faults, json={"faults": [{"style": "rest", "operation": "getRoom", "unavailable": 1}]})
+    try:
+        _click_and_wait(page, "#run")
+        assert "rest.getRoom: unavailable 100 %" in page.inner_text("#faults-banner")
+        assert _summary(page, "status")["rest"].startswith("503")
+        assert "this UNAVAILABLE was injected" in page.inner_text("#panel-rest .why")
+    finally:
+        httpx.delete(faults)
+
+
 def test_graphiql_opens_on_a_rosetta_query_or_the_linked_one(browser: Browser, server: LiveServer) -> None:
     context = browser.new_context(viewport=PROJECTOR)
     ide = context.new_page()

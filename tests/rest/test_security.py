@@ -19,7 +19,7 @@ from services.core.service import ReservationService
 from services.rest.app import RestOptions, create_app
 from services.store import MemoryStore
 from tests.rest.support import draft, problem
-from tests.support.credentials import Credential, forged_tokens, provision, token_for
+from tests.support.credentials import Credential, client_fixture, forged_tokens, provision, token_for
 from tests.support.server import LiveServer, live_server
 
 PATH = "/api/v1/reservations"
@@ -31,19 +31,9 @@ def secured() -> Iterator[LiveServer]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def alice(secured: LiveServer) -> Credential:
-    return provision(secured, "alice")
-
-
-@pytest.fixture(scope="module")
-def bob(secured: LiveServer) -> Credential:
-    return provision(secured, "bob")
-
-
-@pytest.fixture(scope="module")
-def reader(secured: LiveServer) -> Credential:
-    return provision(secured, "reader", frozenset({Scope.READ.value}))
+alice = client_fixture("alice", server="secured")
+bob = client_fixture("bob", server="secured")
+reader = client_fixture("reader", frozenset({Scope.READ.value}), server="secured")
 
 
 @pytest.fixture

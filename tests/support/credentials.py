@@ -8,11 +8,12 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -51,6 +52,19 @@ def provision(
         return Credential(name, issued.api_key, issued.client_secret, token.access_token)
 
     return on_server(server, make())
+
+
+def client_fixture(
+    name: str, scopes: frozenset[str] = READ_WRITE, *, server: str = "server"
+) -> Callable[..., Credential]:
+    """A module-scoped fixture named ``name``: a client provisioned on the module's live server
+    (the fixture named ``server``), e.g. ``alice = client_fixture("alice", server="secured")``."""
+
+    @pytest.fixture(scope="module", name=name)
+    def provisioned(request: pytest.FixtureRequest) -> Credential:
+        return provision(request.getfixturevalue(server), name, scopes)
+
+    return provisioned
 
 
 def token_for(server: LiveServer, credential: Credential, *, seconds: int) -> str:

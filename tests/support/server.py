@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,19 +30,28 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(**overrides: Any) -> Iterator[LiveServer]:
+def live_server(
+    *, prepare: Callable[[Runtime], None] | None = None, send_buffer: int | None = None, **overrides: Any
+) -> Iterator[LiveServer]:
     """Start the gateway on a free port (gRPC on another) with a fresh in-memory store by default.
 
     Keyword arguments override ``Settings`` fields, e.g. ``styles="rest,grpc"`` or ``db=...``.
     Authentication is off unless a test asks for it (``auth=True``): most tests are about something
     else; those about identity, and the conformance matrix, turn it on and use ``credentials``.
+    ``prepare`` may change the runtime before the app is built (e.g. put a fake in front of the core);
+    ``send_buffer`` fixes the HTTP connections' kernel send buffer (bytes; Linux doubles it), which
+    otherwise grows to megabytes on loopback.
     """
     sock = free_socket()
+    if send_buffer is not None:  # accepted connections inherit it from the listening socket
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     port = sock.getsockname()[1]
     base = Settings(host="127.0.0.1", port=port, grpc_port=0, db="memory://", access_log=False, auth=False)
     settings = base.override(**overrides)
     try:
         runtime = build_runtime(settings)
+        if prepare is not None:
+            prepare(runtime)
         app = build_app(settings, runtime)
     except BaseException:
         sock.close()

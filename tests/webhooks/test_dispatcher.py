@@ -4,7 +4,10 @@ replays, disabling, the SSRF guard at delivery time, concurrency and restart."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -62,13 +65,60 @@ async def test_an_event_is_delivered_signed_with_a_stable_id(harness: Harness) -
     assert attempt.status_code == 204 and attempt.error is None and attempt.latency_ms >= 0
 
 
+def standard_webhooks_signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
+    """The Standard Webhooks v1 signature, computed here with the standard library only (not with the
+    library that signs): base64(HMAC-SHA256(base64-decoded secret, "id.timestamp.body"))."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def signatures_of(received: Received) -> list[str]:
+    return received.headers["webhook-signature"].split(" ")
+
+
+async def test_the_delivered_signature_is_the_standard_webhooks_hmac_of_the_subscription_secret(
+    harness: Harness,
+) -> None:
+    _, secret = await harness.subscribe()
+    await harness.reserve()
+    await harness.attempts.until(lambda items: len(items) == 1)
+    (received,) = harness.endpoints.received[HOST]
+    headers = received.headers
+    expected = standard_webhooks_signature(
+        secret, headers["webhook-id"], headers["webhook-timestamp"], received.body
+    )
+    assert signatures_of(received) == [expected], (
+        "the webhook was not signed with the subscription's secret: the delivered signature is not the "
+        "Standard Webhooks HMAC-SHA256 of id.timestamp.body under the secret the subscriber was given"
+    )
+    sent_at = harness.attempts.items[0][1].attempted_at
+    assert headers["webhook-timestamp"] == str(int(sent_at.timestamp()))
+
+
 async def test_a_tampered_body_does_not_verify(harness: Harness) -> None:
     _, secret = await harness.subscribe()
     await harness.reserve()
     await harness.attempts.until(lambda items: len(items) == 1)
     (received,) = harness.endpoints.received[HOST]
+    headers = received.headers
+    tampered = received.body.replace(b"Grace", b"Mallory")
+    assert tampered != received.body
+    # Our signature verifies the body as sent, and not the tampered one.
+    honest = standard_webhooks_signature(
+        secret, headers["webhook-id"], headers["webhook-timestamp"], received.body
+    )
+    forged = standard_webhooks_signature(
+        secret, headers["webhook-id"], headers["webhook-timestamp"], tampered
+    )
+    assert honest in signatures_of(received), (
+        "the delivered signature does not verify even the untouched body"
+    )
+    assert forged not in signatures_of(received), "the delivered signature also verifies a tampered body"
+    # And a subscriber using the Standard Webhooks library agrees on both.
+    verify(secret, received)
     with pytest.raises(WebhookVerificationError):
-        Webhook(secret).verify(received.body.replace(b"Grace", b"Mallory"), received.headers)
+        Webhook(secret).verify(tampered, headers)
 
 
 async def test_during_a_rotation_both_secrets_sign_and_each_verifies(harness: Harness) -> None:

@@ -28,6 +28,7 @@ async def _outcome(target: Target, scenario: Scenario) -> list[Any]:
             language=scenario.language,
             number=SCENARIOS.index(scenario) + 1,
             others=target.connect_as,  # the identity scenarios act as other callers too
+            ordered_clock=True,  # both targets read an OrderedClock (tests/conformance/targets.py)
         )
         await scenario.run(ctx)
     return ctx.outcomes
