@@ -5,7 +5,7 @@
 reservations     reservations/memory.py     reservations/sqlite.py     reservations/postgres.py
                                                                        (+ pg_migrations, pg_notifier)
 webhooks         webhooks/memory.py         webhooks/sqlite.py         webhooks/postgres.py
-                                                                       (+ pg_migrations)
+                                                                       (+ pg_migrations, pg_statements)
 ```
 
 What the SQL stores share (column lists, clauses, PostgreSQL connection settings) lives in the
