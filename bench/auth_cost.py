@@ -4,9 +4,11 @@ Two figures, each for authentication off, an API key and a JWT access token:
 
 - the checks alone (credentials parsed, authenticate, authorize, charge, the core's view for the
   caller), in microseconds per request;
-- a GraphQL ``reservation(reservationId)`` query through the whole ASGI app on httpx's in-process
-  transport, in CPU milliseconds per request (client and server together, so the checks' share is
-  understated rather than flattering).
+- a REST ``GET /api/v1/reservations/{id}`` and a GraphQL ``reservation(reservationId)`` query through
+  the whole ASGI app on httpx's in-process transport, in CPU milliseconds per request (client and server
+  together, so the checks' share is understated rather than flattering). The three modes are measured
+  in turn within each round, and each mode's cost is also given as a ratio to "off" in the same round
+  (the median of those ratios), so a machine busy with other work inflates all three alike.
 
 The token is verified once and then served from the verified-token cache, as every repeated token
 is; an uncached RS256 verification is timed beside it for scale.
@@ -33,8 +35,8 @@ from services.store import MemoryStore
 MODES = ("off", "apikey", "jwt")
 
 
-async def _app(mode: str) -> tuple[Any, Any, dict[str, str]]:
-    settings = Settings(db="memory://", auth=mode != "off", styles=frozenset({"graphql"}), access_log=False)
+async def _app(mode: str, style: str = "graphql") -> tuple[Any, Any, dict[str, str]]:
+    settings = Settings(db="memory://", auth=mode != "off", styles=frozenset({style}), access_log=False)
     runtime = build_runtime(settings)
     app = build_app(settings, runtime)
     await runtime.store.open()
@@ -51,20 +53,28 @@ async def _app(mode: str) -> tuple[Any, Any, dict[str, str]]:
     return runtime, app, headers
 
 
-async def graphql_cpu_ms(mode: str, requests: int) -> float:
-    runtime, app, headers = await _app(mode)
+async def app_cpu_ms(style: str, mode: str, requests: int) -> float:
+    """CPU ms per ``getReservation`` through the whole app in ``style`` (rest or graphql)."""
+    runtime, app, headers = await _app(mode, style)
     draft = ReservationDraft("room-a", "Ada", "2030-01-01", "09:00", "10:00", 2)
     reservation = await runtime.service.create_reservation(draft)
-    query = {"query": f'{{ reservation(reservationId: "{reservation.reservation_id}") {{ status }} }}'}
+    rid = reservation.reservation_id
+    query = {"query": f'{{ reservation(reservationId: "{rid}") {{ status }} }}'}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
+        async def call() -> httpx.Response:
+            if style == "rest":
+                return await client.get(f"/api/v1/reservations/{rid}", headers=headers)
+            return await client.post("/graphql", json=query, headers=headers)
+
         for _ in range(200):  # warm up: caches, the verified token
-            await client.post("/graphql", json=query, headers=headers)
+            await call()
         started = time.process_time()
         for _ in range(requests):
-            answer = await client.post("/graphql", json=query, headers=headers)
+            answer = await call()
         spent = time.process_time() - started
-    assert "errors" not in answer.json(), answer.text
+    assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
     return spent / requests * 1000
 
 
@@ -106,13 +116,22 @@ async def main(rounds: int = 3) -> None:
     print(
         f"gateway checks per request (us, median of {rounds}):", {m: round(v, 1) for m, v in checks.items()}
     )
-    cpu = {
-        mode: statistics.median([await graphql_cpu_ms(mode, 3000) for _ in range(rounds)]) for mode in MODES
-    }
-    print(
-        f"GraphQL getReservation CPU (ms/request, median of {rounds}):",
-        {m: round(v, 3) for m, v in cpu.items()},
-    )
+    for style in ("rest", "graphql"):
+        figures: dict[str, list[float]] = {mode: [] for mode in MODES}
+        for _ in range(rounds):  # the modes in turn, so each round's load weighs on all three
+            for mode in MODES:
+                figures[mode].append(await app_cpu_ms(style, mode, 3000))
+        cpu = {mode: statistics.median(values) for mode, values in figures.items()}
+        ratio = {
+            mode: statistics.median(v / off for v, off in zip(figures[mode], figures["off"], strict=True))
+            for mode in MODES
+        }
+        print(
+            f"{style} getReservation CPU (ms/request, median of {rounds}):",
+            {m: round(v, 3) for m, v in cpu.items()},
+            "ratio to off (median of the rounds' ratios):",
+            {m: round(v, 3) for m, v in ratio.items()},
+        )
     print("uncached RS256 verification (us):", round(await uncached_verification_us(1000), 1))
 
 

@@ -55,7 +55,8 @@ class LabContext:
         return self.base_url.replace("http", "ws", 1) + "/ws"
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        # An API key travels in X-Api-Key (a Bearer credential is an OAuth access token: refused as a key)
+        return {"X-Api-Key": self.api_key} if self.api_key else {}
 
     def load(self, name: str) -> ModuleType:
         """The learner's ``<work>/<name>.py``, imported afresh (its folder on sys.path meanwhile)."""

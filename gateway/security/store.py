@@ -386,19 +386,11 @@ class PostgresIdentityStore(_SqlIdentityStore):
 
 def open_identity_store(url: str) -> IdentityStore:
     """The identity tables beside the core's store named by ``url`` (not yet opened)."""
-    if url.startswith("memory:"):
-        return MemoryIdentityStore()
-    if url.startswith(("postgresql://", "postgres://")):
-        from services.store import split_schema
+    from services.store import parse_store_url
 
-        dsn, schema = split_schema(url)
-        return PostgresIdentityStore(dsn, schema=schema)
-    if url.startswith("sqlite:///"):
-        return SqliteIdentityStore(url.removeprefix("sqlite:///"))
-    if url.startswith("sqlite:"):
-        return SqliteIdentityStore(url.removeprefix("sqlite:"))
-    if "://" not in url:
-        return SqliteIdentityStore(url)
-    raise ValueError(
-        f"unsupported store URL: {url!r} (use memory://, sqlite:///path or postgresql://user@host/db)"
-    )
+    where = parse_store_url(url)
+    if where.kind == "memory":
+        return MemoryIdentityStore()
+    if where.kind == "sqlite":
+        return SqliteIdentityStore(where.path)
+    return PostgresIdentityStore(where.dsn, schema=where.schema)

@@ -1,10 +1,7 @@
 """The use cases: ``ReservationService`` implements ``ReservationApi`` over the store ports.
 
-Size: over 500 lines: ``ReservationService`` is the one object every adapter calls; its use cases
-stay together so that each rule has one home.
+The checks of each input field are in ``validation.py``; the use cases decide in what order.
 """
-
-# pylint: disable=too-many-lines
 
 from __future__ import annotations
 
@@ -25,13 +22,14 @@ from services.core.errors import (
     CapacityExceeded,
     Forbidden,
     IdempotencyKeyReused,
-    MissingMandatoryProperty,
     ReservationConflict,
     ReservationNotFound,
     RoomNotFound,
+    Unavailable,
     VersionMismatch,
 )
 from services.core.model import (
+    WIRE_NAMES,
     Action,
     Event,
     EventType,
@@ -81,7 +79,10 @@ committed first (only a store with optimistic writes, PostgreSQL, reports that).
 
 STORE_RETRY_SECONDS = 25.0
 """How long a use case is re-run while its unit of work reports the store unavailable (a PostgreSQL
-restart takes a few seconds): the client sees a slower answer, not an error."""
+restart takes a few seconds): the client sees a slower answer, not an error. After that the use case
+is refused as UNAVAILABLE (nothing was written, so the same request may be sent again), asking for
+``STORE_RETRY_AFTER_SECONDS`` of patience."""
+STORE_RETRY_AFTER_SECONDS = 5.0
 
 
 P = ParamSpec("P")
@@ -96,9 +97,9 @@ def _retried_while_store_unavailable(method: Callable[P, Awaitable[T]]) -> Calla
         while True:
             try:
                 return await method(*args, **kwargs)
-            except StoreUnavailable:
+            except StoreUnavailable as lost:
                 if time.monotonic() + delay > deadline:
-                    raise
+                    raise Unavailable(params={"retryAfter": STORE_RETRY_AFTER_SECONDS}) from lost
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
@@ -203,7 +204,7 @@ class ReservationService:
     ) -> tuple[list[Reservation], int]:
         """Filtered, sorted slice by offset (REST's ``Range: items=`` uses it directly)."""
         self._allow("listReservations")
-        filters = self._filters(query)
+        filters = check.reservation_filter(query)
         sort = check.sort(query.sort)
         async with self._store.unit_of_work() as uow:
             return await uow.reservations.search(filters, sort, offset, limit)
@@ -219,25 +220,6 @@ class ReservationService:
             grouped[item.room_id].append(item)
         return grouped
 
-    @staticmethod
-    def _filters(query: ReservationQuery) -> ReservationFilter:
-        date_from = check.iso_date("date_from", query.date_from or None, required=False)
-        date_to = check.iso_date("date_to", query.date_to or None, required=False)
-        if date_from and date_to and date_from > date_to:
-            raise check.invalid("date_to", "date_order")
-        for name in ("room_id", "guest_name"):
-            if getattr(query, name) is not None and not isinstance(getattr(query, name), str):
-                raise check.invalid(name, "type")
-        room_id = check.identifier("room_id", query.room_id) if query.room_id else None
-        guest = check.clean_text("guest_name", query.guest_name).strip() if query.guest_name else None
-        return ReservationFilter(
-            status=check.status(query.status),
-            room_ids=(room_id,) if room_id else None,
-            date_from=date_from,
-            date_to=date_to,
-            guest_name=check.search_key(guest) if guest else None,
-        )
-
     # -- reservations: changes ---------------------------------------------------------
 
     async def create_reservation(
@@ -245,32 +227,10 @@ class ReservationService:
     ) -> Reservation:
         self._allow("createReservation")
         key = check.idempotency_key(idempotency_key)
-        room_id = check.text("room_id", draft.room_id, minimum=1, maximum=100, required=True)
-        guest = check.text(
-            "guest_name", draft.guest_name, minimum=1, maximum=check.GUEST_NAME_MAX, required=True
-        )
-        date = check.iso_date("date", draft.date)
-        start = check.clock_time("start_time", draft.start_time)
-        end = check.clock_time("end_time", draft.end_time)
-        check.time_order(start, end)
-        if draft.attendees is None:
-            raise MissingMandatoryProperty(field="attendees")
-        attendees = check.whole_number("attendees", draft.attendees, minimum=1, maximum=check.ATTENDEES_MAX)
-        purpose = check.text("purpose", draft.purpose, minimum=0, maximum=check.PURPOSE_MAX, required=False)
-        assert room_id is not None and guest is not None and date is not None
+        new = check.draft_fields(draft)
         # The validated input, so spellings of one request (" Ada", "" for no purpose) are one retry.
-        fingerprint = _fingerprint(
-            "createReservation",
-            {
-                "roomId": room_id,
-                "guestName": guest,
-                "date": date,
-                "startTime": start,
-                "endTime": end,
-                "attendees": attendees,
-                "purpose": purpose or None,
-            },
-        )
+        fingerprint = _fingerprint("createReservation", {WIRE_NAMES[name]: new[name] for name in new})
+        room_id, date, start, end = new["room_id"], new["date"], new["start_time"], new["end_time"]
 
         async with self._store.unit_of_work() as uow:
             if key is not None:
@@ -280,18 +240,12 @@ class ReservationService:
             room = await uow.rooms.get(room_id)
             if room is None:
                 raise RoomNotFound(field="roomId", params={"roomId": room_id})
-            self._check_capacity(room, attendees)
+            self._check_capacity(room, new["attendees"])
             await self._check_free(uow, room_id, date, start, end, exclude_id=None)
             now = self._clock()
             reservation = Reservation(
                 reservation_id=self._ids("rsv"),
-                room_id=room_id,
-                guest_name=guest,
-                date=date,
-                start_time=start,
-                end_time=end,
-                attendees=attendees,
-                purpose=purpose or None,
+                **new,
                 status=ReservationStatus.RESERVED,
                 cancel_reason=None,
                 version=1,
@@ -305,28 +259,7 @@ class ReservationService:
         self, reservation_id: str, changes: ReservationChanges, *, expected_version: int | None = None
     ) -> Reservation:
         self._allow("modifyReservation")
-        update: dict[str, Any] = {}
-        if changes.room_id is not None:
-            update["room_id"] = check.text("room_id", changes.room_id, minimum=1, maximum=100, required=True)
-        if changes.guest_name is not None:
-            update["guest_name"] = check.text(
-                "guest_name", changes.guest_name, minimum=1, maximum=check.GUEST_NAME_MAX, required=True
-            )
-        if changes.date is not None:
-            update["date"] = check.iso_date("date", changes.date)
-        if changes.start_time is not None:
-            update["start_time"] = check.clock_time("start_time", changes.start_time)
-        if changes.end_time is not None:
-            update["end_time"] = check.clock_time("end_time", changes.end_time)
-        if changes.attendees is not None:
-            update["attendees"] = check.whole_number(
-                "attendees", changes.attendees, minimum=1, maximum=check.ATTENDEES_MAX
-            )
-        if changes.purpose is not None:
-            purpose = check.text(
-                "purpose", changes.purpose, minimum=0, maximum=check.PURPOSE_MAX, required=False
-            )
-            update["purpose"] = purpose or None
+        update = check.change_fields(changes)
         if expected_version is not None:
             check.whole_number("expected_version", expected_version, minimum=1, maximum=2**31 - 1)
             # The caller named the version it saw: a concurrent change is its VERSION_MISMATCH.

@@ -16,9 +16,10 @@ from services.core.model import (
     EventType,
     ReservationChanges,
     ReservationDraft,
+    ReservationQuery,
     ReservationStatus,
 )
-from services.core.ports import SortKey
+from services.core.ports import ReservationFilter, SortKey
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -251,3 +252,71 @@ def json_document(body: bytes | str, *, text_rule: bool = True) -> Any:
     if text_rule:
         refuse_unpaired_surrogates(data)
     return data
+
+
+def draft_fields(draft: ReservationDraft) -> dict[str, Any]:
+    """The fields of a new reservation, validated in the order every style reports the first refusal
+    in; by model field name, ``purpose`` ``None`` when empty."""
+    room_id = text("room_id", draft.room_id, minimum=1, maximum=100, required=True)
+    guest = text("guest_name", draft.guest_name, minimum=1, maximum=GUEST_NAME_MAX, required=True)
+    day = iso_date("date", draft.date)
+    start = clock_time("start_time", draft.start_time)
+    end = clock_time("end_time", draft.end_time)
+    time_order(start, end)
+    if draft.attendees is None:
+        raise MissingMandatoryProperty(field="attendees")
+    attendees = whole_number("attendees", draft.attendees, minimum=1, maximum=ATTENDEES_MAX)
+    purpose = text("purpose", draft.purpose, minimum=0, maximum=PURPOSE_MAX, required=False)
+    assert room_id is not None and guest is not None and day is not None
+    return {
+        "room_id": room_id,
+        "guest_name": guest,
+        "date": day,
+        "start_time": start,
+        "end_time": end,
+        "attendees": attendees,
+        "purpose": purpose or None,
+    }
+
+
+def change_fields(changes: ReservationChanges) -> dict[str, Any]:
+    """The fields a modification sets (those given), validated, by model field name."""
+    update: dict[str, Any] = {}
+    if changes.room_id is not None:
+        update["room_id"] = text("room_id", changes.room_id, minimum=1, maximum=100, required=True)
+    if changes.guest_name is not None:
+        update["guest_name"] = text(
+            "guest_name", changes.guest_name, minimum=1, maximum=GUEST_NAME_MAX, required=True
+        )
+    if changes.date is not None:
+        update["date"] = iso_date("date", changes.date)
+    if changes.start_time is not None:
+        update["start_time"] = clock_time("start_time", changes.start_time)
+    if changes.end_time is not None:
+        update["end_time"] = clock_time("end_time", changes.end_time)
+    if changes.attendees is not None:
+        update["attendees"] = whole_number("attendees", changes.attendees, minimum=1, maximum=ATTENDEES_MAX)
+    if changes.purpose is not None:
+        purpose = text("purpose", changes.purpose, minimum=0, maximum=PURPOSE_MAX, required=False)
+        update["purpose"] = purpose or None
+    return update
+
+
+def reservation_filter(query: ReservationQuery) -> ReservationFilter:
+    """The store filter a listing asks for, each field checked (an empty string means no filter)."""
+    date_from = iso_date("date_from", query.date_from or None, required=False)
+    date_to = iso_date("date_to", query.date_to or None, required=False)
+    if date_from and date_to and date_from > date_to:
+        raise invalid("date_to", "date_order")
+    for name in ("room_id", "guest_name"):
+        if getattr(query, name) is not None and not isinstance(getattr(query, name), str):
+            raise invalid(name, "type")
+    room_id = identifier("room_id", query.room_id) if query.room_id else None
+    guest = clean_text("guest_name", query.guest_name).strip() if query.guest_name else None
+    return ReservationFilter(
+        status=status(query.status),
+        room_ids=(room_id,) if room_id else None,
+        date_from=date_from,
+        date_to=date_to,
+        guest_name=search_key(guest) if guest else None,
+    )

@@ -19,17 +19,12 @@ from services.core.api import ServerApi
 from services.core.errors import InternalError, MalformedRequest, RosettaError, Unauthenticated
 from services.core.messages import negotiate
 from services.core.ratelimit import quota_header_pairs, refusal_header_pairs
+from services.soap.application import RosettaWsgiApplication, build_application
+from services.soap.application import render_wsdl as _render_wsdl
 from services.soap.auth import credentials_of, operation_of
 from services.soap.errors import CONTENT_TYPE, FAULT_HTTP_STATUS, fault_envelope
 from services.soap.hardening import EnvelopeParser, read_body
-from services.soap.service import (
-    ENVELOPE_SCOPE_KEY,
-    PRINCIPAL_SCOPE_KEY,
-    CoreBridge,
-    RosettaWsgiApplication,
-    build_application,
-)
-from services.soap.service import render_wsdl as _render_wsdl
+from services.soap.service import ENVELOPE_SCOPE_KEY, PRINCIPAL_SCOPE_KEY, CoreBridge
 
 WSDL_QUERY = b"wsdl"
 _BODY_MARK = b"Body>"  # every serialized answer, result or Fault, closes a soap:Body

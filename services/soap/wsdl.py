@@ -19,7 +19,8 @@ _SOAP_ADDRESS = "{http://schemas.xmlsoap.org/wsdl/soap/}address"
 
 def generate(address: str = DEFAULT_ADDRESS) -> bytes:
     """The WSDL spyne builds from ``services.soap.service``, pretty-printed for reading and review."""
-    from services.soap.service import CoreBridge, build_application, render_wsdl
+    from services.soap.application import build_application, render_wsdl
+    from services.soap.service import CoreBridge
 
     # The WSDL depends on the definitions only; no core is needed (nor called) to build it.
     document = render_wsdl(build_application(CoreBridge(None)), address)  # type: ignore[arg-type]  # no core

@@ -5,7 +5,7 @@
 reservations     reservations/memory.py     reservations/sqlite.py     reservations/postgres.py
                                                                        (+ pg_migrations, pg_notifier)
 webhooks         webhooks/memory.py         webhooks/sqlite.py         webhooks/postgres.py
-                                                                       (+ pg_migrations)
+                                                                       (+ pg_migrations, pg_statements)
 ```
 
 What the SQL stores share (column lists, clauses, PostgreSQL connection settings) lives in the
@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.store._sql import MIGRATION_LOCK, check_schema, connect_kwargs, split_schema
+from services.store._sql import (
+    MIGRATION_LOCK,
+    StoreUrl,
+    check_schema,
+    connect_kwargs,
+    parse_store_url,
+    split_schema,
+)
 from services.store.reservations.memory import MemoryStore
 from services.store.reservations.sqlite import SqliteStore
 
@@ -30,33 +37,27 @@ if TYPE_CHECKING:
 __all__ = [
     "MIGRATION_LOCK",
     "MemoryStore",
+    "StoreUrl",
     "SqliteStore",
     "check_schema",
     "connect_kwargs",
     "open_store",
     "open_webhook_store",
+    "parse_store_url",
     "split_schema",
 ]
 
 
 def open_store(url: str) -> MemoryStore | SqliteStore | PostgresStore:
     """``memory://``, ``sqlite:///path/to/file.db`` (or a bare path), ``postgresql://…[?schema=name]``."""
-    if url.startswith("memory:"):
+    where = parse_store_url(url)
+    if where.kind == "memory":
         return MemoryStore()
-    if url.startswith("sqlite:///"):
-        return SqliteStore(url.removeprefix("sqlite:///"))
-    if url.startswith("sqlite:"):
-        return SqliteStore(url.removeprefix("sqlite:"))
-    if url.startswith(("postgresql://", "postgres://")):
-        from services.store.reservations.postgres import PostgresStore  # psycopg is loaded only when used
+    if where.kind == "sqlite":
+        return SqliteStore(where.path)
+    from services.store.reservations.postgres import PostgresStore  # psycopg is loaded only when used
 
-        dsn, schema = split_schema(url)
-        return PostgresStore(dsn, schema=schema)
-    if "://" not in url:
-        return SqliteStore(url)
-    raise ValueError(
-        f"unsupported store URL: {url!r} (use memory://, sqlite:///path or postgresql://user@host/db)"
-    )
+    return PostgresStore(where.dsn, schema=where.schema)
 
 
 def open_webhook_store(url: str) -> MemoryWebhookStore | SqliteWebhookStore | PostgresWebhookStore:
@@ -65,19 +66,11 @@ def open_webhook_store(url: str) -> MemoryWebhookStore | SqliteWebhookStore | Po
     from services.store.webhooks.memory import MemoryWebhookStore
     from services.store.webhooks.sqlite import SqliteWebhookStore
 
-    if url.startswith(("postgresql://", "postgres://")):
-        from services.store.webhooks.postgres import PostgresWebhookStore  # psycopg only when used
-
-        dsn, schema = split_schema(url)
-        return PostgresWebhookStore(dsn, schema=schema)
-    if url.startswith("memory:"):
+    where = parse_store_url(url)
+    if where.kind == "memory":
         return MemoryWebhookStore()
-    if url.startswith("sqlite:///"):
-        return SqliteWebhookStore(url.removeprefix("sqlite:///"))
-    if url.startswith("sqlite:"):
-        return SqliteWebhookStore(url.removeprefix("sqlite:"))
-    if "://" not in url:
-        return SqliteWebhookStore(url)
-    raise ValueError(
-        f"unsupported webhook store URL: {url!r} (use memory://, sqlite:///path or postgresql://user@host/db)"
-    )
+    if where.kind == "sqlite":
+        return SqliteWebhookStore(where.path)
+    from services.store.webhooks.postgres import PostgresWebhookStore  # psycopg only when used
+
+    return PostgresWebhookStore(where.dsn, schema=where.schema)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from services.core.model import Reservation, ReservationStatus
@@ -157,6 +158,34 @@ def attempt_from_row(row: Sequence[Any], moment: Callable[[Any], datetime]) -> A
 EVENTS_CHANNEL = "rosetta_events"
 MIGRATION_LOCK = 0x526F73657474_01  # pg_advisory lock key: one migrator per database at a time
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")
+
+
+@dataclass(frozen=True)
+class StoreUrl:
+    """Where a deployment keeps its data: one URL for the reservations, webhook and identity stores."""
+
+    kind: Literal["memory", "sqlite", "postgres"]
+    path: str = ""  # sqlite: the file
+    dsn: str = ""  # postgres: the libpq URL, without ``schema``
+    schema: str | None = None  # postgres: the schema, or None for the search path's
+
+
+def parse_store_url(url: str) -> StoreUrl:
+    """``memory://``, ``sqlite:///path/to/file.db`` (or a bare path), ``postgresql://…[?schema=name]``."""
+    if url.startswith("memory:"):
+        return StoreUrl("memory")
+    if url.startswith("sqlite:///"):
+        return StoreUrl("sqlite", path=url.removeprefix("sqlite:///"))
+    if url.startswith("sqlite:"):
+        return StoreUrl("sqlite", path=url.removeprefix("sqlite:"))
+    if url.startswith(("postgresql://", "postgres://")):
+        dsn, schema = split_schema(url)
+        return StoreUrl("postgres", dsn=dsn, schema=schema)
+    if "://" not in url:
+        return StoreUrl("sqlite", path=url)
+    raise ValueError(
+        f"unsupported store URL: {url!r} (use memory://, sqlite:///path or postgresql://user@host/db)"
+    )
 
 
 def split_schema(url: str) -> tuple[str, str | None]:

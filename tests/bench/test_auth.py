@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench import auth
+from bench.auth_cost import app_cpu_ms
 from gateway.cli import banner
 from services.core.errors import Unauthenticated
 from services.core.model import ReservationQuery
@@ -60,3 +61,10 @@ def test_server_environment_per_mode() -> None:
         auth.server_env("basic")
     with pytest.raises(RuntimeError, match="no demo client"):
         auth.credential_for("apikey", "Rosetta is serving rest", "http://127.0.0.1:1")
+
+
+@pytest.mark.parametrize("style", ["rest", "graphql"])
+@pytest.mark.parametrize("mode", ["off", "apikey", "jwt"])
+async def test_auth_cost_measures_a_get_answered_in_every_mode(style: str, mode: str) -> None:
+    """``python -m bench.auth_cost``'s figure is of a request the app answered (200, no errors)."""
+    assert await app_cpu_ms(style, mode, 20) > 0

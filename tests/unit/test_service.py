@@ -17,6 +17,7 @@ from services.core.errors import (
     ReservationNotFound,
     RoomNotFound,
     RosettaError,
+    Unavailable,
     VersionMismatch,
 )
 from services.core.model import (
@@ -337,13 +338,15 @@ async def test_a_use_case_is_run_again_while_the_store_restarts_and_writes_once(
     assert [r.reservation_id for r in page.items] == [created.reservation_id]
 
 
-async def test_a_store_that_stays_unreachable_is_reported_after_the_retry_time(
+async def test_a_store_that_stays_unreachable_is_unavailable_after_the_retry_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(service_module, "STORE_RETRY_SECONDS", 0.3)
     store = _RestartingStore(MemoryStore(), float("inf"))
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(Unavailable) as refused:  # nothing was written: the same request may come again
         await ReservationService(store).get_room("room-a")  # type: ignore[arg-type]  # a partial Store
+    assert refused.value.retry_after == service_module.STORE_RETRY_AFTER_SECONDS
+    assert isinstance(refused.value.__cause__, StoreUnavailable)
 
 
 async def test_the_batch_lookup_groups_every_rooms_reservations_in_date_order(

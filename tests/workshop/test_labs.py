@@ -60,3 +60,17 @@ async def test_the_starter_fails_with_a_hint(lab: Lab, server: RunningServer, tm
     else:
         assert len(hints) == 1  # the first failure stops the checks that build on it
     assert STARTER_HINTS[lab.name].lower() in hints[0].lower(), hints[0]
+
+
+async def test_a_checker_sends_the_api_key_it_is_given_as_an_api_key(tmp_path: Path) -> None:
+    """``check --api-key`` (or ROSETTA_API_KEY) against a server with identity checks on: lab 1's checker
+    calls every style with the key, which the server must recognise (it refused the Bearer form)."""
+    from tests.support.server import live_server
+
+    lab = next(lab for lab in LABS if lab.name == "01-six-styles")
+    await lab.materialize(tmp_path, solved=True)
+    with live_server(auth=True, styles="rest,graphql,grpc,soap,websocket") as running:
+        assert running.runtime.demo is not None
+        context = LabContext(running.base_url, running.grpc_target, tmp_path, running.runtime.demo.api_key)
+        report = await run_checks(lab.checks(), context, keep_going=lab.independent)
+    assert report.passed, report.hints

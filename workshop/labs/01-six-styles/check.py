@@ -139,7 +139,7 @@ async def grpc_call(lab: LabContext) -> str:
     if lab.grpc_target is None:
         raise Hint("this server does not serve gRPC: start it with every style")
     calls = lab.load("calls")
-    metadata = [("authorization", f"Bearer {lab.api_key}")] if lab.api_key else []
+    metadata = [("x-api-key", lab.api_key)] if lab.api_key else []  # an API key travels as x-api-key
     response = await asyncio.to_thread(
         _grpc_call, lab.grpc_target, calls.GRPC_METHOD, calls.grpc_request(ROOM), metadata
     )

@@ -100,6 +100,16 @@ async def failed(lab: LabContext) -> str:
     return f"{style}: 2 failures, 1 reservation"
 
 
+@check(
+    "Two calls refused as UNAVAILABLE: still one reservation",
+    "retry UNAVAILABLE (HTTP 503, gRPC UNAVAILABLE, a Server.UNAVAILABLE fault) after the wait it names.",
+)
+async def unavailable(lab: LabContext) -> str:
+    lost = "The first two calls were refused as UNAVAILABLE, each naming a one-second wait"
+    style = await _book_under(lab, {"unavailable": 1, "times": 2}, lost)
+    return f"{style}: 2 refusals, 1 reservation"
+
+
 @check("A client mistake is not retried", "only retry what may succeed next time.")
 async def not_retried(lab: LabContext) -> str:
     style = _style(lab)
@@ -120,4 +130,4 @@ async def not_retried(lab: LabContext) -> str:
     return "CAPACITY_EXCEEDED tried once"
 
 
-CHECKS = [dropped, failed, not_retried]
+CHECKS = [dropped, failed, unavailable, not_retried]

@@ -36,7 +36,7 @@ def grpc_request(room_id: str) -> dict[str, Any]:
     return {}
 
 
-# After the four calls work: which style's answer was the smallest, and which the largest?
+# After the five calls work: which style's answer was the smallest, and which the largest?
 # One of "rest", "graphql", "grpc", "soap", "websocket".
 SMALLEST_ANSWER = "?"
 LARGEST_ANSWER = "?"
