@@ -115,7 +115,7 @@ MUTANTS ?=
 mutation: $(VENV)/.installed-$(PYVER)
 	$(BIN)/python -m pip install --quiet -e '.[dev,mutation]'
 	$(if $(MUTANTS),,rm -rf mutants)
-	$(FAST_ENV) $(BIN)/mutmut run --max-children 1 $(MUTANTS) || true
+	$(FAST_ENV) $(BIN)/mutmut run --max-children 1 $(foreach m,$(MUTANTS),'$(m)') || true
 	$(BIN)/python scripts/mutation_report.py
 
 clean:
