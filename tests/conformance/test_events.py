@@ -9,6 +9,7 @@ subscriber on any push surface must cost no store reads (the streams wait on the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
@@ -47,7 +48,11 @@ def _stream(server: LiveServer, surface: str) -> Callable[[int], Any]:
         "websocket-subscription": lambda: WebSocketClient(server.base_url),
     }
 
+    @contextlib.asynccontextmanager
     async def events(after: int) -> AsyncIterator[tuple[Any, AsyncGenerator[Event, None]]]:
+        # A context manager, not a one-item async generator: `return` inside `async for` over a generator
+        # leaves it suspended, and its `finally` (closing the client) ran only when the garbage collector
+        # finalized it, after the test's loop had closed: the unclosed transport the run's summary named.
         client = factories[surface]()
         try:
             yield client, client.stream_events(after)
@@ -72,9 +77,8 @@ async def _subscribed(server: LiveServer, surface: str, after: int, count: int) 
     """Start reading ``count`` events after ``after`` on a push surface, in the background."""
 
     async def read() -> list[Event]:
-        async for _client, stream in _stream(server, surface)(after):
+        async with _stream(server, surface)(after) as (_client, stream):
             return await _take(stream, count)
-        raise AssertionError("unreachable")
 
     # No need to wait for the subscription to reach the server: it starts from ``after`` either way.
     return asyncio.create_task(read())
@@ -147,7 +151,7 @@ async def test_a_dropped_stream_resumes_from_the_last_sequence_with_no_gap_and_n
         first = await _subscribed(server, surface, after, 1)
         await _change(rest, day)
         got = await first  # the connection is dropped after one event
-        async for _client, stream in _stream(server, surface)(got[-1].sequence):
+        async with _stream(server, surface)(got[-1].sequence) as (_client, stream):
             got += await _take(stream, 2)
         expected = await rest.watch_events(after, limit=3)
     assert [e.sequence for e in got] == [after + 1, after + 2, after + 3]
