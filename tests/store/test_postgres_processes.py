@@ -5,6 +5,7 @@ them, and PostgreSQL restarting under a running store (fresh schema per test: ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 from multiprocessing.synchronize import Barrier
 
@@ -121,8 +122,10 @@ class ObservedNotifier(PgNotifier):
 
 
 async def _first_streamed_event(service: ReservationService) -> Event:
-    async for event in service.stream_events(0, wait_timeout=30.0):
-        return event
+    # aclosing: a `return` inside `async for` would leave the stream suspended until the collector ran.
+    async with contextlib.aclosing(service.stream_events(0, wait_timeout=30.0)) as events:
+        async for event in events:
+            return event
     raise AssertionError("the stream ended")
 
 
