@@ -9,6 +9,7 @@ and written once; PostgreSQL swaps the ``?`` placeholders for ``%s``.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 import sqlite3
@@ -199,15 +200,15 @@ def _key_values(k: SigningKey) -> tuple[Any, ...]:
     )
 
 
-class _SqlIdentityStore:
+class _SqlIdentityStore(abc.ABC):
     """The identity operations over the statements in ``SQL``, written once for both SQL stores;
     each runs them its own way (``_rows`` reads, ``_write`` runs statements in one transaction)."""
 
-    async def _rows(self, name: str, *params: Any) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _rows(self, name: str, *params: Any) -> list[tuple[Any, ...]]: ...
 
-    async def _write(self, *statements: tuple[str, tuple[Any, ...]]) -> int:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _write(self, *statements: tuple[str, tuple[Any, ...]]) -> int: ...
 
     async def add_client(self, client: Client) -> bool:
         return await self._write(("add_client", _client_values(client))) == 1
