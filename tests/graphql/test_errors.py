@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 import httpx
@@ -17,10 +17,16 @@ from services.core.errors import (
     ReservationConflict,
     RoomNotFound,
 )
+from services.core.events import InProcessNotifier
 from services.core.model import ReservationQuery
+from services.core.service import ReservationService
 from services.graphql.app import create_app
 from services.graphql.client import GraphQLClient
+from services.graphql.context import RosettaContext
 from services.graphql.errors import method_not_supported, operation_needs_post, subscription_needs_websocket
+from services.graphql.options import GraphQLOptions
+from services.graphql.schema import build_schema
+from services.store import MemoryStore
 from tests.graphql.conftest import draft, post
 from tests.support.server import LiveServer
 
@@ -276,3 +282,41 @@ def test_http_refusals_of_graphql_over_http_are_localized_from_the_catalog() -> 
     assert operation_needs_post("mutation").localized("en") == (
         "The request could not be read: mutation operations need POST."
     )
+
+
+async def first_subscription_errors(
+    query: str, variables: dict[str, Any], language: str
+) -> list[dict[str, Any]]:
+    """The errors of a subscription's first answer, in process, as graphql-transport-ws runs it."""
+    schema = build_schema(GraphQLOptions())
+    core = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    context = RosettaContext(core, language, cache=False)
+    answer = await schema.subscribe(query, variable_values=variables, context_value=context)
+    if isinstance(answer, AsyncGenerator):
+        first = await anext(answer)
+        await answer.aclose()
+    else:
+        first = answer
+    assert first.errors, first
+    return [dict(error.formatted) for error in first.errors]
+
+
+async def test_subscription_errors_are_coded_localized_and_keep_their_location() -> None:
+    refused = await first_subscription_errors(
+        "subscription($types: [String!]) { reservationEvents(after: 0, types: $types) { sequence } }",
+        {"types": ["reservation.exploded"]},
+        "fr",
+    )
+    unknown = await first_subscription_errors("subscription {\n  nothing\n}", {}, "ko")
+
+    # The core refused the filter when the stream started: no location or path of GraphQL's own.
+    assert len(refused) == 1 and set(refused[0]) == {"message", "extensions"}, refused
+    assert refused[0]["extensions"] == {"code": "INVALID_PROPERTY", "field": "types"}
+    assert refused[0]["message"].startswith("La propriété « types » est invalide : ")
+    assert unknown == [
+        {
+            "message": "'nothing' 속성이 올바르지 않습니다: 알 수 없는 속성입니다.",
+            "locations": [{"line": 2, "column": 3}],
+            "extensions": {"code": "INVALID_PROPERTY", "field": "nothing"},
+        }
+    ]
