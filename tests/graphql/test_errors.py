@@ -320,3 +320,44 @@ async def test_subscription_errors_are_coded_localized_and_keep_their_location()
             "extensions": {"code": "INVALID_PROPERTY", "field": "nothing"},
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("options", "query", "message"),
+    [
+        (
+            GraphQLOptions(max_depth=2),
+            "{ rooms { reservations(first: 1) { room { roomId } } } }",
+            "la requête est imbriquée sur plus de 2 niveaux.",
+        ),
+        (
+            GraphQLOptions(max_aliases=1),
+            "{ a: rooms { roomId } b: rooms { roomId } }",
+            "la requête utilise plus de 1 alias.",
+        ),
+        (
+            GraphQLOptions(max_tokens=12),
+            "{ rooms { roomId name capacity location roomId name capacity location } }",
+            "la requête compte plus de 12 jetons.",
+        ),
+        (
+            GraphQLOptions(max_cost=60),
+            "{ rooms { reservations(first: 50) { roomId } } }",
+            "la requête coûterait 2551, au-delà de la limite de 60 (chaque champ compte 1 ; "
+            "une liste multiplie ce qu'elle contient par sa taille de page).",
+        ),
+    ],
+    ids=["depth", "aliases", "tokens", "cost"],
+)
+async def test_a_query_over_a_limit_is_an_invalid_query_naming_the_limit(
+    options: GraphQLOptions, query: str, message: str
+) -> None:
+    core = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    transport = httpx.ASGITransport(create_app(core, options))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
+        response = await http.post("/graphql", json={"query": query}, headers={"accept-language": "fr"})
+
+    error = only_error(response.json())
+    assert "data" not in response.json()
+    assert error["extensions"] == {"code": "INVALID_PROPERTY", "field": "query"}
+    assert error["message"] == "La propriété « query » est invalide : " + message

@@ -153,8 +153,12 @@ def test_every_example_validates_and_has_an_answer() -> None:
 
 
 def test_the_documented_replies_and_pushes_are_the_frames_the_protocol_writes() -> None:
-    """Without a server: each documented result, error and event frame, rebuilt from its id and payload."""
-    _, replies, pushed = _examples()
+    """Without a server: each documented request (as the client writes it), result, error and event frame,
+    rebuilt from its id and payload."""
+    requests, replies, pushed = _examples()
+    for name, request in requests.items():
+        written = protocol.request_frame(request["id"], request["type"], request["payload"])
+        assert json.loads(written) == request, name
     for name, reply in replies.items():
         payload = reply["payload"]
         if reply["type"] == protocol.RESULT:
