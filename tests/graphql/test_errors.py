@@ -134,6 +134,21 @@ async def test_null_for_a_field_other_than_purpose_is_refused_as_rest_does(
             "query($id: ID!) { reservation(reservationId: $id) { version } }",
             {"code": "MISSING_MANDATORY_PROPERTY", "field": "id"},
         ),
+        # a wrong literal several lines down, written without a space after the colon
+        (
+            '{\n  rooms {\n    reservations(first:"x") { roomId }\n  }\n}',
+            {"code": "INVALID_PROPERTY", "field": "first"},
+        ),
+        ("{ events(types: [7]) { sequence } }", {"code": "INVALID_PROPERTY", "field": "types"}),
+        # a later item of a list names the list too
+        (
+            '{ events(types: ["reservation.created", 7]) { sequence } }',
+            {"code": "INVALID_PROPERTY", "field": "types"},
+        ),
+        # no argument to name (a variable's default; a list where a string was due, which GraphQL
+        # reports without a location): a request that cannot be read, never a failure of the server
+        ('query($n: Int = "x") { events(after: $n) { sequence } }', {"code": "MALFORMED_REQUEST"}),
+        ('{ events(types: ["reservation.created", [7]]) { sequence } }', {"code": "MALFORMED_REQUEST"}),
         ("{ rooms { name ", {"code": "MALFORMED_REQUEST"}),
         ("{ rooms { ...Missing } }", {"code": "MALFORMED_REQUEST"}),
     ],

@@ -162,3 +162,27 @@ async def test_a_refusal_before_spyne_is_the_same_fault_document_as_spynes(app: 
         "code": "MALFORMED_REQUEST",
         "field": "Content-Type",
     }
+
+
+async def test_a_soap_1_2_envelope_gets_a_version_mismatch_fault_saying_which_version_is_understood(
+    app: Any,
+) -> None:
+    soap12 = (
+        b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope">'
+        b"<env:Body><GetRoom/></env:Body></env:Envelope>"
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://soap.test") as http:
+        response = await http.post(
+            "/soap", content=soap12, headers={"Content-Type": "text/xml", "Accept-Language": "fr"}
+        )
+
+    assert response.status_code == 500
+    assert fault_of(response.content) == {
+        "faultcode": "soap11env:VersionMismatch",
+        "faultstring": "La requête n'a pas pu être lue : seules les enveloppes SOAP 1.1 "
+        "(espace de noms http://schemas.xmlsoap.org/soap/envelope/) sont comprises.",
+        "lang": "fr",
+        "code": "MALFORMED_REQUEST",
+        "field": None,
+    }
