@@ -171,16 +171,21 @@ async def test_core_validation_beats_graphql_for_page_values(http: httpx.AsyncCl
 
 
 @pytest.mark.parametrize(
-    ("content", "expected_status", "code"),
+    ("content", "expected_status", "code", "message"),
     [
-        (b"{not json", 400, "MALFORMED_REQUEST"),
-        (b"[1, 2]", 400, "MALFORMED_REQUEST"),
-        (b'{"variables": {}}', 400, "MISSING_MANDATORY_PROPERTY"),
-        (b'{"query": 42}', 400, "INVALID_PROPERTY"),
+        (b"{not json", 400, "MALFORMED_REQUEST", "요청을 읽을 수 없습니다: 본문 형식이 올바르지 않습니다."),
+        (b"[1, 2]", 400, "MALFORMED_REQUEST", "요청을 읽을 수 없습니다: 본문 형식이 올바르지 않습니다."),
+        (b'{"variables": {}}', 400, "MISSING_MANDATORY_PROPERTY", "'query' 속성은 필수입니다."),
+        (
+            b'{"query": 42}',
+            400,
+            "INVALID_PROPERTY",
+            "'query' 속성이 올바르지 않습니다: 값의 형식이 잘못되었습니다.",
+        ),
     ],
 )
 async def test_unreadable_bodies_are_malformed_requests(
-    http: httpx.AsyncClient, content: bytes, expected_status: int, code: str
+    http: httpx.AsyncClient, content: bytes, expected_status: int, code: str, message: str
 ) -> None:
     response = await http.post(
         "/graphql", content=content, headers={"content-type": "application/json", "accept-language": "ko"}
@@ -189,6 +194,7 @@ async def test_unreadable_bodies_are_malformed_requests(
     assert response.status_code == expected_status
     error = only_error(response.json())
     assert error["extensions"]["code"] == code
+    assert error["message"] == message  # in the caller's language, as every other error
     assert response.headers["content-language"] == "ko"
 
 
