@@ -382,3 +382,16 @@ async def test_a_query_over_a_limit_is_an_invalid_query_naming_the_limit(
     assert "data" not in response.json()
     assert error["extensions"] == {"code": "INVALID_PROPERTY", "field": "query"}
     assert error["message"] == "La propriété « query » est invalide : " + message
+
+
+async def test_a_graphql_syntax_error_is_a_malformed_request_saying_so() -> None:
+    core = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    transport = httpx.ASGITransport(create_app(core))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
+        response = await http.post(
+            "/graphql", json={"query": "{ rooms { name "}, headers={"accept-language": "fr"}
+        )
+
+    error = only_error(response.json())
+    assert error["extensions"] == {"code": "MALFORMED_REQUEST"}
+    assert error["message"] == "La requête n'a pas pu être lue : le corps n'est pas bien formé."
