@@ -329,6 +329,7 @@ async def test_subscription_errors_are_coded_localized_and_keep_their_location()
         "fr",
     )
     unknown = await first_subscription_errors("subscription {\n  nothing\n}", {}, "ko")
+    unfinished = await first_subscription_errors("subscription {\n  reservationEvents {", {}, "fr")
 
     # The core refused the filter when the stream started: no location or path of GraphQL's own.
     assert len(refused) == 1 and set(refused[0]) == {"message", "extensions"}, refused
@@ -339,6 +340,13 @@ async def test_subscription_errors_are_coded_localized_and_keep_their_location()
             "message": "'nothing' 속성이 올바르지 않습니다: 알 수 없는 속성입니다.",
             "locations": [{"line": 2, "column": 3}],
             "extensions": {"code": "INVALID_PROPERTY", "field": "nothing"},
+        }
+    ]
+    assert unfinished == [  # a syntax error: located by its position in the text, not by a node
+        {
+            "message": "La requête n'a pas pu être lue : le corps n'est pas bien formé.",
+            "locations": [{"line": 2, "column": 22}],
+            "extensions": {"code": "MALFORMED_REQUEST"},
         }
     ]
 
