@@ -31,6 +31,13 @@ from tests.graphql.conftest import draft, post
 from tests.support.server import LiveServer
 
 CREATE = "mutation($input: CreateReservationInput!) { createReservation(input: $input) { reservationId } }"
+CREATE_INPUT = {
+    "roomId": "room-a",
+    "guestName": "Ada",
+    "date": "2031-01-01",
+    "startTime": "10:00",
+    "endTime": "11:00",
+}
 
 
 def only_error(body: dict[str, Any]) -> dict[str, Any]:
@@ -403,3 +410,26 @@ async def test_a_graphql_syntax_error_is_a_malformed_request_saying_so() -> None
     error = only_error(response.json())
     assert error["extensions"] == {"code": "MALFORMED_REQUEST"}
     assert error["message"] == "La requête n'a pas pu être lue : le corps n'est pas bien formé."
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "field"),
+    [
+        ("query($after: Int!) { events(after: $after) { sequence } }", {"after": "ten"}, "after"),
+        (CREATE, {"input": {**CREATE_INPUT, "attendees": "three"}}, "attendees"),
+    ],
+    ids=["variable", "input-field"],
+)
+async def test_a_variable_of_the_wrong_type_names_itself_or_its_input_field(
+    query: str, variables: dict[str, Any], field: str
+) -> None:
+    core = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    transport = httpx.ASGITransport(create_app(core))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
+        response = await http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers={"accept-language": "fr"}
+        )
+
+    error = only_error(response.json())
+    assert error["extensions"] == {"code": "INVALID_PROPERTY", "field": field}
+    assert error["message"] == f"La propriété « {field} » est invalide : la valeur n'a pas le bon type."
