@@ -217,6 +217,9 @@ async def test_a_room_with_many_reservations_lists_them_all_in_batch(service: Re
             )
     grouped = await service.reservations_of_rooms(["room-c"])
     assert len(grouped["room-c"]) == 28 * 4
+    # Events are read 100 at a time unless a limit is named, from the first one unless told otherwise.
+    first_batch = await service.watch_events()
+    assert [e.sequence for e in first_batch] == list(range(1, 101))
 
 
 # -- ids and times -----------------------------------------------------------------------------
@@ -396,3 +399,54 @@ async def test_a_stream_starts_after_the_sequence_asked_for_in_batches() -> None
         async for event in core.stream_events("1", batch_size=1):  # type: ignore[arg-type]  # query text
             received.append(event.sequence)
     assert received == [2, 3] and notifier.waits == [(3, 30.0)]
+
+
+async def test_a_stream_without_a_start_begins_with_the_first_event() -> None:
+    notifier = _RecordingNotifier()
+    core = ReservationService(MemoryStore(), notifier=notifier)
+    await core.create_reservation(draft())
+    received: list[int] = []
+    with pytest.raises(_StopStream):
+        async for event in core.stream_events():
+            received.append(event.sequence)
+    assert received == [1]
+
+
+# -- every read, by who may make it ----------------------------------------------------------------
+
+
+async def test_a_reader_makes_every_read_and_an_anonymous_caller_only_those_of_rooms(
+    service: ReservationService,
+) -> None:
+    from services.core.access import ANONYMOUS
+    from services.core.errors import Unauthenticated
+    from tests.unit.test_access import READER
+
+    created = await service.create_reservation(draft())
+    reader = service.acting_as(READER)
+    assert (await reader.get_room("room-b")).capacity == 8
+    assert list(await reader.get_rooms(["room-b"])) == ["room-b"]
+    assert await reader.get_reservation(created.reservation_id) == created
+    assert (await reader.search_reservations(ReservationQuery(), offset=0, limit=5))[1] == 1
+    assert [e.sequence for e in await reader.watch_events(0)] == [1]
+    assert await reader.last_event_sequence() == 1
+    for write in (
+        reader.modify_reservation(created.reservation_id, ReservationChanges(attendees=1)),
+        reader.cancel_reservation(created.reservation_id),
+        reader.check_in_reservation(created.reservation_id),
+    ):
+        with pytest.raises(Forbidden) as caught:
+            await write
+        assert caught.value.field == "reservations:write"
+
+    anonymous = service.acting_as(ANONYMOUS.at("198.51.100.7"))
+    assert (await anonymous.get_room("room-b")).room_id == "room-b"
+    assert list(await anonymous.get_rooms(["room-a"])) == ["room-a"]
+    for read in (
+        anonymous.watch_events(0),
+        anonymous.last_event_sequence(),
+        anonymous.search_reservations(ReservationQuery(), offset=0, limit=5),
+        anonymous.list_reservations(ReservationQuery()),
+    ):
+        with pytest.raises(Unauthenticated):
+            await read
