@@ -237,7 +237,7 @@ async def test_ids_are_opaque_and_times_are_utc_milliseconds() -> None:
 
 
 async def test_each_change_is_stamped_with_the_clock_and_its_event_carries_the_time() -> None:
-    times = iter(datetime(2026, 11, 30, hour, tzinfo=UTC) for hour in (8, 9, 10))
+    times = iter(datetime(2026, 11, 30, hour, tzinfo=UTC) for hour in (8, 9, 10, 11, 12))
     service = ReservationService(MemoryStore(), clock=lambda: next(times))
     created = await service.create_reservation(draft())
     assert created.created_at == created.updated_at == datetime(2026, 11, 30, 8, tzinfo=UTC)
@@ -245,8 +245,11 @@ async def test_each_change_is_stamped_with_the_clock_and_its_event_carries_the_t
     assert (modified.created_at.hour, modified.updated_at.hour) == (8, 9)
     canceled = await service.cancel_reservation(created.reservation_id)
     assert canceled.updated_at.hour == 10
-    assert [e.occurred_at.hour for e in await service.watch_events(0)] == [8, 9, 10]
-    assert [e.data["version"] for e in await service.watch_events(0)] == [1, 2, 3]
+    other = await service.create_reservation(draft(start_time="11:00", end_time="12:00"))
+    checked_in = await service.check_in_reservation(other.reservation_id)
+    assert (checked_in.created_at.hour, checked_in.updated_at.hour) == (11, 12)
+    assert [e.occurred_at.hour for e in await service.watch_events(0)] == [8, 9, 10, 11, 12]
+    assert [e.data["version"] for e in await service.watch_events(0)] == [1, 2, 3, 1, 2]
 
 
 # -- concurrent writers and a store that is gone ------------------------------------------------
@@ -399,6 +402,11 @@ async def test_a_stream_starts_after_the_sequence_asked_for_in_batches() -> None
         async for event in core.stream_events("1", batch_size=1):  # type: ignore[arg-type]  # query text
             received.append(event.sequence)
     assert received == [2, 3] and notifier.waits == [(3, 30.0)]
+
+
+async def test_a_core_without_a_notifier_refuses_to_stream_saying_what_it_needs() -> None:
+    with pytest.raises(RuntimeError, match="^stream_events needs an EventNotifier$"):
+        ReservationService(MemoryStore()).stream_events(0)
 
 
 async def test_a_stream_without_a_start_begins_with_the_first_event() -> None:
