@@ -158,7 +158,9 @@ async def test_fastapi_validation_errors_are_mapped_to_the_catalog() -> None:
         broken = await http.post(
             "/api/v1/probe/1?size=1", content=b"{", headers={"content-type": "application/json"}
         )
-        problem(broken, 400, "MALFORMED_REQUEST")
+        assert problem(broken, 400, "MALFORMED_REQUEST")["detail"] == (
+            "The request could not be read: the body is not well-formed."
+        )
 
 
 class _BrokenApi:
