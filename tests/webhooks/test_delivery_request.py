@@ -153,7 +153,9 @@ def failing(error: Exception) -> Callable[[httpx.Request], Awaitable[httpx.Respo
         (httpx.RemoteProtocolError(""), "RemoteProtocolError"),
     ],
 )
-async def test_a_transport_failure_is_recorded_by_its_kind_and_message(error: Exception, recorded: str) -> None:
+async def test_a_transport_failure_is_recorded_by_its_kind_and_message(
+    error: Exception, recorded: str
+) -> None:
     async with running() as rig:
         rig.endpoints.script[HOST] = [failing(error)]
         await deliver_once(rig, f"https://{HOST}/hooks")
@@ -265,4 +267,3 @@ async def test_a_delivery_that_succeeds_is_not_retried() -> None:
         await rig.reserve()  # a later event's delivery is the second request, not a retry of the first
         await rig.attempts.until(lambda items: len(items) == 2)
     assert len(rig.endpoints.received[HOST]) == 2
-
