@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.utils
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from services.core.service import utc_now
 from services.store import MemoryStore
 from services.store.webhooks.memory import MemoryWebhookStore
 from services.webhooks.dispatcher import USER_AGENT
@@ -23,12 +26,14 @@ from tests.webhooks.conftest import DEFAULTS, Harness, Received
 
 HOST = "hooks.example.com"
 ADDRESS = "93.184.216.34"
+FROZEN = utc_now()
+TIMEOUT = 1.0  # request_timeout where a mutant's wrong wait would otherwise last DEFAULTS' 5 s
 
 
 @asynccontextmanager
-async def running(**changes: Any) -> AsyncIterator[Harness]:
+async def running(clock: Callable[[], datetime] = utc_now, **changes: Any) -> AsyncIterator[Harness]:
     """A dispatcher over the memory stores, with DEFAULTS changed as given."""
-    rig = Harness(MemoryStore(), MemoryWebhookStore(), dataclasses.replace(DEFAULTS, **changes))
+    rig = Harness(MemoryStore(), MemoryWebhookStore(), dataclasses.replace(DEFAULTS, **changes), clock=clock)
     await rig.core_store.open()
     await rig.store.open()
     await rig.start()
@@ -126,6 +131,20 @@ async def test_the_response_excerpt_is_the_start_of_the_body_up_to_the_limit(
     assert (attempt.status_code, attempt.response_excerpt) == (500, excerpt)
 
 
+async def test_an_answer_whose_body_stalls_once_the_excerpt_is_full_is_recorded_without_waiting() -> None:
+    async def stalls() -> AsyncIterator[bytes]:
+        yield b"accepted, thanks"  # 16 bytes: the whole excerpt
+        await asyncio.Event().wait()
+        yield b"never"
+
+    async with running(response_excerpt_bytes=16, request_timeout=TIMEOUT) as rig:
+        rig.endpoints.script[HOST] = [httpx.Response(200, content=stalls())]
+        await deliver_once(rig, f"https://{HOST}/hooks")
+    delivery, attempt = rig.attempts.items[0]
+    assert (attempt.status_code, attempt.error, attempt.response_excerpt) == (200, None, "accepted, thanks")
+    assert delivery.status is DeliveryStatus.SUCCEEDED
+
+
 async def test_an_endpoint_that_does_not_answer_in_time_is_a_timeout() -> None:
     async def silent(request: httpx.Request) -> httpx.Response:
         await asyncio.Event().wait()
@@ -195,12 +214,16 @@ def delay_of(rig: Harness) -> float:
         (500, "30", 4.0, 6.0),  # only 429 and 503 say when to come back
         (429, "1", 4.0, 6.0),  # shorter than the backoff: the backoff stands
         (429, "soon", 4.0, 6.0),
+        (503, "date:40", 38.0, 41.0),  # an HTTP-date 40 s ahead (whole seconds)
         (503, None, 4.0, 6.0),
     ],
 )
 async def test_retry_after_sets_the_next_attempt_only_on_429_and_503_and_never_earlier_than_the_backoff(
     status: int, retry_after: str | None, least: float, most: float
 ) -> None:
+    if retry_after is not None and retry_after.startswith("date:"):
+        ahead = timedelta(seconds=int(retry_after.removeprefix("date:")))
+        retry_after = email.utils.format_datetime(utc_now() + ahead, usegmt=True)
     headers = {} if retry_after is None else {"Retry-After": retry_after}
     async with running(retry_scale=1.0) as rig:
         rig.endpoints.script[HOST] = [httpx.Response(status, headers=headers)]
@@ -219,11 +242,25 @@ async def test_the_backoff_grows_with_each_failed_attempt() -> None:
     assert 0.004 <= first <= 0.006 and 0.24 <= second <= 0.36
 
 
+async def test_a_retry_is_made_when_it_is_due_even_with_nothing_to_wake_the_dispatcher() -> None:
+    # No poll would come within the test (an hour): the dispatcher sleeps until the retry is due.
+    async with running(retry_scale=0.001, poll_interval=3600.0) as rig:
+        rig.endpoints.script[HOST] = [httpx.Response(500), httpx.Response(200)]
+        await deliver_once(rig, f"https://{HOST}/hooks")
+        await rig.attempts.until(lambda items: len(items) == 2)
+    assert rig.attempts.items[-1][0].status is DeliveryStatus.SUCCEEDED
+
+
 # -- the subscription's health -------------------------------------------------------------------
 
 
+def frozen() -> datetime:
+    """The dispatcher's clock for a failure streak exactly as long as the limit: it never moves."""
+    return FROZEN
+
+
 async def test_410_disables_as_gone_even_when_the_failure_streak_is_also_over_the_limit() -> None:
-    async with running(disable_after_seconds=0.0) as rig:
+    async with running(clock=frozen, disable_after_seconds=0.0) as rig:
         rig.endpoints.script[HOST] = [httpx.Response(410)]
         subscription, _ = await rig.webhooks.create_subscription(url=f"https://{HOST}/hooks")
         await rig.reserve()
@@ -234,7 +271,7 @@ async def test_410_disables_as_gone_even_when_the_failure_streak_is_also_over_th
 
 
 async def test_a_failure_streak_reaching_the_limit_disables_at_that_attempt() -> None:
-    async with running(disable_after_seconds=0.0) as rig:
+    async with running(clock=frozen, disable_after_seconds=0.0) as rig:
         rig.endpoints.script[HOST] = [httpx.Response(500)]
         subscription, _ = await rig.webhooks.create_subscription(url=f"https://{HOST}/hooks")
         await rig.reserve()

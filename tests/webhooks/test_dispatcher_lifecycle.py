@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from services.core.service import utc_now
 from services.store import MemoryStore
 from services.store.webhooks.memory import MemoryWebhookStore
 from services.webhooks.dispatcher import LEASE_MARGIN, Dispatcher
-from services.webhooks.model import DeliveryStatus
+from services.webhooks.model import Delivery, DeliveryStatus
 from services.webhooks.ports import SharedWebhookStore
 from tests.webhooks.conftest import DEFAULTS, Harness
 
@@ -139,3 +140,132 @@ async def test_a_delivery_another_dispatcher_claimed_is_left_to_it_until_its_lea
         assert rig.attempts.items[1][0].status is DeliveryStatus.SUCCEEDED
     finally:
         await rig.stop()
+
+
+async def test_a_dispatcher_started_late_catches_each_subscription_up_from_its_own_cursor() -> None:
+    rig = Harness(MemoryStore(), MemoryWebhookStore(), DEFAULTS)
+    early, _ = await rig.subscribe(HOST)
+    first = await rig.reserve()  # before ``late`` existed: for ``early`` only
+    late, _ = await rig.subscribe(OTHER)
+    second = await rig.reserve()
+    await rig.start()  # no dispatcher ran until now
+    try:
+        await rig.attempts.until(lambda items: len(items) == 3)
+    finally:
+        await rig.stop()
+
+    def delivered(host: str) -> list[str]:
+        return sorted(json.loads(r.body)["data"]["reservationId"] for r in rig.endpoints.received[host])
+
+    assert delivered(HOST) == sorted([first.reservation_id, second.reservation_id])
+    assert delivered(OTHER) == [second.reservation_id]
+    for subscription in (early, late):
+        stored = await rig.store.get_subscription(subscription.subscription_id)
+        assert stored is not None and stored.cursor == await rig.core.last_event_sequence()
+
+
+async def test_events_written_while_a_subscription_is_disabled_are_not_sent_once_it_is_enabled() -> None:
+    rig = Harness(MemoryStore(), MemoryWebhookStore(), DEFAULTS)
+    await rig.start()
+    try:
+        subscription, _ = await rig.subscribe(HOST)
+        await rig.webhooks.update_subscription(subscription.subscription_id, {"enabled": False})
+        await rig.reserve()
+        sequence = await rig.core.last_event_sequence()
+        async with asyncio.timeout(5):  # the fan-out passed the event by (nothing to await but the cursor)
+            while (await rig.webhooks.get_subscription(subscription.subscription_id)).cursor < sequence:
+                await asyncio.sleep(0.001)
+        await rig.webhooks.update_subscription(subscription.subscription_id, {"enabled": True})
+        later = await rig.reserve()
+        await rig.attempts.until(lambda items: len(items) == 1)
+    finally:
+        await rig.stop()
+    (received,) = rig.endpoints.received[HOST]
+    assert json.loads(received.body)["data"]["reservationId"] == later.reservation_id
+    assert len((await rig.webhooks.list_deliveries(subscription.subscription_id)).items) == 1
+
+
+async def test_no_more_attempts_than_the_global_limit_are_in_flight_at_once() -> None:
+    release = asyncio.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return httpx.Response(204)
+
+    options = dataclasses.replace(DEFAULTS, max_concurrency=2, per_subscription_concurrency=2)
+    rig = Harness(MemoryStore(), MemoryWebhookStore(), options)
+    hosts = [f"hook{n}.example.com" for n in range(3)]
+    for n, host in enumerate(hosts):
+        rig.dns.answers[host] = [f"93.184.216.{40 + n}"]
+        rig.endpoints.script[host] = [held]
+        await rig.subscribe(host)
+    await rig.start()
+    try:
+        await rig.reserve()  # one delivery to each of the three
+        async with asyncio.timeout(5):
+            while sum(rig.endpoints.active.values()) < 2:
+                await asyncio.sleep(0.001)
+        assert sum(rig.endpoints.active.values()) == 2  # the third waits for a free slot
+        release.set()
+        await rig.attempts.until(lambda items: len(items) == 3)
+    finally:
+        await rig.stop()
+    assert sorted(rig.endpoints.received) == hosts
+
+
+class FailingOnce(MemoryWebhookStore):
+    """A store whose first read of due deliveries fails (a locked database, a dropped connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    async def due_deliveries(self, now: datetime, limit: int, per_subscription: int) -> list[Delivery]:
+        if not self.failures:
+            self.failures += 1
+            raise OSError("database is locked")
+        return await super().due_deliveries(now, limit, per_subscription)
+
+
+async def test_a_failing_store_step_is_retried_after_the_poll_interval_not_the_end_of_delivery() -> None:
+    store = FailingOnce()
+    rig = Harness(MemoryStore(), store, dataclasses.replace(DEFAULTS, poll_interval=0.01))
+    subscription, _ = await rig.subscribe(HOST)
+    await rig.start()
+    try:
+        await rig.reserve()
+        await rig.attempts.until(lambda items: len(items) == 1)
+    finally:
+        await rig.stop()
+    assert store.failures == 1 and len(rig.endpoints.received[HOST]) == 1
+
+
+class DisablingOnLease(MemoryWebhookStore):
+    """A store where one subscription is disabled (by an operator, elsewhere) just as its delivery is
+    leased, after it was read as due."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.disable = ""
+
+    async def lease(self, delivery_ids: Sequence[str], until: datetime) -> None:
+        await super().lease(delivery_ids, until)
+        subscription = await self.get_subscription(self.disable)
+        if subscription is not None and subscription.enabled:
+            await self.update_subscription(dataclasses.replace(subscription, enabled=False))
+
+
+async def test_a_subscription_disabled_as_its_delivery_starts_receives_nothing() -> None:
+    store = DisablingOnLease()
+    rig = Harness(MemoryStore(), store, DEFAULTS)
+    await rig.start()
+    try:
+        disabled, _ = await rig.subscribe(HOST)
+        await rig.subscribe(OTHER)
+        store.disable = disabled.subscription_id
+        await rig.reserve()  # one delivery to each, started together
+        await rig.attempts.until(lambda items: len(items) == 1)
+    finally:
+        await rig.stop()
+    assert len(rig.endpoints.received[OTHER]) == 1 and HOST not in rig.endpoints.received
+    assert [delivery.subscription_id for delivery, _ in rig.attempts.items] != [disabled.subscription_id]
