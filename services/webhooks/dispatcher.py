@@ -110,15 +110,18 @@ class Dispatcher:
 
     async def start(self) -> None:
         options = self._options
-        transport = options.transport or httpx.AsyncHTTPTransport(retries=0)
+        # The pool's limits go to the transport: a client given a transport ignores its own ``limits``.
+        transport = options.transport or httpx.AsyncHTTPTransport(
+            retries=0,
+            limits=httpx.Limits(
+                max_connections=options.max_concurrency, max_keepalive_connections=options.max_concurrency
+            ),
+        )
         self._client = httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,
             trust_env=False,  # no proxies from the environment: they would bypass the address check
             timeout=options.request_timeout,
-            limits=httpx.Limits(
-                max_connections=options.max_concurrency, max_keepalive_connections=options.max_concurrency
-            ),
             headers={"user-agent": USER_AGENT},
         )
         self._loops = [
