@@ -165,6 +165,19 @@ def failing(error: Exception) -> Callable[[httpx.Request], Awaitable[httpx.Respo
     return reply
 
 
+async def test_the_latency_recorded_is_how_long_the_endpoint_took_in_milliseconds() -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)
+        return httpx.Response(204)
+
+    async with running() as rig:
+        rig.endpoints.script[HOST] = [slow]
+        await deliver_once(rig, f"https://{HOST}/hooks")
+    (_, attempt), *_ = rig.attempts.items
+    # At least the endpoint's 50 ms; less than the attempt's deadline, which it met (a 204, no error).
+    assert attempt.status_code == 204 and 50 <= attempt.latency_ms < DEFAULTS.request_timeout * 1000
+
+
 @pytest.mark.parametrize(
     ("error", "recorded"),
     [

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import httpx
+import pytest
 
-from services.core.service import utc_now
+from services.core.events import InProcessNotifier
+from services.core.service import ReservationService, utc_now
 from services.store import MemoryStore
 from services.store.webhooks.memory import MemoryWebhookStore
 from services.webhooks.dispatcher import LEASE_MARGIN, Dispatcher
-from services.webhooks.model import Delivery, DeliveryStatus
+from services.webhooks.model import DeliveryStatus
 from services.webhooks.ports import SharedWebhookStore
 from tests.webhooks.conftest import DEFAULTS, Harness
 
@@ -185,52 +187,109 @@ async def test_events_written_while_a_subscription_is_disabled_are_not_sent_once
     assert len((await rig.webhooks.list_deliveries(subscription.subscription_id)).items) == 1
 
 
-async def test_no_more_attempts_than_the_global_limit_are_in_flight_at_once() -> None:
+@pytest.mark.parametrize(
+    ("max_concurrency", "per_subscription", "hosts", "events"),
+    [(2, 2, 3, 1), (1, 2, 3, 1), (8, 2, 1, 4)],
+    ids=["global-2", "global-1", "per-subscription-2"],
+)
+async def test_no_more_attempts_than_the_limits_allow_are_in_flight_at_once(
+    max_concurrency: int, per_subscription: int, hosts: int, events: int
+) -> None:
     release = asyncio.Event()
 
     async def held(request: httpx.Request) -> httpx.Response:
         await release.wait()
         return httpx.Response(204)
 
-    options = dataclasses.replace(DEFAULTS, max_concurrency=2, per_subscription_concurrency=2)
+    options = dataclasses.replace(
+        DEFAULTS, max_concurrency=max_concurrency, per_subscription_concurrency=per_subscription
+    )
     rig = Harness(MemoryStore(), MemoryWebhookStore(), options)
-    hosts = [f"hook{n}.example.com" for n in range(3)]
-    for n, host in enumerate(hosts):
+    names = [f"hook{n}.example.com" for n in range(hosts)]
+    for n, host in enumerate(names):
         rig.dns.answers[host] = [f"93.184.216.{40 + n}"]
-        rig.endpoints.script[host] = [held]
+        # The first request answers at once (its slot frees up); every later one is held.
+        rig.endpoints.script[host] = [httpx.Response(204), held]
         await rig.subscribe(host)
-    await rig.start()
+    for _ in range(events):
+        await rig.reserve()
+    limit = min(max_concurrency, per_subscription * hosts)
+    total = hosts * events
+    await rig.start()  # everything is due at once
     try:
-        await rig.reserve()  # one delivery to each of the three
         async with asyncio.timeout(5):
-            while sum(rig.endpoints.active.values()) < 2:
+            while sum(len(r) for r in rig.endpoints.received.values()) < min(total, limit + 1):
                 await asyncio.sleep(0.001)
-        assert sum(rig.endpoints.active.values()) == 2  # the third waits for a free slot
         release.set()
-        await rig.attempts.until(lambda items: len(items) == 3)
+        await rig.attempts.until(lambda items: len(items) == total)
     finally:
         await rig.stop()
-    assert sorted(rig.endpoints.received) == hosts
+    assert max(rig.endpoints.peak.values()) <= per_subscription
+    assert sum(len(r) for r in rig.endpoints.received.values()) == total
+
+
+async def test_an_endpoint_at_its_limit_does_not_hold_back_another_endpoints_later_deliveries() -> None:
+    release = asyncio.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return httpx.Response(204)
+
+    # Nothing but the dispatcher's own bookkeeping wakes it: no poll within the test.
+    options = dataclasses.replace(DEFAULTS, per_subscription_concurrency=1, poll_interval=3600.0)
+    rig = Harness(MemoryStore(), MemoryWebhookStore(), options)
+    rig.endpoints.script[HOST] = [held]
+    await rig.start()
+    try:
+        await rig.subscribe(HOST)  # first: its waiting delivery comes before the other's
+        await rig.subscribe(OTHER)
+        for _ in range(2):
+            await rig.reserve()
+        await rig.attempts.until(lambda items: len(items) == 2)  # both to OTHER, while HOST holds
+        assert len(rig.endpoints.received[OTHER]) == 2 and len(rig.endpoints.received[HOST]) == 1
+        release.set()
+        await rig.attempts.until(lambda items: len(items) == 4)
+    finally:
+        await rig.stop()
+
+
+async def test_a_dispatcher_notices_events_written_by_another_process_within_the_poll_interval() -> None:
+    # Another process: its own service and notifier over the same stores, which wake no one here.
+    rig = Harness(MemoryStore(), MemoryWebhookStore(), dataclasses.replace(DEFAULTS, poll_interval=0.01))
+    await rig.start()
+    try:
+        await asyncio.sleep(0.02)  # the dispatcher looks, finds no subscription, and waits
+        elsewhere = ReservationService(rig.core_store, notifier=InProcessNotifier())
+        await rig.subscribe(HOST)
+        rig.core = elsewhere
+        written = await rig.reserve()
+        await rig.attempts.until(lambda items: len(items) == 1)
+    finally:
+        await rig.stop()
+    (received,) = rig.endpoints.received[HOST]
+    assert json.loads(received.body)["data"]["reservationId"] == written.reservation_id
 
 
 class FailingOnce(MemoryWebhookStore):
-    """A store whose first read of due deliveries fails (a locked database, a dropped connection)."""
+    """A store whose first lease fails (a locked database, a dropped connection)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.failures = 0
 
-    async def due_deliveries(self, now: datetime, limit: int, per_subscription: int) -> list[Delivery]:
+    async def lease(self, delivery_ids: Sequence[str], until: datetime) -> None:
         if not self.failures:
             self.failures += 1
             raise OSError("database is locked")
-        return await super().due_deliveries(now, limit, per_subscription)
+        await super().lease(delivery_ids, until)
 
 
 async def test_a_failing_store_step_is_retried_after_the_poll_interval_not_the_end_of_delivery() -> None:
     store = FailingOnce()
-    rig = Harness(MemoryStore(), store, dataclasses.replace(DEFAULTS, poll_interval=0.01))
-    subscription, _ = await rig.subscribe(HOST)
+    # One at a time per subscription: a delivery whose lease failed must give its slot back.
+    options = dataclasses.replace(DEFAULTS, poll_interval=0.01, per_subscription_concurrency=1)
+    rig = Harness(MemoryStore(), store, options)
+    await rig.subscribe(HOST)
     await rig.start()
     try:
         await rig.reserve()
