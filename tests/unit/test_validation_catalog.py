@@ -92,6 +92,7 @@ BAD_DRAFTS: dict[str, tuple[dict[str, Any], tuple[str, str | None, str]]] = {
     "attendees as a fraction": ({"attendees": 2.5}, invalid("attendees", TYPE)),
     "purpose too long": ({"purpose": "p" * 501}, invalid("purpose", length(0, 500))),
     "purpose not text": ({"purpose": 5}, invalid("purpose", TYPE)),
+    "purpose false": ({"purpose": False}, invalid("purpose", TYPE)),
     "purpose with a tab": ({"purpose": "a\tb"}, invalid("purpose", TEXT)),
 }
 
