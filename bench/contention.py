@@ -5,19 +5,32 @@
    minus the server's own.
 2. **Steal**: time the hypervisor gave the server's vCPU to someone else (``/proc/stat``), which
    no process on this machine shows.
-3. **A calibrated probe**: a fixed CPU-bound loop, pinned to the server core(s), timed before and
-   after each window. Its fastest time in the run is the calibration; a window whose probe ran more
-   than 15 % slower than that was shared with something the first two did not see (a sibling
-   hyper-thread, a noisy neighbour VM, frequency scaling).
+3. **A calibrated probe**: a fixed CPU-bound loop in a fresh process pinned to the server core(s),
+   about a quarter of a second long, timed before and after each window. Its calibration is the
+   run's *usual* probe time (the median of every probe so far, five before the first window); a
+   window whose probes took on average more than 15 % longer ran on a slower or shared core: a
+   process the first witness missed, a sibling hyper-thread or a noisy neighbour on the host,
+   frequency scaling.
 
-A row with any flag is shown but never used for a target verdict.
+Why the probe is built so: a probe of a few milliseconds, run in the bench's own process, missed a
+CPU hog pinned to the server core (the scheduler runs a task that has just woken up ahead of one
+that has been running, so a short probe finishes before it is made to share; a quarter of a second
+spans many scheduling periods and shares the core as the server did), and could wait on the bench's
+own threads for the GIL. And the run's *fastest* probe is no calibration on a virtual machine whose
+host lends it a full core only some of the time: the same loop took 225-432 ms on an idle machine
+here (wall time equal to CPU time), so against the fastest, every window looked slowed.
+
+A flagged round is shown but never used for a target verdict; a row of several rounds takes its
+figures from its clean rounds when they are the majority (``runner.summarize``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,36 +60,36 @@ class MeasuredServer(Protocol):
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 OTHERS_LIMIT = 0.15  # share of the server core used by other processes
 STEAL_LIMIT = 0.05  # share of the server core's time stolen by the hypervisor
-PROBE_LIMIT = 0.15  # probe slower than its calibrated best by more than this
-PROBE_LOOP = 60_000  # ~10 ms of pure Python on a 2020s core: long enough to be preempted, short to run often
+PROBE_LIMIT = 0.15  # the window's probes slower than the run's usual probe by more than this
+PROBE_LOOP = 2_000_000  # about 0.25 s of pure Python here: many scheduling periods long
+
+_PROBE_PROGRAM = """
+import os, sys, time
+os.sched_setaffinity(0, {int(c) for c in sys.argv[2].split(",")})
+time.sleep(0)
+total = 0
+started = time.perf_counter()
+for i in range(int(sys.argv[1])):
+    total += i * i
+print(time.perf_counter() - started, total > 0)
+"""
 
 
-def _probe_once() -> float:
-    started = time.perf_counter()
-    total = 0
-    for i in range(PROBE_LOOP):
-        total += i * i
-    elapsed = time.perf_counter() - started
-    if total < 0:  # never true; keeps the loop from being optimized into nothing
-        raise AssertionError
-    return elapsed
-
-
-def probe(cpus: list[int], repeats: int = 3) -> float | None:
-    """Median wall time of the fixed loop, run by this thread on ``cpus`` (None if it cannot be pinned)."""
+def probe(cpus: list[int], loop: int = PROBE_LOOP) -> float | None:
+    """Wall time of the fixed loop in a new process pinned to ``cpus`` (None if it cannot run there)."""
     if not cpus or not hasattr(os, "sched_setaffinity"):
         return None
-    before = os.sched_getaffinity(0)
     try:
-        os.sched_setaffinity(0, set(cpus))
-        time.sleep(0)  # let the scheduler move this thread
-        times = sorted(_probe_once() for _ in range(repeats))
-    except OSError:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE_PROGRAM, str(loop), ",".join(map(str, cpus))],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return float(done.stdout.split()[0])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
-    finally:
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, before)
-    return times[len(times) // 2]
 
 
 def core_times(cpus: list[int]) -> tuple[float, float] | None:
@@ -132,19 +145,24 @@ class Window:
 
 @dataclass
 class Detector:
-    """One per run: keeps the probe's calibration (its best time so far) across windows."""
+    """One per run: keeps every probe, whose median is the run's calibration."""
 
     cpus: list[int]
-    best_probe: float | None = None
+    probes: list[float] = field(default_factory=list)
 
     def calibrate(self, rounds: int = 5) -> None:
         for _ in range(rounds):
             self._keep(probe(self.cpus))
 
     def _keep(self, value: float | None) -> float | None:
-        if value is not None and (self.best_probe is None or value < self.best_probe):
-            self.best_probe = value
+        if value is not None:
+            self.probes.append(value)
         return value
+
+    @property
+    def usual_probe(self) -> float | None:
+        """The run's calibration: the median probe so far."""
+        return statistics.median(self.probes) if self.probes else None
 
     def probe_now(self) -> float | None:
         return self._keep(probe(self.cpus))
@@ -178,9 +196,10 @@ class Detector:
         return {"others_share": others, "steal_share": steal, "other_processes": top}
 
     def verdict(self, figures: dict[str, Any], probes: list[float | None]) -> dict[str, Any]:
-        """Adds the probe's slowdown (worst of before/after against the run's best) and the flag."""
+        """Adds the probe's slowdown (the window's probes, averaged, against the run's usual) and the flag."""
         measured = [p for p in probes if p is not None]
-        slowdown = max(measured) / self.best_probe - 1 if measured and self.best_probe else None
+        usual = self.usual_probe
+        slowdown = statistics.fmean(measured) / usual - 1 if measured and usual else None
         others, steal = figures.get("others_share"), figures.get("steal_share")
         reasons = []
         if others is not None and others > OTHERS_LIMIT:
@@ -192,7 +211,7 @@ class Detector:
         return {
             **figures,
             "probe_ms": [round(p * 1000, 3) for p in measured],
-            "probe_best_ms": round(self.best_probe * 1000, 3) if self.best_probe else None,
+            "probe_usual_ms": round(usual * 1000, 3) if usual else None,
             "probe_slowdown": slowdown,
             "contended": bool(reasons),
             "reasons": reasons,

@@ -159,12 +159,18 @@ def spyne_app() -> Any:
     return WSGIMiddleware(WsgiApplication(application), workers=10)
 
 
+def _ws_answer(message: str) -> str:
+    """The result frame of one request frame, encoded per request as the other floors' libraries do
+    (a page or reservation encoded once at start-up made the WebSocket floors do less than the style)."""
+    frame = json.loads(message)
+    payload = PAGE_DICT if frame.get("type") == "listReservations" else FIXED_DICT
+    return json.dumps({"id": frame.get("id"), "type": "result", "payload": payload}, separators=(",", ":"))
+
+
 def uvicorn_ws_app() -> Any:
     """What the WebSocket adapter's host gives for free: uvicorn's ASGI WebSocket, nothing of ours."""
     from services.websocket import protocol
 
-    payload = json.dumps(FIXED_DICT, separators=(",", ":"))
-    page = json.dumps(PAGE_DICT, separators=(",", ":"))
     accept = {"type": "websocket.accept", "subprotocol": protocol.SUBPROTOCOL}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -176,10 +182,7 @@ def uvicorn_ws_app() -> Any:
             message = await receive()
             if message["type"] != "websocket.receive":
                 return
-            frame = json.loads(message["text"])
-            body = page if frame.get("type") == "listReservations" else payload
-            text = f'{{"id":{json.dumps(frame.get("id"))},"type":"result","payload":{body}}}'
-            await send({"type": "websocket.send", "text": text})
+            await send({"type": "websocket.send", "text": _ws_answer(message["text"])})
 
     return app
 
@@ -271,14 +274,9 @@ def serve_websockets(port: int) -> None:
 
     from services.websocket import protocol
 
-    payload = json.dumps(FIXED_DICT, separators=(",", ":"))
-    page = json.dumps(PAGE_DICT, separators=(",", ":"))
-
     async def handler(connection: Any) -> None:
         async for message in connection:
-            frame = json.loads(message)
-            body = page if frame.get("type") == "listReservations" else payload
-            await connection.send(f'{{"id":{json.dumps(frame.get("id"))},"type":"result","payload":{body}}}')
+            await connection.send(_ws_answer(message))
 
     async def main() -> None:
         async with serve(

@@ -65,7 +65,12 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 
 def _flags(row: dict[str, Any]) -> str:
     own = {key: value for key, value in row.items() if key != "floor_flags"}
-    return ", ".join(row_flags(own))
+    notes = row_flags(own)
+    dropped = row.get("rounds", 0) - row.get("rounds_used", row.get("rounds", 0))
+    if dropped and not row.get("contended"):  # a note, not a flag: the row still decides its verdicts
+        reasons = "; ".join(row.get("contention_reasons") or [])
+        notes.append(f"{dropped} contended round(s) left out: {reasons}")
+    return ", ".join(notes)
 
 
 COLUMNS = (
@@ -173,7 +178,9 @@ def notes(outcome: Outcome) -> list[str]:
         f"noisy: (max - min) / median > {s.noisy_spread:.0%} over the rounds",
         "contended (…): the server's core was not the server's alone in that window: other processes "
         "used > 15 % of it, or the hypervisor stole > 5 %, or a fixed CPU probe pinned to it ran > 15 % "
-        "slower than its best in this run (before/after the window); flagged rows never decide a target",
+        "slower than usual in this run (before and after the window, averaged); a row takes its figures from "
+        "its clean rounds when they are the majority, and is flagged otherwise; flagged rows never decide a "
+        "target",
         "bytes per operation measured on the connection through a counting relay (headers and framing "
         "included; connection setup excluded)",
         "servers: rosetta serve --db memory:// (access log off, WebSocket rate limit off); floors serve one "
@@ -198,9 +205,10 @@ def notes(outcome: Outcome) -> list[str]:
             f"open loop at {s.rate:g} ops/s offered: latency from each operation's intended send time "
             "(queueing counted), percentiles from an HDR histogram; ops/s is what completed in the window"
         )
-    if outcome.probe_best_ms:
+    if outcome.probe_usual_ms:
         lines.append(
-            f"CPU probe (fixed loop on the server core): best {outcome.probe_best_ms:.2f} ms this run"
+            "CPU probe (a fixed loop in a process pinned to the server core): "
+            f"{outcome.probe_usual_ms:.0f} ms usually this run (the median of its probes)"
         )
     if outcome.sweep:
         lines.append(

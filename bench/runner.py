@@ -585,7 +585,7 @@ class Outcome:
     skipped: dict[str, str] = field(default_factory=dict)
     sweep: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # style -> points by rate
     scenarios: dict[str, Any] = field(default_factory=dict)
-    probe_best_ms: float | None = None
+    probe_usual_ms: float | None = None
     started: float = field(default_factory=time.time)
     finished: float = 0.0
 
@@ -600,7 +600,7 @@ class Outcome:
             "skipped",
             "sweep",
             "scenarios",
-            "probe_best_ms",
+            "probe_usual_ms",
             "started",
             "finished",
         ):
@@ -618,7 +618,7 @@ class Outcome:
             "sweep": self.sweep,
             "slo": slo_verdicts(self),
             "scenarios": self.scenarios,
-            "probe_best_ms": self.probe_best_ms,
+            "probe_usual_ms": self.probe_usual_ms,
             "started": self.started,
             "finished": self.finished,
         }
@@ -714,7 +714,7 @@ def execute(settings: Settings, progress: Progress) -> Outcome:
 
 
 def _recheck_contention(outcome: Outcome) -> None:
-    """Every window's probe against the run's best probe (found perhaps after that window)."""
+    """Every window's probes against the run's usual probe (the median of all of them, known at the end)."""
     if DETECTOR is None:
         return
     points = [m.contention for m in outcome.measurements]
@@ -724,7 +724,7 @@ def _recheck_contention(outcome: Outcome) -> None:
         if found:
             probes = [ms / 1000 for ms in found.get("probe_ms", [])]
             found.update(DETECTOR.verdict(found, list(probes)))
-    outcome.probe_best_ms = DETECTOR.best_probe * 1000 if DETECTOR.best_probe else None
+    outcome.probe_usual_ms = DETECTOR.usual_probe * 1000 if DETECTOR.usual_probe else None
 
 
 # -- the open-loop sweep -------------------------------------------------------------------
@@ -1168,15 +1168,27 @@ def contention_summary(ms: list[Measurement]) -> list[str]:
     return [f"{len(flagged)}/{len(ms)} rounds: " + ", ".join(parts)]
 
 
+def used_rounds(rounds: list[Measurement]) -> tuple[list[Measurement], bool]:
+    """The rounds a row's figures come from, and whether the row is flagged contended.
+
+    The clean rounds when they are the majority (a noisy neighbour that slowed one round of three costs
+    that round, not the row's verdict); otherwise every round, and the row is flagged."""
+    clean = [m for m in rounds if not (m.contention or {}).get("contended")]
+    if len(clean) * 2 > len(rounds):
+        return clean, False
+    return rounds, True
+
+
 def median_spread(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
 
 def summarize(outcome: Outcome) -> list[dict[str, Any]]:
     """One row per (name, mix): medians over rounds with min-max, ratio to the protocol's floor."""
-    groups: dict[tuple[str, str], list[Measurement]] = {}
+    every_round: dict[tuple[str, str], list[Measurement]] = {}
     for m in outcome.measurements:
-        groups.setdefault((m.name, m.mix), []).append(m)
+        every_round.setdefault((m.name, m.mix), []).append(m)
+    groups = {key: used_rounds(ms)[0] for key, ms in every_round.items()}
     floor_ops = {
         (name, mix): statistics.median(m.ops_per_s for m in ms)
         for (name, mix), ms in groups.items()
@@ -1193,7 +1205,8 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
             "kind": first.kind,
             "protocol": first.protocol,
             "mix": mix,
-            "rounds": len(ms),
+            "rounds": len(every_round[(name, mix)]),
+            "rounds_used": len(ms),
             "ops_per_s": ops,
             "ops_per_s_min": low,
             "ops_per_s_max": high,
@@ -1210,8 +1223,8 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
             "others_on_server_cpus": max(
                 (m.others_on_server_cpus for m in ms if m.others_on_server_cpus is not None), default=None
             ),
-            "contended": any((m.contention or {}).get("contended") for m in ms),
-            "contention_reasons": contention_summary(ms),
+            "contended": used_rounds(every_round[(name, mix)])[1],
+            "contention_reasons": contention_summary(every_round[(name, mix)]),
             "p999_ms": statistics.median(m.latency_ms.get("p99.9", 0.0) for m in ms),
             "intended_rate": first.intended_rate,
             "unfinished": sum(m.unfinished for m in ms),

@@ -19,6 +19,7 @@ import uvicorn
 
 from gateway.app import build_app, build_identity, build_runtime
 from gateway.observability import configure_logging
+from gateway.playground import behind_proxies
 from gateway.protection import server_options
 from gateway.quota import check_settings as check_quota_settings
 from gateway.quota import describe as describe_quotas
@@ -150,9 +151,12 @@ def _exit_now() -> None:
 
 async def serve(settings: Settings) -> None:
     runtime = build_runtime(settings)
-    app = build_app(settings, runtime)
+    # uvicorn's proxy headers, inside a wrapper that keeps the socket's peer (playground.behind_proxies)
+    trusted_proxies = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    app = behind_proxies(build_app(settings, runtime), trusted_proxies)
     config = uvicorn.Config(
         app,
+        proxy_headers=False,
         host=settings.host,
         port=settings.port,
         log_config=None,

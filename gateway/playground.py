@@ -27,13 +27,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 import grpc
 from google.protobuf import json_format, text_format
 from google.protobuf.message import Message as ProtoMessage
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.faults import FaultInjector
 from services.core.access import Guard, credentials_from_headers
@@ -334,13 +335,31 @@ class Playground:
 
 LOOPBACK = ("127.", "::1", "::ffff:127.")
 FORWARDED = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
+PEER_KEY = (
+    "rosetta.peer"  # the socket's peer, kept by ``behind_proxies`` before a proxy header rewrites "client"
+)
+
+
+def behind_proxies(app: ASGIApp, trusted: str) -> ASGIApp:
+    """uvicorn's proxy-header handling (``X-Forwarded-For`` from ``trusted`` peers becomes the client),
+    with the socket's own peer kept under ``PEER_KEY``: with ``FORWARDED_ALLOW_IPS="*"`` anyone may name
+    any client, so "on this machine" must ask the socket, not the header."""
+    inner: Any = ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=trusted)  # uvicorn's own ASGI types
+
+    async def keep_peer(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope[PEER_KEY] = scope.get("client")
+        await inner(scope, receive, send)
+
+    return keep_peer
 
 
 def from_this_machine(scope: Scope) -> bool:
-    """The caller is on this machine: a loopback peer, and no proxy says it forwarded someone else."""
-    client = scope.get("client")
-    if not client or not str(client[0]).startswith(LOOPBACK):
-        return False
+    """The caller is on this machine: a loopback peer on the socket and as the client a proxy named,
+    and no proxy says it forwarded someone else."""
+    for address in (scope.get(PEER_KEY, scope.get("client")), scope.get("client")):
+        if not address or not str(address[0]).startswith(LOOPBACK):
+            return False
     for name, value in scope.get("headers", ()):
         if name in FORWARDED:
             # A proxy on this machine forwarding a local browser says so too (the compose topology).

@@ -5,14 +5,16 @@ gets instead, and every panel and event lane carrying the credential, REST's SSE
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import jwt
 import pytest
 from playwright.sync_api import Browser, Page
+from starlette.types import Receive, Scope, Send
 
 from gateway.app import PLAYGROUND_TOKEN_SECONDS
-from gateway.playground import from_this_machine
+from gateway.playground import PEER_KEY, behind_proxies, from_this_machine
 from tests.playground.test_teaching import wait_until
 from tests.support.credentials import provision
 from tests.support.server import LiveServer, live_server
@@ -68,12 +70,37 @@ def test_with_authentication_off_there_is_nothing_to_hand_out() -> None:
         (("127.0.0.1", 5000), [(b"x-forwarded-for", b"127.0.0.1, 198.51.100.2")], False),
         (("127.0.0.1", 5000), [(b"forwarded", b'for="[2001:db8::1]"')], False),
         (None, [], False),
+        # What uvicorn's proxy headers make of a remote caller's "X-Forwarded-For: 127.0.0.1" under
+        # FORWARDED_ALLOW_IPS="*": a loopback client, but the socket's peer is remote.
+        (
+            {"client": ("127.0.0.1", 0), PEER_KEY: ("203.0.113.9", 5000)},
+            [(b"x-forwarded-for", b"127.0.0.1")],
+            False,
+        ),
     ],
 )
 def test_this_machine_means_a_loopback_peer_that_forwards_nobody_else(
-    client: tuple[str, int] | None, headers: list[tuple[bytes, bytes]], expected: bool
+    client: tuple[str, int] | dict[str, Any] | None, headers: list[tuple[bytes, bytes]], expected: bool
 ) -> None:
-    assert from_this_machine({"type": "http", "client": client, "headers": headers}) is expected
+    addresses = client if isinstance(client, dict) else {"client": client}
+    assert from_this_machine({"type": "http", **addresses, "headers": headers}) is expected
+
+
+@pytest.mark.parametrize(("peer", "expected"), [(("203.0.113.9", 5000), False), (("127.0.0.1", 5000), True)])
+async def test_a_remote_peer_forwarding_a_loopback_address_is_not_this_machine_even_if_every_proxy_is_trusted(
+    peer: tuple[str, int], expected: bool
+) -> None:
+    seen: list[bool] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(from_this_machine(scope))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    transport = httpx.ASGITransport(app=behind_proxies(app, "*"), client=peer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
+        await http.get("/playground/state", headers={"x-forwarded-for": "127.0.0.1"})
+    assert seen == [expected]
 
 
 def test_the_webhook_messages_need_read_scope(server: LiveServer) -> None:
