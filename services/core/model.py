@@ -30,6 +30,10 @@ ACTIONS_BY_STATUS: dict[ReservationStatus, tuple[Action, ...]] = {
     ReservationStatus.CHECKED_IN: (),
     ReservationStatus.CANCELED: (),
 }
+# The same as the wire's strings, for ``to_dict`` (an enum's ``.value`` per action per item added up).
+ACTION_NAMES_BY_STATUS = {
+    status: tuple(action.value for action in actions) for status, actions in ACTIONS_BY_STATUS.items()
+}
 
 
 class EventType(enum.StrEnum):
@@ -43,8 +47,17 @@ def format_timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with millisecond precision, e.g. ``2026-11-23T15:56:11.123Z``."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    # isoformat is implemented in C; strftime was the slowest step of rendering a reservation.
-    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
+    # %-formatting of the fields: twice as fast as isoformat of an aware datetime, which was the slowest
+    # step of rendering a reservation (two per item of every list page); strftime was slower still.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond // 1000,
+    )
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -148,7 +161,7 @@ class Reservation:
             "version": self.version,
             "createdAt": format_timestamp(self.created_at),
             "updatedAt": format_timestamp(self.updated_at),
-            "actions": [action.value for action in self.actions],
+            "actions": list(ACTION_NAMES_BY_STATUS[self.status]),
         }
 
     @classmethod

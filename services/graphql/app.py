@@ -54,7 +54,7 @@ from services.core.errors import (
 from services.core.ratelimit import quota_header_pairs, refusal_header_pairs
 from services.core.validation import json_document
 from services.graphql.context import RosettaContext
-from services.graphql.cost import operation_cost, quota_tokens, select_operation
+from services.graphql.cost import quota_tokens, select_operation
 from services.graphql.errors import (
     format_error,
     format_rosetta,
@@ -496,7 +496,7 @@ def _plan(
         return False, 0  # not even parsed: refused before anything runs
     operation = select_operation(document, operation_name)
     is_query = operation is not None and operation.operation.value == "query"
-    return is_query, (0 if errors else operation_cost(document, variables, operation_name))
+    return is_query, (0 if errors else schema.documents.cost(query, variables, operation_name))
 
 
 class WorkerLoop:

@@ -485,12 +485,13 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions, guard: Gua
             await slots.enter_async_context(guard.stream(principal, security.STYLE))  # 429 now
         expires = principal.expires_at.timestamp() if principal.expires_at is not None else None
         language = messages.negotiate(request.headers.get("accept-language"))
-        pending: asyncio.Future[Event] = asyncio.ensure_future(anext(events))
 
         async def body() -> AsyncIterator[bytes]:
-            nonlocal pending
+            # The first read starts with the body: a response that never starts leaves no task behind.
+            pending: asyncio.Future[Event] | None = None
             try:
                 yield b"retry: 2000\n\n"
+                pending = asyncio.ensure_future(anext(events))
                 while True:
                     wait = SSE_HEARTBEAT_SECONDS
                     if expires is not None:
@@ -513,9 +514,10 @@ def add_resources(app: FastAPI, api: ServerApi, options: RestOptions, guard: Gua
                     )
                     pending = asyncio.ensure_future(anext(events))
             finally:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
+                if pending is not None:
+                    pending.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pending
                 await events.aclose()
                 await slots.aclose()
 

@@ -22,6 +22,8 @@ from graphql import parse
 
 from services.core.model import ReservationDraft
 from services.graphql.cost import operation_cost
+from services.graphql.options import GraphQLOptions
+from services.graphql.schema import build_schema
 from tests.support.processes import free_port, rosetta_process, wait_healthy
 from tests.support.server import LiveServer, live_server
 
@@ -62,6 +64,18 @@ def test_the_cost_is_fields_times_list_bounds_from_the_document_alone() -> None:
     assert cost("{ events(limit: 100000) { sequence } }") == 1 + 1000
     assert cost(CUBIC) == 1 + (1 + 20 * (1 + (1 + 20 * (1 + (1 + 20 * 1)))))
     assert cost(WORST_ALLOWED) <= 20_000 < cost(WORST_ALLOWED.replace("98", "100"))
+
+
+def test_the_remembered_cost_is_per_query_text_operation_and_variables() -> None:
+    documents = build_schema(GraphQLOptions()).documents
+    page = "query($n: Int) { reservations(pageSize: $n) { items { guestName } } }"
+    assert [documents.cost(page, {"n": n}, None) for n in (5, 50, 5)] == [1 + 1 + 5, 1 + 1 + 50, 1 + 1 + 5]
+    assert documents.cost(page, None, None) == 1 + 1 + 20  # no variable: the default page
+    two = "query A { rooms { roomId } } query B($n: Int = 3) { events(limit: $n) { sequence } }"
+    assert (documents.cost(two, {}, "A"), documents.cost(two, {}, "B")) == (1 + 50, 1 + 3)
+    events = "query($n: Int, $types: [String!]) { events(limit: $n) { sequence } }"
+    # A list among the variables: computed each time, the same answer.
+    assert documents.cost(events, {"n": 9, "types": ["reservation.created"]}, None) == 1 + 9
 
 
 async def seed(server: LiveServer, count: int) -> None:
