@@ -110,13 +110,14 @@ test: system-deps lint typecheck pytest test-other-pythons
 # MUTATION_CHILDREN mutmut children at a time (both cores by default; 1 on a machine shared with other work);
 # [tool.mutmut] in pyproject.toml says what and with which tests. Without MUTANTS: a fresh ./mutants and every mutant (1-3 h here: too long for one sitting). With
 # MUTANTS (mutmut name patterns, e.g. MUTANTS='services.webhooks.ssrf.*'): only those, keeping what earlier
-# runs found, so the figures build up module by module.
+# runs found, so the figures build up module by module. The venv's bin leads PATH for mutmut's type check
+# (mypy, run in ./mutants).
 MUTANTS ?=
 MUTATION_CHILDREN ?= 2
 mutation: $(VENV)/.installed-$(PYVER)
 	$(BIN)/python -m pip install --quiet -e '.[dev,mutation]'
 	$(if $(MUTANTS),,rm -rf mutants)
-	$(FAST_ENV) $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(foreach m,$(MUTANTS),'$(m)') || true
+	$(FAST_ENV) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(foreach m,$(MUTANTS),'$(m)') || true
 	$(BIN)/python scripts/mutation_report.py
 
 clean:

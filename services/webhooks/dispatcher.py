@@ -77,7 +77,9 @@ class _Outcome:
         self.status_code: int | None = None
         self.excerpt: str | None = None
         self.error: str | None = None
-        self.retry_after: float | None = None
+        # Read only with a 429 or 503 status, and _post sets it whenever it sets a status: the initial
+        # value is never read (so any other is equivalent).
+        self.retry_after: float | None = None  # pragma: no mutate
 
 
 class Dispatcher:
@@ -110,15 +112,18 @@ class Dispatcher:
 
     async def start(self) -> None:
         options = self._options
-        transport = options.transport or httpx.AsyncHTTPTransport(retries=0)
+        # The pool's limits go to the transport: a client given a transport ignores its own ``limits``.
+        transport = options.transport or httpx.AsyncHTTPTransport(
+            retries=0,
+            limits=httpx.Limits(
+                max_connections=options.max_concurrency, max_keepalive_connections=options.max_concurrency
+            ),
+        )
         self._client = httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,
             trust_env=False,  # no proxies from the environment: they would bypass the address check
             timeout=options.request_timeout,
-            limits=httpx.Limits(
-                max_connections=options.max_concurrency, max_keepalive_connections=options.max_concurrency
-            ),
             headers={"user-agent": USER_AGENT},
         )
         self._loops = [
@@ -135,7 +140,8 @@ class Dispatcher:
         self._loops.clear()
         if self._client is not None:
             await self._client.aclose()
-            self._client = None
+            # Only drops the closed client; start() makes a new one (so any other value is equivalent).
+            self._client = None  # pragma: no mutate
 
     async def _forever(self, step: Callable[[], Any]) -> None:
         task = asyncio.current_task()

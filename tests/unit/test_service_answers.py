@@ -150,6 +150,8 @@ async def test_paging_bounds_and_query_strings(service: ReservationService) -> N
     # Query parameters arrive as text: "2" is page 2.
     page = await service.list_reservations(ReservationQuery(page="2", page_size="2"))  # type: ignore[arg-type]
     assert (page.page, page.page_size, [r.date for r in page.items]) == (2, 2, ["2026-12-03"])
+    single = await service.list_reservations(ReservationQuery(page_size=1))  # the smallest page
+    assert ([r.date for r in single.items], single.total_pages) == (["2026-12-01"], 3)
     last = await service.list_reservations(ReservationQuery(page=10**9))
     assert last.items == () and last.total_items == 3
     with pytest.raises(InvalidProperty) as caught:
@@ -197,6 +199,7 @@ async def test_event_reads_take_text_numbers_and_refuse_out_of_range_ones(
         with pytest.raises(InvalidProperty) as caught:
             service.stream_events(bad_after)
         assert caught.value.field == "after"
+    await service.stream_events(2**62).aclose()  # the largest start a subscriber may name
 
 
 async def test_an_empty_log_has_sequence_zero_and_rooms_are_looked_up_together(

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from services.core.events import InProcessNotifier
 from services.core.model import Reservation, ReservationDraft
 from services.core.ports import EventNotifier
-from services.core.service import ReservationService
+from services.core.service import ReservationService, utc_now
 from services.store import MemoryStore, SqliteStore
 from services.store.reservations.postgres import PostgresStore
 from services.store.webhooks.memory import MemoryWebhookStore
@@ -127,8 +128,10 @@ class Harness:
         webhook_store: WebhookStore,
         options: WebhookOptions,
         notifier: EventNotifier | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.dns = FakeDns()
+        self.clock = clock  # the dispatcher's
         self.endpoints = Endpoints()
         self.attempts = AttemptLog()
         self.notifier = notifier or InProcessNotifier()
@@ -151,7 +154,7 @@ class Harness:
         self._slot = 0
 
     async def start(self) -> None:
-        dispatcher = Dispatcher(self.core, self.store, self.notifier, self.options)
+        dispatcher = Dispatcher(self.core, self.store, self.notifier, self.options, clock=self.clock)
         await dispatcher.start()
         self._stop = dispatcher.stop
 

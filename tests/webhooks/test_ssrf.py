@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.webhooks.ssrf import Guard, TargetRefused
+from services.webhooks.ssrf import Guard, TargetRefused, system_resolver
 
 
 async def resolve_to(address: str) -> Guard:
@@ -140,3 +140,16 @@ async def test_a_resolver_failure_is_unresolvable_not_an_error() -> None:
     with pytest.raises(TargetRefused) as caught:
         await Guard((), failing).check("https://nowhere.example/in")
     assert (caught.value.reason, caught.value.params) == ("unresolvable", {"host": "nowhere.example"})
+
+
+async def test_the_system_resolver_answers_the_addresses_of_a_name_each_once() -> None:
+    # Literals and /etc/hosts only: getaddrinfo answers them without asking a DNS server.
+    assert await system_resolver("93.184.216.34", 443) == ["93.184.216.34"]
+    assert await system_resolver("2001:db8::1", 80) == ["2001:db8::1"]
+    assert "127.0.0.1" in await system_resolver("localhost", 80)
+
+
+async def test_by_default_a_name_is_judged_by_what_the_system_resolves_it_to() -> None:
+    with pytest.raises(TargetRefused) as refused:
+        await Guard(()).check("http://localhost:8080/hooks")
+    assert refused.value.reason == "address_refused" and refused.value.params["kind"] == "loopback"
