@@ -433,3 +433,24 @@ async def test_a_variable_of_the_wrong_type_names_itself_or_its_input_field(
     error = only_error(response.json())
     assert error["extensions"] == {"code": "INVALID_PROPERTY", "field": field}
     assert error["message"] == f"La propriété « {field} » est invalide : la valeur n'a pas le bon type."
+
+
+async def test_a_wrong_literal_is_reported_whole_where_it_was_written() -> None:
+    core = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    transport = httpx.ASGITransport(create_app(core))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
+        named = await http.post("/graphql", json={"query": "{ events(types: [7]) { sequence } }"})
+        unnamed = await http.post(
+            "/graphql", json={"query": '{ events(types: ["reservation.created", [7]]) { sequence } }'}
+        )
+
+    assert only_error(named.json()) == {
+        "message": "The property 'types' is invalid: the value has the wrong type.",
+        "locations": [{"line": 1, "column": 18}],
+        "extensions": {"code": "INVALID_PROPERTY", "field": "types"},
+    }
+    # nothing to name: GraphQL's own words, as the reason the request could not be read
+    assert only_error(unnamed.json()) == {
+        "message": "The request could not be read: String cannot represent a non string value: [7]",
+        "extensions": {"code": "MALFORMED_REQUEST"},
+    }

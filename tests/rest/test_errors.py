@@ -10,9 +10,11 @@ import httpx
 from fastapi import Body
 
 from services.core.api import ServerApi
+from services.core.errors import RosettaError
 from services.core.model import Reservation
 from services.core.service import ReservationService
 from services.rest.app import RestOptions, create_app
+from services.rest.errors import problem_response
 from services.store import MemoryStore
 from tests.rest.support import create, draft, problem
 
@@ -174,3 +176,13 @@ async def test_unexpected_failures_are_500_without_internals() -> None:
     body = problem(response, 500, "INTERNAL")
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
     assert body["detail"] == "Une erreur inattendue s'est produite sur le serveur."
+
+
+def test_a_code_missing_from_the_table_is_a_500_problem() -> None:
+    class Novel(RosettaError):
+        code = "SOMETHING_NEW"
+
+    response = problem_response(Novel(message="new"), None, "/api/v1/rooms")
+
+    assert response.status_code == 500
+    assert json.loads(bytes(response.body))["status"] == 500
