@@ -74,7 +74,7 @@ _LITERAL_VALUE = re.compile(
     r"cannot represent|^Expected value of type|does not exist in '\w+' enum|^Enum '\w+' cannot"
 )
 SUBSCRIPTION_LIMIT = "Subscription limit reached"  # strawberry's graphql-transport-ws error text
-_NAME_BEFORE = re.compile(r"(\w+)\s*:\s*\[?\s*$")
+_NAME_BEFORE = re.compile(r"(\w+)\s*:\s*(?:\[[^\[\]{}]*)?$")  # a list item: the list's name
 
 
 def unexpected(error: GraphQLError) -> bool:

@@ -124,7 +124,8 @@ def from_rpc_error(failure: grpc.aio.AioRpcError) -> Exception:
     rich = rich_status_of(failure)
     code: str | None = None
     field: str | None = None
-    retry_after: float | None = None
+    # No mutation: any non-number here reads back as "no wait" (RosettaError.retry_after), as None does.
+    retry_after: float | None = None  # pragma: no mutate
     message: str | None = failure.details()
     if rich is not None:
         for detail in rich.details:

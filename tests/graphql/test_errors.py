@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 import httpx
@@ -17,14 +17,27 @@ from services.core.errors import (
     ReservationConflict,
     RoomNotFound,
 )
+from services.core.events import InProcessNotifier
 from services.core.model import ReservationQuery
+from services.core.service import ReservationService
 from services.graphql.app import create_app
 from services.graphql.client import GraphQLClient
+from services.graphql.context import RosettaContext
 from services.graphql.errors import method_not_supported, operation_needs_post, subscription_needs_websocket
+from services.graphql.options import GraphQLOptions
+from services.graphql.schema import build_schema
+from services.store import MemoryStore
 from tests.graphql.conftest import draft, post
 from tests.support.server import LiveServer
 
 CREATE = "mutation($input: CreateReservationInput!) { createReservation(input: $input) { reservationId } }"
+CREATE_INPUT = {
+    "roomId": "room-a",
+    "guestName": "Ada",
+    "date": "2031-01-01",
+    "startTime": "10:00",
+    "endTime": "11:00",
+}
 
 
 def only_error(body: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +141,21 @@ async def test_null_for_a_field_other_than_purpose_is_refused_as_rest_does(
             "query($id: ID!) { reservation(reservationId: $id) { version } }",
             {"code": "MISSING_MANDATORY_PROPERTY", "field": "id"},
         ),
+        # a wrong literal several lines down, written without a space after the colon
+        (
+            '{\n  rooms {\n    reservations(first:"x") { roomId }\n  }\n}',
+            {"code": "INVALID_PROPERTY", "field": "first"},
+        ),
+        ("{ events(types: [7]) { sequence } }", {"code": "INVALID_PROPERTY", "field": "types"}),
+        # a later item of a list names the list too
+        (
+            '{ events(types: ["reservation.created", 7]) { sequence } }',
+            {"code": "INVALID_PROPERTY", "field": "types"},
+        ),
+        # no argument to name (a variable's default; a list where a string was due, which GraphQL
+        # reports without a location): a request that cannot be read, never a failure of the server
+        ('query($n: Int = "x") { events(after: $n) { sequence } }', {"code": "MALFORMED_REQUEST"}),
+        ('{ events(types: ["reservation.created", [7]]) { sequence } }', {"code": "MALFORMED_REQUEST"}),
         ("{ rooms { name ", {"code": "MALFORMED_REQUEST"}),
         ("{ rooms { ...Missing } }", {"code": "MALFORMED_REQUEST"}),
     ],
@@ -150,16 +178,21 @@ async def test_core_validation_beats_graphql_for_page_values(http: httpx.AsyncCl
 
 
 @pytest.mark.parametrize(
-    ("content", "expected_status", "code"),
+    ("content", "expected_status", "code", "message"),
     [
-        (b"{not json", 400, "MALFORMED_REQUEST"),
-        (b"[1, 2]", 400, "MALFORMED_REQUEST"),
-        (b'{"variables": {}}', 400, "MISSING_MANDATORY_PROPERTY"),
-        (b'{"query": 42}', 400, "INVALID_PROPERTY"),
+        (b"{not json", 400, "MALFORMED_REQUEST", "요청을 읽을 수 없습니다: 본문 형식이 올바르지 않습니다."),
+        (b"[1, 2]", 400, "MALFORMED_REQUEST", "요청을 읽을 수 없습니다: 본문 형식이 올바르지 않습니다."),
+        (b'{"variables": {}}', 400, "MISSING_MANDATORY_PROPERTY", "'query' 속성은 필수입니다."),
+        (
+            b'{"query": 42}',
+            400,
+            "INVALID_PROPERTY",
+            "'query' 속성이 올바르지 않습니다: 값의 형식이 잘못되었습니다.",
+        ),
     ],
 )
 async def test_unreadable_bodies_are_malformed_requests(
-    http: httpx.AsyncClient, content: bytes, expected_status: int, code: str
+    http: httpx.AsyncClient, content: bytes, expected_status: int, code: str, message: str
 ) -> None:
     response = await http.post(
         "/graphql", content=content, headers={"content-type": "application/json", "accept-language": "ko"}
@@ -168,6 +201,7 @@ async def test_unreadable_bodies_are_malformed_requests(
     assert response.status_code == expected_status
     error = only_error(response.json())
     assert error["extensions"]["code"] == code
+    assert error["message"] == message  # in the caller's language, as every other error
     assert response.headers["content-language"] == "ko"
 
 
@@ -276,3 +310,126 @@ def test_http_refusals_of_graphql_over_http_are_localized_from_the_catalog() -> 
     assert operation_needs_post("mutation").localized("en") == (
         "The request could not be read: mutation operations need POST."
     )
+
+
+async def first_subscription_errors(
+    query: str, variables: dict[str, Any], language: str
+) -> list[dict[str, Any]]:
+    """The errors of a subscription's first answer, in process, as graphql-transport-ws runs it."""
+    schema = build_schema(GraphQLOptions())
+    core = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    context = RosettaContext(core, language, cache=False)
+    answer = await schema.subscribe(query, variable_values=variables, context_value=context)
+    if isinstance(answer, AsyncGenerator):
+        first = await anext(answer)
+        await answer.aclose()
+    else:
+        first = answer
+    assert first.errors, first
+    return [dict(error.formatted) for error in first.errors]
+
+
+async def test_subscription_errors_are_coded_localized_and_keep_their_location() -> None:
+    refused = await first_subscription_errors(
+        "subscription($types: [String!]) { reservationEvents(after: 0, types: $types) { sequence } }",
+        {"types": ["reservation.exploded"]},
+        "fr",
+    )
+    unknown = await first_subscription_errors("subscription {\n  nothing\n}", {}, "ko")
+    unfinished = await first_subscription_errors("subscription {\n  reservationEvents {", {}, "fr")
+
+    # The core refused the filter when the stream started: no location or path of GraphQL's own.
+    assert len(refused) == 1 and set(refused[0]) == {"message", "extensions"}, refused
+    assert refused[0]["extensions"] == {"code": "INVALID_PROPERTY", "field": "types"}
+    assert refused[0]["message"].startswith("La propriété « types » est invalide : ")
+    assert unknown == [
+        {
+            "message": "'nothing' 속성이 올바르지 않습니다: 알 수 없는 속성입니다.",
+            "locations": [{"line": 2, "column": 3}],
+            "extensions": {"code": "INVALID_PROPERTY", "field": "nothing"},
+        }
+    ]
+    assert unfinished == [  # a syntax error: located by its position in the text, not by a node
+        {
+            "message": "La requête n'a pas pu être lue : le corps n'est pas bien formé.",
+            "locations": [{"line": 2, "column": 22}],
+            "extensions": {"code": "MALFORMED_REQUEST"},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "query", "message"),
+    [
+        (
+            GraphQLOptions(max_depth=2),
+            "{ rooms { reservations(first: 1) { room { roomId } } } }",
+            "la requête est imbriquée sur plus de 2 niveaux.",
+        ),
+        (
+            GraphQLOptions(max_aliases=1),
+            "{ a: rooms { roomId } b: rooms { roomId } }",
+            "la requête utilise plus de 1 alias.",
+        ),
+        (
+            GraphQLOptions(max_tokens=12),
+            "{ rooms { roomId name capacity location roomId name capacity location } }",
+            "la requête compte plus de 12 jetons.",
+        ),
+        (
+            GraphQLOptions(max_cost=60),
+            "{ rooms { reservations(first: 50) { roomId } } }",
+            "la requête coûterait 2551, au-delà de la limite de 60 (chaque champ compte 1 ; "
+            "une liste multiplie ce qu'elle contient par sa taille de page).",
+        ),
+    ],
+    ids=["depth", "aliases", "tokens", "cost"],
+)
+async def test_a_query_over_a_limit_is_an_invalid_query_naming_the_limit(
+    options: GraphQLOptions, query: str, message: str
+) -> None:
+    core = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    transport = httpx.ASGITransport(create_app(core, options))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
+        response = await http.post("/graphql", json={"query": query}, headers={"accept-language": "fr"})
+
+    error = only_error(response.json())
+    assert "data" not in response.json()
+    assert error["extensions"] == {"code": "INVALID_PROPERTY", "field": "query"}
+    assert error["message"] == "La propriété « query » est invalide : " + message
+
+
+async def test_a_graphql_syntax_error_is_a_malformed_request_saying_so() -> None:
+    core = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    transport = httpx.ASGITransport(create_app(core))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
+        response = await http.post(
+            "/graphql", json={"query": "{ rooms { name "}, headers={"accept-language": "fr"}
+        )
+
+    error = only_error(response.json())
+    assert error["extensions"] == {"code": "MALFORMED_REQUEST"}
+    assert error["message"] == "La requête n'a pas pu être lue : le corps n'est pas bien formé."
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "field"),
+    [
+        ("query($after: Int!) { events(after: $after) { sequence } }", {"after": "ten"}, "after"),
+        (CREATE, {"input": {**CREATE_INPUT, "attendees": "three"}}, "attendees"),
+    ],
+    ids=["variable", "input-field"],
+)
+async def test_a_variable_of_the_wrong_type_names_itself_or_its_input_field(
+    query: str, variables: dict[str, Any], field: str
+) -> None:
+    core = ReservationService(MemoryStore(), notifier=InProcessNotifier())
+    transport = httpx.ASGITransport(create_app(core))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rosetta") as http:
+        response = await http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers={"accept-language": "fr"}
+        )
+
+    error = only_error(response.json())
+    assert error["extensions"] == {"code": "INVALID_PROPERTY", "field": field}
+    assert error["message"] == f"La propriété « {field} » est invalide : la valeur n'a pas le bon type."

@@ -59,7 +59,15 @@ async def test_bodies_that_cannot_be_read_are_400(http: httpx.AsyncClient) -> No
     json_type = {"content-type": "application/json"}
     for raw in (b'{"roomId": ', b"[1, 2]", b'"text"', b"NaN", b"[" * 100_000, b"\xff\xfe{"):
         response = await http.post("/api/v1/reservations", content=raw, headers=json_type)
-        problem(response, 400, "MALFORMED_REQUEST")
+        refused = problem(response, 400, "MALFORMED_REQUEST")
+        assert refused["detail"] in {
+            "The request could not be read: the body is not well-formed.",
+            "The request could not be read: the body must be a JSON object.",
+        }, raw
+    unreadable = await http.post("/api/v1/reservations", content=b'{"roomId": ', headers=json_type)
+    assert problem(unreadable, 400, "MALFORMED_REQUEST")["detail"] == (
+        "The request could not be read: the body is not well-formed."
+    )
     unknown = await http.post("/api/v1/reservations", json=draft(colour="blue"))
     assert problem(unknown, 400, "INVALID_PROPERTY")["errors"] == [
         {"field": "colour", "code": "INVALID_PROPERTY"}
@@ -150,7 +158,9 @@ async def test_fastapi_validation_errors_are_mapped_to_the_catalog() -> None:
         broken = await http.post(
             "/api/v1/probe/1?size=1", content=b"{", headers={"content-type": "application/json"}
         )
-        problem(broken, 400, "MALFORMED_REQUEST")
+        assert problem(broken, 400, "MALFORMED_REQUEST")["detail"] == (
+            "The request could not be read: the body is not well-formed."
+        )
 
 
 class _BrokenApi:

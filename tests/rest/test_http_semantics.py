@@ -29,8 +29,13 @@ async def test_range_answers_206_with_content_range_and_416_beyond_the_end(http:
         i["reservationId"] for i in whole.json()["items"]
     ]
     beyond = await http.get(url, params=params, headers={"range": "items=12-20"})
-    problem(beyond, 416, "INVALID_PROPERTY")
+    refused = problem(beyond, 416, "INVALID_PROPERTY")
     assert beyond.headers["content-range"] == "items */12"
+    assert (
+        refused["detail"]
+        == "The property 'Range' is invalid: the requested range lies outside the collection."
+    )
+    assert refused["errors"] == [{"field": "Range", "code": "INVALID_PROPERTY"}]  # the header at fault
     rooms = await http.get("/api/v1/rooms", headers={"range": "items=1-2"})
     assert rooms.status_code == 206 and rooms.headers["content-range"] == "items 1-2/4"
 

@@ -100,10 +100,14 @@ async def test_csv_for_collections_has_a_camel_case_header_row(http: httpx.Async
 
 
 async def test_unsupported_media_types_are_406_problems(http: httpx.AsyncClient) -> None:
-    problem(
+    refused = problem(
         await http.get("/api/v1/reservations", headers={"accept": "application/xml"}),
         406,
         "MALFORMED_REQUEST",
+    )
+    assert (
+        refused["detail"]
+        == "The request could not be read: none of the accepted media types can be produced."
     )
     problem(await http.get("/api/v1/rooms/room-a", headers={"accept": "text/csv"}), 406, "MALFORMED_REQUEST")
 

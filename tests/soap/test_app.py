@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from services.core.api import ServerApi
-from services.core.errors import ERRORS_BY_CODE, InternalError, RateLimited, RosettaError
+from services.core.errors import ERRORS_BY_CODE, InternalError, MalformedRequest, RateLimited, RosettaError
 from services.core.model import Room
 from services.soap.app import SoapOptions, create_app
 from services.soap.client import SoapClient
@@ -21,7 +21,7 @@ from services.soap.errors import (
     faultcode_of,
     format_seconds,
 )
-from tests.soap.envelopes import envelope, fault_of
+from tests.soap.envelopes import NS, envelope, fault_of, parse
 from tests.support.catalog_wire import CATALOG_WIRE
 
 
@@ -123,3 +123,66 @@ def test_a_soap_1_2_envelope_is_answered_with_the_version_mismatch_faultcode() -
         code = "SOMETHING_NEW"
 
     assert faultcode_of(Novel(message="new")) == "Server.INTERNAL"
+
+
+async def test_a_refusal_before_spyne_is_the_same_fault_document_as_spynes(app: Any) -> None:
+    """Refused before spyne reads anything (unreadable XML, a body that is not XML), the client gets the
+    document spyne writes for its own faults: same declaration, envelope and namespaces, a localized
+    faultstring, an empty faultactor, and the catalog code (and field) in the detail."""
+    spyne_call = envelope("<r:GetRoom><r:roomId>limited</r:roomId></r:GetRoom>")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://soap.test") as http:
+        spynes = await http.post("/soap", content=spyne_call, headers={"Content-Type": "text/xml"})
+        broken = await http.post(
+            "/soap", content=b"<broken", headers={"Content-Type": "text/xml", "Accept-Language": "fr"}
+        )
+        not_xml = await http.post(
+            "/soap", content=b"roomId=a", headers={"Content-Type": "text/plain", "Accept-Language": "ko"}
+        )
+
+    head = spynes.content.partition(b"<soap11env:Fault>")[0]
+    assert head.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    for response in (broken, not_xml):
+        assert response.content.partition(b"<soap11env:Fault>")[0] == head
+        assert parse(response.content).findtext("soap:Body/soap:Fault/faultactor", namespaces=NS) == ""
+    assert broken.status_code == 500
+    assert fault_of(broken.content) == {
+        "faultcode": "soap11env:Client.MALFORMED_REQUEST",
+        "faultstring": "La requête n'a pas pu être lue : le corps n'est pas bien formé.",
+        "lang": "fr",
+        "code": "MALFORMED_REQUEST",
+        "field": None,
+    }
+    assert not_xml.status_code == 415
+    media_type = MalformedRequest(field="Content-Type", params={"reason": "media_type"})
+    assert fault_of(not_xml.content) == {
+        "faultcode": "soap11env:Client.MALFORMED_REQUEST",
+        "faultstring": media_type.localized("ko"),
+        "lang": "ko",
+        "code": "MALFORMED_REQUEST",
+        "field": "Content-Type",
+    }
+
+
+async def test_a_soap_1_2_envelope_gets_a_version_mismatch_fault_saying_which_version_is_understood(
+    app: Any,
+) -> None:
+    soap12 = (
+        b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope">'
+        b"<env:Body><GetRoom/></env:Body></env:Envelope>"
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://soap.test") as http:
+        response = await http.post(
+            "/soap", content=soap12, headers={"Content-Type": "text/xml", "Accept-Language": "fr"}
+        )
+
+    assert response.status_code == 500
+    assert fault_of(response.content) == {
+        "faultcode": "soap11env:VersionMismatch",
+        "faultstring": "La requête n'a pas pu être lue : seules les enveloppes SOAP 1.1 "
+        "(espace de noms http://schemas.xmlsoap.org/soap/envelope/) sont comprises.",
+        "lang": "fr",
+        "code": "MALFORMED_REQUEST",
+        "field": None,
+    }

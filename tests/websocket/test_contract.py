@@ -18,6 +18,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from services.core.errors import RateLimited, error_from_code
 from services.core.model import Event, EventType
 from services.webhooks.service import event_payload
 from services.websocket import protocol
@@ -149,6 +150,43 @@ def test_every_example_validates_and_has_an_answer() -> None:
     assert set(SEQUENCE) == set(requests)
     assert set(replies) == set(requests) | DOCUMENTED_ONLY
     assert set(pushed) <= set(requests)
+
+
+def test_the_documented_replies_and_pushes_are_the_frames_the_protocol_writes() -> None:
+    """Without a server: each documented request (as the client writes it), result, error and event frame,
+    rebuilt from its id and payload."""
+    requests, replies, pushed = _examples()
+    for name, request in requests.items():
+        written = protocol.request_frame(request["id"], request["type"], request["payload"])
+        assert json.loads(written) == request, name
+    for name, reply in replies.items():
+        payload = reply["payload"]
+        if reply["type"] == protocol.RESULT:
+            written = protocol.result_frame(reply["id"], payload)
+        else:
+            extra = {key: value for key, value in payload.items() if key not in {"code", "message", "field"}}
+            error = error_from_code(payload["code"], payload["message"], payload["field"])
+            written = protocol.error_frame(reply["id"], error, "en", **extra)
+        assert json.loads(written) == reply, name
+    for name, event in pushed.items():
+        written = protocol.event_frame(event["payload"]["subscriptionId"], event["payload"]["event"])
+        assert json.loads(written) == event, name
+
+
+def test_an_error_frame_carries_the_wait_and_speaks_the_connections_language() -> None:
+    frame = json.loads(protocol.error_frame("r1", RateLimited(params={"retryAfter": 2.5}), "ko"))
+    validator(message_pointer(protocol.ERROR)).validate(frame)
+    assert frame == {
+        "id": "r1",
+        "type": "error",
+        "payload": {
+            "code": "RATE_LIMITED",
+            "message": RateLimited().localized("ko"),
+            "field": None,
+            "retryAfter": 2.5,
+        },
+    }
+    assert "retryAfter" not in json.loads(protocol.error_frame(2, RateLimited(), "en"))["payload"]
 
 
 def _normalized(value: Any) -> Any:
