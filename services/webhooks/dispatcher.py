@@ -358,7 +358,7 @@ class Dispatcher:
         extensions: dict[str, Any] = {}
         if url.host != target.address:
             # Connect to the address that was checked, not to whatever DNS answers next.
-            headers["host"] = url.netloc.decode("ascii").rpartition("@")[2]
+            headers["host"] = url.netloc.decode("ascii")  # host[:port]: httpx keeps userinfo apart
             if url.scheme == "https":
                 extensions["sni_hostname"] = target.host
             url = url.copy_with(host=target.address)

@@ -99,6 +99,7 @@ class SharedMemoryStore(MemoryWebhookStore):
         super().__init__()
         self.claimed_elsewhere: set[str] = set()
         self.held_elsewhere: list[str] = []
+        self.claimed_until: list[datetime] = []
 
     async def claim(self, delivery_ids: Sequence[str], now: datetime, until: datetime) -> list[str]:
         due = [
@@ -114,6 +115,7 @@ class SharedMemoryStore(MemoryWebhookStore):
         await self.lease(theirs, now + timedelta(hours=1))
         self.held_elsewhere += theirs
         await self.lease(mine, until)
+        self.claimed_until += [until] * len(mine)
         return mine
 
 
@@ -127,11 +129,17 @@ async def test_a_delivery_another_dispatcher_claimed_is_left_to_it_until_its_lea
         mine, _ = await rig.subscribe(HOST)
         theirs, _ = await rig.subscribe(OTHER)
         store.claimed_elsewhere.add(theirs.subscription_id)
+        started = utc_now()
         await rig.reserve()
         await rig.attempts.until(lambda items: len(items) == 1)
         (delivery, _), *_ = rig.attempts.items
         assert delivery.subscription_id == mine.subscription_id
         assert OTHER not in rig.endpoints.received and len(store.held_elsewhere) == 1
+        # This dispatcher's claim lasted the attempt's deadline and margin (the other's, an hour).
+        assert store.claimed_until and all(
+            started + timedelta(seconds=TIMEOUT + LEASE_MARGIN) <= until <= utc_now() + timedelta(seconds=10)
+            for until in store.claimed_until
+        )
 
         # The other dispatcher died mid-attempt: once its lease ends, this one makes the attempt.
         store.claimed_elsewhere.clear()
