@@ -1190,9 +1190,7 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
         every_round.setdefault((m.name, m.mix), []).append(m)
     groups = {key: used_rounds(ms)[0] for key, ms in every_round.items()}
     floor_ops = {
-        (name, mix): statistics.median(m.ops_per_s for m in ms)
-        for (name, mix), ms in groups.items()
-        if ms[0].kind == "floor"
+        key: statistics.median(m.ops_per_s for m in ms) for key, ms in groups.items() if ms[0].kind == "floor"
     }
     rows = []
     for (name, mix), ms in groups.items():
