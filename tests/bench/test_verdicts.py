@@ -77,17 +77,16 @@ def test_the_probe_catches_a_cpu_hog_pinned_to_the_server_core() -> None:
     cpu = sorted(os.sched_getaffinity(0))[-1]
     detector = contention.Detector([cpu])
     detector.calibrate(rounds=3)
-    hog = subprocess.Popen(
-        [sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"]
-    )
+    program = f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"
+    hogs = [subprocess.Popen([sys.executable, "-c", program]) for _ in range(2)]  # plain even on a busy machine
     try:
-        hogged = [detector.probe_now() for _ in range(2)]
+        hogged = [contention.probe([cpu]) for _ in range(2)]
     finally:
-        hog.kill()
-        hog.wait()
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
     found = detector.verdict({"others_share": 0.0, "steal_share": 0.0}, hogged)
-    assert found["contended"], found
-    assert found["probe_slowdown"] > 0.5, found  # sharing the core about halves the probe's speed
+    assert found["contended"] and found["reasons"][0].startswith("probe +"), found
 
 
 def test_the_window_names_other_processes_on_the_server_core() -> None:
