@@ -78,7 +78,7 @@ def test_the_probe_catches_a_cpu_hog_pinned_to_the_server_core() -> None:
     detector = contention.Detector([cpu])
     detector.calibrate(rounds=3)
     program = f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"
-    hogs = [subprocess.Popen([sys.executable, "-c", program]) for _ in range(2)]  # plain even on a busy machine
+    hogs = [subprocess.Popen([sys.executable, "-c", program]) for _ in range(2)]  # two: plain when busy
     try:
         hogged = [contention.probe([cpu]) for _ in range(2)]
     finally:
