@@ -68,8 +68,14 @@ def server_env(mode: str) -> dict[str, str]:
         raise ValueError(f"--auth {mode!r}: choose one of {', '.join(MODES)}")
     if mode == "off":
         return {"ROSETTA_AUTH": "off"}
-    # A token outlives any bench run; quotas off so that no request of the load is refused.
-    return {"ROSETTA_AUTH": "on", "ROSETTA_AUTH_TOKEN_SECONDS": "86400", "ROSETTA_RATE_LIMIT": "off"}
+    # A token outlives any bench run; quotas off (the rate and the open streams per client: fan-out opens 100
+    # streams as one client) so that no request of the load is refused.
+    return {
+        "ROSETTA_AUTH": "on",
+        "ROSETTA_AUTH_TOKEN_SECONDS": "86400",
+        "ROSETTA_RATE_LIMIT": "off",
+        "ROSETTA_STREAM_LIMIT": "0",
+    }
 
 
 def activate(mode: str, banner: str, http_url: str) -> Credential:

@@ -57,6 +57,7 @@ def test_server_environment_per_mode() -> None:
     assert auth.server_env("off") == {"ROSETTA_AUTH": "off"}
     assert auth.server_env("jwt")["ROSETTA_AUTH"] == "on"
     assert auth.server_env("apikey")["ROSETTA_RATE_LIMIT"] == "off"  # the load is never refused
+    assert auth.server_env("apikey")["ROSETTA_STREAM_LIMIT"] == "0"  # nor fan-out's 100 streams of one client
     with pytest.raises(ValueError, match="--auth"):
         auth.server_env("basic")
     with pytest.raises(RuntimeError, match="no demo client"):
