@@ -1188,7 +1188,8 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
     every_round: dict[tuple[str, str], list[Measurement]] = {}
     for m in outcome.measurements:
         every_round.setdefault((m.name, m.mix), []).append(m)
-    groups = {key: used_rounds(ms)[0] for key, ms in every_round.items()}
+    chosen = {key: used_rounds(ms) for key, ms in every_round.items()}  # (rounds used, contended)
+    groups = {key: used for key, (used, _) in chosen.items()}
     floor_ops = {
         key: statistics.median(m.ops_per_s for m in ms) for key, ms in groups.items() if ms[0].kind == "floor"
     }
@@ -1221,7 +1222,7 @@ def summarize(outcome: Outcome) -> list[dict[str, Any]]:
             "others_on_server_cpus": max(
                 (m.others_on_server_cpus for m in ms if m.others_on_server_cpus is not None), default=None
             ),
-            "contended": used_rounds(every_round[(name, mix)])[1],
+            "contended": chosen[(name, mix)][1],
             "contention_reasons": contention_summary(every_round[(name, mix)]),
             "p999_ms": statistics.median(m.latency_ms.get("p99.9", 0.0) for m in ms),
             "intended_rate": first.intended_rate,
