@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -175,6 +176,10 @@ async def serve(settings: Settings) -> None:
     async def startup(sockets: list[socket.socket] | None = None) -> None:
         await original_startup(sockets=sockets)
         if server.started:
+            # What start-up made (modules, schemas, the apps: ~100,000 objects) lives as long as the
+            # process: frozen, the collector stops re-scanning it in every full collection (47 ms each,
+            # about 8 µs per REST list request under load; measured in the notes of issue 13).
+            gc.freeze()
             print(banner(settings, runtime.grpc_port, runtime.demo), flush=True)
 
     server.startup = startup  # type: ignore[method-assign]  # uvicorn has no hook after binding

@@ -162,7 +162,7 @@ class Reservation:
             "endTime": self.end_time,
             "attendees": self.attendees,
             "purpose": self.purpose,
-            "status": self.status.value,
+            "status": self.status._value_,  # the plain str (an enum's .value is a slow property)
             "cancelReason": self.cancel_reason,
             "version": self.version,
             "createdAt": format_timestamp(self.created_at),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -28,6 +29,33 @@ async def test_following_an_action_link_removes_the_actions(http: httpx.AsyncCli
     done = (await http.request(cancel["method"], cancel["href"])).json()
     assert done["actions"] == []
     assert set(done["_links"]) == {"self", "room", "collection"}
+
+
+async def test_a_page_item_is_the_reservation_as_read_and_follows_its_state(http: httpx.AsyncClient) -> None:
+    """A page reuses its items' encoded links (``Links.encoded_reservation_links``): after a change the
+    page shows the new state's links, and in JSON and HAL an item is the reservation as read alone."""
+    guest = "Page Statewise"
+    created = await create(http, guestName=guest)
+    hal = {"accept": "application/hal+json"}
+
+    async def listed(headers: dict[str, str]) -> dict[str, Any]:
+        page = (await http.get("/api/v1/reservations", params={"guestName": guest}, headers=headers)).json()
+        (item,) = page["items"] if "items" in page else page["_embedded"]["reservations"]
+        return dict(item)
+
+    assert await listed({}) == created
+    assert set((await listed(hal))["_links"]) == {
+        "self",
+        "room",
+        "collection",
+        "modify",
+        "cancel",
+        "check-in",
+    }
+    await http.post(created["_links"]["cancel"]["href"])
+    read = (await http.get(created["_links"]["self"]["href"])).json()
+    assert await listed({}) == read and set(read["_links"]) == {"self", "room", "collection"}
+    assert await listed(hal) == (await http.get(created["_links"]["self"]["href"], headers=hal)).json()
 
 
 def _link_header(value: str) -> dict[str, str]:

@@ -33,6 +33,8 @@ def matches(item: Reservation, filters: ReservationFilter) -> bool:
 
 
 def sort_reservations(items: list[Reservation], sort: Sequence[SortKey]) -> list[Reservation]:
+    if not any(descending for _, descending in sort):  # the usual case: one pass, one C-level key
+        return sorted(items, key=operator.attrgetter(*(a for a, _ in sort), "created_at", "reservation_id"))
     ordered = sorted(items, key=lambda r: (r.created_at, r.reservation_id))  # stable tie-break
     for attribute, descending in reversed(sort):
         ordered.sort(key=operator.attrgetter(attribute), reverse=descending)
