@@ -83,19 +83,23 @@ class ReservationServicer:
         self, request: pb.GetReservationRequest, context: Any
     ) -> pb.GetReservationResponse:
         reservation = await self._api.get_reservation(request.reservation_id)
-        return pb.GetReservationResponse(reservation=translate.reservation_message(reservation))
+        response = pb.GetReservationResponse()
+        translate.fill_reservation(response.reservation, reservation)
+        return response
 
     async def ListReservations(
         self, request: pb.ListReservationsRequest, context: Any
     ) -> pb.ListReservationsResponse:
         page = await self._api.list_reservations(translate.query_from_request(request))
-        return pb.ListReservationsResponse(
-            items=[translate.reservation_message(item) for item in page.items],
+        response = pb.ListReservationsResponse(
             page=page.page,
             page_size=page.page_size,
             total_items=page.total_items,
             total_pages=page.total_pages,
         )
+        for item in page.items:
+            translate.fill_reservation(response.items.add(), item)
+        return response
 
     async def ModifyReservation(
         self, request: pb.ModifyReservationRequest, context: Any

@@ -6,6 +6,7 @@ and nothing here validates. Timestamps keep the core's exact (millisecond) value
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,9 +68,14 @@ def timestamp(moment: datetime) -> Timestamp:
 
 
 def _set(stamp: Timestamp, moment: datetime) -> None:
+    stamp.seconds, stamp.nanos = _since_epoch(moment)
+
+
+@functools.lru_cache(maxsize=16384)
+def _since_epoch(moment: datetime) -> tuple[int, int]:
+    """Cached as ``format_timestamp`` is: a page sends the same reservations' timestamps again and again."""
     delta = moment - EPOCH
-    stamp.seconds = delta.days * 86400 + delta.seconds
-    stamp.nanos = delta.microseconds * 1000
+    return delta.days * 86400 + delta.seconds, delta.microseconds * 1000
 
 
 def moment(stamp: Timestamp) -> datetime:
@@ -84,21 +90,28 @@ def room_message(room: Room) -> pb.Room:
 
 
 def reservation_message(reservation: Reservation) -> pb.Reservation:
-    message = pb.Reservation(
-        reservation_id=reservation.reservation_id,
-        room_id=reservation.room_id,
-        guest_name=reservation.guest_name,
-        date=reservation.date,
-        start_time=reservation.start_time,
-        end_time=reservation.end_time,
-        attendees=reservation.attendees,
-        purpose=reservation.purpose,
-        status=STATUS_TO_MESSAGE[reservation.status],
-        cancel_reason=reservation.cancel_reason,
-        version=reservation.version,
-        actions=_ACTION_NAMES[reservation.status],
-    )
-    # Set in place: a Timestamp built apart is copied into the message (3.6 against 2.8 µs per item).
+    return fill_reservation(pb.Reservation(), reservation)
+
+
+def fill_reservation(message: pb.Reservation, reservation: Reservation) -> pb.Reservation:
+    """``reservation`` written into a new ``message`` in place: a response's own field
+    (``response.reservation``, ``response.items.add()``) rather than a message built apart and then
+    copied into it. Field by field, which upb does faster than keyword arguments: a page of 20 in
+    44 against 65 µs, a reservation in 2.0 against 2.6 µs (timeit, in process)."""
+    message.reservation_id = reservation.reservation_id
+    message.room_id = reservation.room_id
+    message.guest_name = reservation.guest_name
+    message.date = reservation.date
+    message.start_time = reservation.start_time
+    message.end_time = reservation.end_time
+    message.attendees = reservation.attendees
+    if reservation.purpose is not None:
+        message.purpose = reservation.purpose
+    message.status = STATUS_TO_MESSAGE[reservation.status]
+    if reservation.cancel_reason is not None:
+        message.cancel_reason = reservation.cancel_reason
+    message.version = reservation.version
+    message.actions.extend(_ACTION_NAMES[reservation.status])
     _set(message.created_at, reservation.created_at)
     _set(message.updated_at, reservation.updated_at)
     return message
