@@ -177,8 +177,8 @@ async def serve(settings: Settings) -> None:
         await original_startup(sockets=sockets)
         if server.started:
             # What start-up made (modules, schemas, the apps: ~100,000 objects) lives as long as the
-            # process: frozen, the collector stops re-scanning it in every full collection (47 ms each,
-            # about 8 µs per REST list request under load; measured in the notes of issue 13).
+            # process: frozen, the collector stops rescanning it in every full collection (47 ms each,
+            # about 8 µs per REST list request on average; README, "One run on this machine").
             gc.freeze()
             print(banner(settings, runtime.grpc_port, runtime.demo), flush=True)
 
