@@ -124,20 +124,22 @@ def target_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     for t in targets(rows):
         what = f"target {t['style']} {t['mix']} >= {t['target']:g}x {t['floor']} {t['mix']}"
+        extra = t["cpu_over_floor_us"]
+        cost = "" if extra is None else f"; {extra:+.0f} µs of server CPU per operation against the floor"
         if t["ratio"] is None:
             lines.append(f"{what}: no like-for-like floor figure (floor not measured for this mix)")
         elif not t["trustworthy"]:
             lines.append(
                 f"{what}: {t['ratio']:.2f}x, NO VERDICT (flagged: {'; '.join(t['flags'])}); re-run on a "
-                "quiet machine"
+                f"quiet machine{cost}"
             )
         elif t["met"]:
-            lines.append(f"{what}: {t['ratio']:.2f}x, met")
+            lines.append(f"{what}: {t['ratio']:.2f}x, met{cost}")
         else:
             lines.append(
                 f"{what}: {t['ratio']:.2f}x, NOT met: the adapter and core cost more than the target allows "
                 f"on top of bare {t['floor']} ({(1 - t['ratio']) * 100:.0f} % of the library's throughput "
-                "lost)"
+                f"lost{cost})"
             )
     return lines
 

@@ -1115,6 +1115,9 @@ TARGETS: dict[tuple[str, str], tuple[str, float]] = {
 def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each style's get and list against the issue's target ratio to its floor (same mix)."""
     found = []
+    floor_cpu = {
+        (row["name"], row["mix"]): row.get("server_cpu_ms_per_op") for row in rows if row["kind"] == "floor"
+    }
     for row in rows:
         key = (row["name"], row["mix"])
         if row["kind"] != "style" or key not in TARGETS:
@@ -1122,6 +1125,7 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         floor, minimum = TARGETS[key]
         ratio = row["ratio_to_floor"] if row["floor"] == floor and row["floor_mix"] == row["mix"] else None
         reasons = row_flags(row)
+        own, base = row.get("server_cpu_ms_per_op"), floor_cpu.get((floor, row["mix"]))
         found.append(
             {
                 "style": row["name"],
@@ -1132,6 +1136,9 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "met": None if ratio is None or reasons else ratio >= minimum,
                 "trustworthy": not reasons,
                 "flags": reasons,
+                # What the adapter and core add per operation, in server CPU: a budget one run can judge
+                # where a ratio near 1 flips with the host (README, "One run on this machine").
+                "cpu_over_floor_us": None if own is None or base is None else (own - base) * 1000,
             }
         )
     return found

@@ -11,6 +11,7 @@ import pytest
 from bench import compare, contention
 from bench.cli import main, parser, settings_from
 from bench.html import render
+from bench.report import target_lines
 from bench.runner import Outcome, Placement, Settings, saturated, slo_verdicts, targets, under_slo
 
 
@@ -161,6 +162,20 @@ def test_a_flagged_row_gives_no_target_verdict() -> None:
     assert found[("rest", "get")]["met"] is True
     assert found[("soap", "get")]["met"] is None and not found[("soap", "get")]["trustworthy"]
     assert found[("grpc", "list")]["met"] is False  # 0.5 < 0.7 of the list floor
+
+
+def test_a_target_line_says_what_the_adapter_adds_in_cpu_per_operation() -> None:
+    rows = [
+        summary_row(
+            "grpc", "get", 920, 910, 930, floor="grpc-aio", floor_mix="get", ratio_to_floor=0.92,
+            server_cpu_ms_per_op=0.334,
+        ),
+        {**summary_row("grpc-aio", "get", 1000, 990, 1010, server_cpu_ms_per_op=0.308), "kind": "floor"},
+        summary_row("rest", "get", 1000, 990, 1010, floor="fastapi", floor_mix="get", ratio_to_floor=1.0),
+    ]  # fmt: skip
+    lines = target_lines(rows)
+    assert "0.92x, NOT met" in lines[0] and "+26 µs of server CPU per operation against the floor" in lines[0]
+    assert lines[1].endswith("1.00x, met")  # no floor row measured: no CPU figure made up
 
 
 def test_the_page_is_self_contained() -> None:
