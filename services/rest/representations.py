@@ -220,7 +220,15 @@ def page_links(
     href: str, params: Mapping[str, str], page: int, page_size: int, total_pages: int
 ) -> dict[str, str]:
     """self/first/prev/next/last URLs keeping the filters; prev and next only where they exist."""
-    return dict(_page_links(href, tuple(params.items()), page, page_size, total_pages))
+    kept = tuple(params.items())
+    # Filters are any text a client sends: long ones are built each time, never kept.
+    build = (
+        _page_links if sum(len(value) for _, value in kept) <= KEPT_FILTERS_MAX else _page_links.__wrapped__
+    )
+    return dict(build(href, kept, page, page_size, total_pages))
+
+
+KEPT_FILTERS_MAX = 256  # characters of filter values for a page's URLs to be kept (1,024 sets at most)
 
 
 @functools.lru_cache(maxsize=1024)

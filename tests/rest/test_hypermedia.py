@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from services.rest import representations as rep
 from tests.rest.support import create
 
 
@@ -87,3 +89,18 @@ async def test_rooms_carry_links(http: httpx.AsyncClient) -> None:
     assert body["pagination"]["totalItems"] == 4
     for room in body["items"]:
         assert set(room["_links"]) == {"self", "reservations", "collection"}
+
+
+async def test_page_links_of_a_long_filter_are_built_but_not_kept(http: httpx.AsyncClient) -> None:
+    """Page URLs are kept for the usual short filters; a client's long filter text is not (memory)."""
+    rep._page_links.cache_clear()  # module-wide: other tests' listings are kept in it too
+    kept_before = rep._page_links.cache_info().currsize
+    long_name = "Linkmann " * 100
+    response = await http.get("/api/v1/reservations", params={"guestName": long_name, "pageSize": 2})
+    assert response.status_code == 200
+    links = response.json()["_links"]
+    assert parse_qs(urlsplit(links["self"]["href"]).query)["guestName"] == [long_name]
+    assert _link_header(response.headers["link"])["first"] == links["first"]["href"]
+    assert rep._page_links.cache_info().currsize == kept_before
+    await http.get("/api/v1/reservations", params={"guestName": "short", "pageSize": 2})
+    assert rep._page_links.cache_info().currsize == kept_before + 1
