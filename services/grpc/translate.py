@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.core.model import (
-    ACTIONS_BY_STATUS,
+    ACTION_NAMES_BY_STATUS,
     Event,
     Reservation,
     ReservationChanges,
@@ -33,9 +33,6 @@ STATUS_TO_MESSAGE: dict[ReservationStatus, pb.ReservationStatus] = {
     ReservationStatus.CANCELED: pb.RESERVATION_STATUS_CANCELED,
 }
 STATUS_FROM_MESSAGE: dict[int, ReservationStatus] = {value: key for key, value in STATUS_TO_MESSAGE.items()}
-_ACTION_NAMES: dict[ReservationStatus, tuple[str, ...]] = {
-    status: tuple(action.value for action in actions) for status, actions in ACTIONS_BY_STATUS.items()
-}
 
 DRAFT_FIELDS: tuple[str, ...] = (
     "room_id",
@@ -111,7 +108,7 @@ def fill_reservation(message: pb.Reservation, reservation: Reservation) -> pb.Re
     if reservation.cancel_reason is not None:
         message.cancel_reason = reservation.cancel_reason
     message.version = reservation.version
-    message.actions.extend(_ACTION_NAMES[reservation.status])
+    message.actions.extend(ACTION_NAMES_BY_STATUS[reservation.status])
     _set(message.created_at, reservation.created_at)
     _set(message.updated_at, reservation.updated_at)
     return message

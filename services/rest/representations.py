@@ -164,9 +164,7 @@ def _reservation_links(
         "collection": {"href": links.reservations},
     }
     for rel, suffix, method in _ACTION_LINKS_BY_STATUS[status]:
-        result[rel] = (
-            {"href": self_href + suffix, "method": method} if methods else {"href": self_href + suffix}
-        )
+        result[rel] = _link(self_href + suffix, method if methods else None)
     return result
 
 
