@@ -26,6 +26,7 @@ from services.core.validation import changes_from_patch, from_mapping
 from services.graphql.context import Info, RosettaContext
 from services.graphql.cost import operation_cost
 from services.graphql.errors import limit_exceeded, localize_errors, unexpected
+from services.graphql.execution import executor_class
 from services.graphql.options import GraphQLOptions
 from services.graphql.permissions import requires
 from services.graphql.types import (
@@ -316,6 +317,7 @@ def build_schema(options: GraphQLOptions) -> RosettaSchema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[_prepared_extension(documents)],
+        execution_context_class=executor_class(),
     )
     documents.graphql_schema = schema._schema
     schema.documents = documents
