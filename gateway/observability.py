@@ -131,6 +131,9 @@ class ObservabilityMiddleware:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        # (style, method, status) -> its counter: prometheus' labels() takes a lock and checks the labels
+        # on every call; the counters live as long as the metrics do, so holding them adds nothing.
+        self._counters: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -163,7 +166,11 @@ class ObservabilityMiddleware:
             path = scope.get("path", "")
             style = style_of(path)
             method = scope.get("method", "WS")
-            self.metrics.requests.labels(style, method, str(status)).inc()
+            key = (style, method, status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = self.metrics.requests.labels(style, method, str(status))
+            counter.inc()
             if self.access_log:
                 access_logger.info(
                     "%s %s %s",

@@ -46,6 +46,30 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+_SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+_CSP_HEADER = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
+
+
+def with_security_headers(headers: Any) -> list[tuple[bytes, bytes]]:
+    """An answer's headers with the security headers it does not set itself (and a CSP for HTML), in one
+    pass over them: this runs on every answer of every HTTP style."""
+    result = list(headers)
+    present = set()
+    content_type = None
+    for name, value in result:
+        name = name.lower()
+        present.add(name)
+        if name == b"content-type" and content_type is None:
+            content_type = value
+    if present.isdisjoint(_SECURITY_HEADER_NAMES):
+        result += SECURITY_HEADERS
+    else:
+        result += [header for header in SECURITY_HEADERS if header[0] not in present]
+    if content_type is not None and content_type.startswith(b"text/html") and _CSP_HEADER[0] not in present:
+        result.append(_CSP_HEADER)
+    return result
+
+
 class SecurityHeaders:
     """Adds the security headers to every HTTP answer (without replacing one the app set itself)."""
 
@@ -59,13 +83,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                if content_type.startswith(b"text/html") and b"content-security-policy" not in present:
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": with_security_headers(message.get("headers", ()))}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -68,6 +68,21 @@ def test_metrics_count_operations_by_style_and_code(server: LiveServer) -> None:
     assert 'rosetta_http_requests_total{method="GET",status="404",style="rest"}' in body
 
 
+def test_http_requests_are_counted_one_by_one(server: LiveServer) -> None:
+    series = 'rosetta_http_requests_total{method="GET",status="404",style="rest"} '
+
+    def counted() -> float:
+        for line in httpx.get(server.base_url + "/metrics").text.splitlines():
+            if line.startswith(series):
+                return float(line.removeprefix(series))
+        return 0.0
+
+    before = counted()
+    for _ in range(3):
+        httpx.get(server.base_url + "/api/v1/reservations/rsv_missing")
+    assert counted() - before == 3
+
+
 def test_landing_page_links_every_style(server: LiveServer) -> None:
     page = httpx.get(server.base_url + "/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")

@@ -12,6 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from gateway.protection import CONTENT_SECURITY_POLICY, with_security_headers
 from tests.soap.envelopes import envelope, fault_of
 from tests.support.server import LiveServer, live_server
 from tests.support.subprotocols import GRAPHQL_TRANSPORT_WS, ROSETTA_V1
@@ -191,6 +192,32 @@ async def test_security_headers_on_html_and_api_answers(
         policy = answer.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
         assert "unsafe-eval" not in policy
+
+
+def test_an_answer_keeps_the_security_headers_it_sets_itself_and_only_html_gets_a_policy() -> None:
+    policy = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
+    json_answer = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+    own = [(b"Content-Type", b"text/html; charset=utf-8"), (b"X-Frame-Options", b"SAMEORIGIN")]
+    own_policy = [(b"content-type", b"text/html"), (b"content-security-policy", b"default-src 'none'")]
+
+    assert with_security_headers(json_answer) == [
+        *json_answer,
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+    assert with_security_headers(own) == [
+        *own,
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        policy,
+    ]
+    assert [name for name, _ in with_security_headers(own_policy)].count(b"content-security-policy") == 1
+    assert with_security_headers(()) == [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
 
 
 # -- slow clients ----------------------------------------------------------------------------------
