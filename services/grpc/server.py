@@ -84,7 +84,7 @@ class ReservationServicer:
     ) -> pb.GetReservationResponse:
         reservation = await self._api.get_reservation(request.reservation_id)
         response = pb.GetReservationResponse()
-        translate.fill_reservation(response.reservation, reservation)
+        translate.copy_reservation(response.reservation, reservation)
         return response
 
     async def ListReservations(
@@ -98,7 +98,7 @@ class ReservationServicer:
             total_pages=page.total_pages,
         )
         for item in page.items:
-            translate.fill_reservation(response.items.add(), item)
+            translate.copy_reservation(response.items.add(), item)
         return response
 
     async def ModifyReservation(
