@@ -115,7 +115,7 @@ def fill_reservation(message: pb.Reservation, reservation: Reservation) -> pb.Re
 
 
 KEPT_MESSAGES = 8192
-"""Reservations whose built message is kept (about 1 KB each): more than a busy page's worth of readers."""
+"""Reservations whose built message is kept: about 1.7 KB each (RSS over 8,192 kept), 14 MB when full."""
 
 
 @functools.lru_cache(maxsize=KEPT_MESSAGES)
