@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import grpc
@@ -17,30 +16,15 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.core.errors import InternalError, PayloadTooLarge
-from services.core.model import Event, Reservation, ReservationDraft, ReservationStatus
+from services.core.model import Event, Reservation, ReservationDraft
 from services.core.service import ReservationService
 from services.grpc.client import GrpcClient
 from services.grpc.generated import reservations_pb2 as pb
 from services.grpc.generated import reservations_pb2_grpc as pb_grpc
 from services.grpc.server import GrpcOptions, start_server
+from tests.support.drafts import NOW, SAMPLE
 
 WAIT = 5.0
-NOW = datetime(2031, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
-SAMPLE = Reservation(
-    reservation_id="rsv_sample",
-    room_id="room-a",
-    guest_name="Ada",
-    date="2031-03-05",
-    start_time="09:00",
-    end_time="10:00",
-    attendees=2,
-    purpose=None,
-    status=ReservationStatus.RESERVED,
-    cancel_reason=None,
-    version=1,
-    created_at=NOW,
-    updated_at=NOW,
-)
 
 
 class FakeCore:

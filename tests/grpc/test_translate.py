@@ -4,28 +4,15 @@ reservation as it is now: a changed reservation is never answered with an earlie
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from services.core.model import Reservation, ReservationStatus
+from services.core.model import ReservationStatus
 from services.grpc import translate
 from services.grpc.generated import reservations_pb2 as pb
+from tests.support.drafts import SAMPLE
 
-CREATED = datetime(2031, 3, 4, 9, 30, 12, 345000, tzinfo=UTC)
-BOOKED = Reservation(
-    reservation_id="rsv_translate00000001",
-    room_id="room-a",
-    guest_name="Ada Lovelace",
-    date="2031-03-05",
-    start_time="10:00",
-    end_time="11:00",
-    attendees=3,
-    purpose=None,
-    status=ReservationStatus.RESERVED,
-    cancel_reason=None,
-    version=1,
-    created_at=CREATED,
-    updated_at=CREATED,
-)
+BOOKED = SAMPLE
+CREATED = SAMPLE.created_at
 # The same reservation as it changes: each step a new value, as the core returns it.
 HISTORY = (
     BOOKED,
@@ -78,5 +65,5 @@ def test_changing_an_answer_does_not_change_the_next_one() -> None:
     second = pb.Reservation()
     translate.copy_reservation(second, BOOKED)
 
-    assert second.guest_name == "Ada Lovelace"
+    assert second.guest_name == SAMPLE.guest_name
     assert "delete-everything" not in second.actions
