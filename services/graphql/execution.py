@@ -68,8 +68,8 @@ class LeafFastExecutor(StrawberryGraphQLCoreExecutionContext):
             plan = self._plans[parent_type][name]
         except KeyError:
             plan = self._plans.setdefault(parent_type, {})[name] = _leaf_plan(parent_type, name)
-        middleware = self.middleware_manager  # strawberry passes one per operation, empty unless an
-        # extension resolves fields
+        # strawberry passes a middleware manager per operation, empty unless an extension resolves fields
+        middleware = self.middleware_manager
         if plan is not None and (middleware is None or not middleware.middlewares):
             resolve, leaf_type, nullable = plan
             try:

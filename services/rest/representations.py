@@ -214,6 +214,9 @@ def reservation_siren(links: Links, reservation: Reservation, *, rel: str | None
 # -- collections -----------------------------------------------------------------------------
 
 
+KEPT_FILTERS_MAX = 256  # characters of filter values for a page's URLs to be kept (1,024 sets at most)
+
+
 def page_links(
     href: str, params: Mapping[str, str], page: int, page_size: int, total_pages: int
 ) -> dict[str, str]:
@@ -224,9 +227,6 @@ def page_links(
         _page_links if sum(len(value) for _, value in kept) <= KEPT_FILTERS_MAX else _page_links.__wrapped__
     )
     return dict(build(href, kept, page, page_size, total_pages))
-
-
-KEPT_FILTERS_MAX = 256  # characters of filter values for a page's URLs to be kept (1,024 sets at most)
 
 
 @functools.lru_cache(maxsize=1024)
