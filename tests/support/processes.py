@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +20,35 @@ from tests.support.server import free_socket
 ROSETTA = str(Path(sys.executable).with_name("rosetta"))
 
 
+_LOWEST_PORT = 20000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel gives outgoing connections (Linux: 32768 unless configured)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A port for a process started later to bind. The port is free now but not held, so it is taken
+    below the kernel's ephemeral range: an outgoing connection made meanwhile (to PostgreSQL, to a
+    server started before) is never given it, as happened with a port the kernel had just picked; and
+    never one handed out before in this run."""
+    low = _ephemeral_low()
+    for _ in range(200 if low > _LOWEST_PORT + 1000 else 0):
+        port = random.randrange(_LOWEST_PORT, low)
+        if port in _handed_out:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _handed_out.add(port)
+        return port
     sock = free_socket()
     port = int(sock.getsockname()[1])
     sock.close()
