@@ -84,9 +84,16 @@ def clean_text(name: str, value: str) -> str:
     Refused text is INVALID_PROPERTY naming the field (reason ``text``); lengths are counted on the result.
     """
     forbidden = _FORBIDDEN_MULTILINE if name in MULTILINE_FIELDS else _FORBIDDEN_TEXT
-    if forbidden.search(value):
+    if not _allowed(value, forbidden):
         raise invalid(name, "text")
     return unicodedata.normalize("NFC", value)
+
+
+def _allowed(value: str, forbidden: re.Pattern[str]) -> bool:
+    """No character of ``forbidden`` in ``value``. Printable ASCII (most ids and names) holds none of
+    them (the ASCII ones are C0 and DEL), and two C-level checks say so before the pattern runs: 0.07
+    against 1.06 us for a 30-character id (timeit), on every call that names a reservation or a room."""
+    return (value.isascii() and value.isprintable()) or not forbidden.search(value)
 
 
 def search_key(value: str) -> str:
@@ -102,7 +109,7 @@ def identifier(name: str, value: object) -> str:
     """An id from a caller (roomId, reservationId): a string within the text rule, else INVALID_PROPERTY."""
     if not isinstance(value, str):
         raise invalid(name, "type")
-    if _FORBIDDEN_TEXT.search(value):
+    if not _allowed(value, _FORBIDDEN_TEXT):
         raise invalid(name, "text")
     return value
 

@@ -7,6 +7,7 @@ inputs here is the table every style must reproduce; the good inputs beside them
 from __future__ import annotations
 
 import dataclasses
+import sys
 import unicodedata
 from collections.abc import Callable
 from functools import partial
@@ -346,6 +347,44 @@ def test_an_id_from_a_caller_is_text_within_the_rule() -> None:
     assert check.identifier("reservation_id", " rsv_1 ") == " rsv_1 "  # ids are not trimmed
     assert refusal(lambda: check.identifier("room_id", 5)) == invalid("roomId", TYPE)
     assert refusal(lambda: check.identifier("reservation_id", "rsv\x1b")) == invalid("reservation_id", TEXT)
+
+
+def _breaks_text_rule(code: int, *, line_breaks: bool) -> bool:
+    """DESIGN's text rule, written out: C0 (a line feed allowed in free text), DEL and C1, surrogates,
+    noncharacters."""
+    if code == 0x0A and line_breaks:
+        return False
+    return (
+        code < 0x20
+        or 0x7F <= code <= 0x9F
+        or 0xD800 <= code <= 0xDFFF
+        or 0xFDD0 <= code <= 0xFDEF
+        or code & 0xFFFE == 0xFFFE
+    )
+
+
+@pytest.mark.parametrize(("field", "wire"), [("room_id", "roomId"), ("purpose", "purpose")])
+def test_every_character_is_judged_as_the_text_rule_says(field: str, wire: str) -> None:
+    """All of Unicode, one character at a time inside an id or a text: refused exactly when the rule says
+    (printable ASCII takes a shortcut past the pattern, which must change nothing)."""
+    line_breaks = field == "purpose"
+    for code in range(sys.maxunicode + 1):
+        value = f"a{chr(code)}b"
+        expected = _breaks_text_rule(code, line_breaks=line_breaks)
+        try:
+            check.clean_text(field, value)
+            refused_text = False
+        except InvalidProperty as error:
+            assert (error.code, error.field) == ("INVALID_PROPERTY", wire)
+            refused_text = True
+        assert refused_text is expected, f"text U+{code:04X}"
+        if not line_breaks:
+            try:
+                assert check.identifier(field, value) == value
+                refused_id = False
+            except InvalidProperty:
+                refused_id = True
+            assert refused_id is expected, f"id U+{code:04X}"
 
 
 def test_a_listing_filter_keeps_what_was_asked_for() -> None:
