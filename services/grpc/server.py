@@ -185,17 +185,20 @@ def _expired(context: AioContext) -> bool:
     return remaining is not None and remaining <= 0
 
 
-async def _refuse(context: AioContext, request: Any) -> None:
-    """Abort before any work when the request is unreadable or its deadline already passed."""
+def _refusal(context: AioContext, request: Any) -> Awaitable[None] | None:
+    """The abort to await before any work when the request is unreadable or its deadline already
+    passed; None for the usual call, which then creates no coroutine for it."""
     if request is UNREADABLE:
-        await _abort(context, MalformedRequest(params={"reason": "syntax"}))
+        return _abort(context, MalformedRequest(params={"reason": "syntax"}))
     if _expired(context):
-        await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded.")
+        return context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded.")
+    return None
 
 
 def _unary(name: str, behavior: Callable[[Any, Any], Awaitable[Any]]) -> Callable[[Any, Any], Awaitable[Any]]:
     async def handle(request: Any, context: AioContext) -> Any:
-        await _refuse(context, request)
+        if (refusal := _refusal(context, request)) is not None:
+            await refusal
         try:
             return await behavior(request, context)
         except grpc.aio.AbortError:
@@ -213,7 +216,8 @@ def _server_streaming(
     name: str, behavior: Callable[[Any, Any], AsyncGenerator[Any, None]]
 ) -> Callable[[Any, Any], AsyncIterator[Any]]:
     async def handle(request: Any, context: AioContext) -> AsyncIterator[Any]:
-        await _refuse(context, request)
+        if (refusal := _refusal(context, request)) is not None:
+            await refusal
         responses = behavior(request, context)
         try:
             async for response in responses:
