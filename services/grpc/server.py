@@ -97,8 +97,7 @@ class ReservationServicer:
             total_items=page.total_items,
             total_pages=page.total_pages,
         )
-        for item in page.items:
-            translate.copy_reservation(response.items.add(), item)
+        translate.copy_reservations(response.items, page.items)
         return response
 
     async def ModifyReservation(

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.core.model import (
@@ -131,6 +132,16 @@ def copy_reservation(message: pb.Reservation, reservation: Reservation) -> None:
     time it takes to set its fields (a page of 20: 51 against 144 µs, timeit on a slow host). Encoding
     (``SerializeToString``) still runs on every call, as the floor's does."""
     message.CopyFrom(_kept_message(reservation))
+
+
+def copy_reservations(
+    messages: RepeatedCompositeFieldContainer[pb.Reservation], reservations: Iterable[Reservation]
+) -> None:
+    """A page: each reservation appended to ``messages`` (a response's repeated field) as ``copy_reservation``
+    does, in one loop (a page of 20: 11.9 against 15.4 us through ``copy_reservation`` per item, timeit)."""
+    add = messages.add
+    for reservation in reservations:
+        add().CopyFrom(_kept_message(reservation))
 
 
 def event_message(event: Event) -> pb.Event:

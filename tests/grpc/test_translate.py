@@ -43,8 +43,7 @@ def test_a_copied_message_is_the_built_one_for_every_state_of_a_reservation() ->
 
 def test_a_changed_reservation_is_answered_as_it_is_now() -> None:
     page = pb.ListReservationsResponse()
-    for reservation in (BOOKED, HISTORY[2], BOOKED):
-        translate.copy_reservation(page.items.add(), reservation)
+    translate.copy_reservations(page.items, (BOOKED, HISTORY[2], BOOKED))
 
     assert [item.version for item in page.items] == [1, 3, 1]
     assert [item.status for item in page.items] == [
